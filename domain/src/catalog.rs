@@ -1,0 +1,291 @@
+//! The catalog of metric families: what the server stores, with typed columns.
+//!
+//! Every family is one table `metrics.<family>` with the columns `time` and `server_id`
+//! followed by the columns listed here, in this order. Labels identify a series within a
+//! family (a database, a table, a device); counters are cumulative integers as the source
+//! reports them (rates come from [`crate::rates`]); gauges are point-in-time numbers.
+//! Adding a family or a column is a migration plus an entry here; a test in the PostgreSQL
+//! adapter checks the two agree.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// Identifies a series (`text`).
+    Label,
+    /// Cumulative, non-negative integer (`bigint`).
+    Counter,
+    /// Point-in-time number (`double precision`).
+    Gauge,
+    /// Free text such as a log message (`text`).
+    Text,
+    /// A point in time (`timestamptz`), sent as RFC 3339.
+    Timestamp,
+}
+
+impl ColumnKind {
+    pub fn sql_type(self) -> &'static str {
+        match self {
+            Self::Label | Self::Text => "text",
+            Self::Counter => "bigint",
+            Self::Gauge => "double precision",
+            Self::Timestamp => "timestamptz",
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Label => "label",
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Text => "text",
+            Self::Timestamp => "timestamp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct FamilySpec {
+    pub name: &'static str,
+    /// How long raw rows are kept; older rows are rejected at ingest.
+    pub retention_days: u32,
+    pub columns: &'static [ColumnSpec],
+}
+
+impl FamilySpec {
+    pub fn column(&self, name: &str) -> Option<(usize, &ColumnSpec)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+    }
+    pub fn labels(&self) -> impl Iterator<Item = &ColumnSpec> {
+        self.columns.iter().filter(|c| c.kind == ColumnKind::Label)
+    }
+}
+
+/// The implicit per-row time column every family has.
+pub const TIME_COLUMN: &str = "time";
+
+const fn l(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Label,
+    }
+}
+const fn c(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Counter,
+    }
+}
+const fn g(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Gauge,
+    }
+}
+const fn t(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Text,
+    }
+}
+const fn ts(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Timestamp,
+    }
+}
+
+#[rustfmt::skip]
+pub static FAMILIES: &[FamilySpec] = &[
+    FamilySpec {
+        name: "pg_database",
+        retention_days: 30,
+        columns: &[
+            l("datname"), g("numbackends"), c("xact_commit"), c("xact_rollback"),
+            c("blks_read"), c("blks_hit"), c("tup_returned"), c("tup_fetched"),
+            c("tup_inserted"), c("tup_updated"), c("tup_deleted"), c("conflicts"),
+            c("temp_files"), c("temp_bytes"), c("deadlocks"), c("blk_read_time_us"),
+            c("blk_write_time_us"), g("size_bytes"), g("datfrozenxid_age"),
+            g("datminmxid_age"), ts("stats_reset"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_table",
+        retention_days: 7,
+        columns: &[
+            l("datname"), l("schemaname"), l("relname"), c("seq_scan"), c("seq_tup_read"),
+            c("idx_scan"), c("idx_tup_fetch"), c("n_tup_ins"), c("n_tup_upd"), c("n_tup_del"),
+            c("n_tup_hot_upd"), g("n_live_tup"), g("n_dead_tup"), g("n_mod_since_analyze"),
+            c("vacuum_count"), c("autovacuum_count"), c("analyze_count"),
+            c("autoanalyze_count"), c("heap_blks_read"), c("heap_blks_hit"),
+            c("idx_blks_read"), c("idx_blks_hit"), c("toast_blks_read"), c("toast_blks_hit"),
+            g("table_size_bytes"), g("indexes_size_bytes"), g("toast_size_bytes"),
+            g("relfrozenxid_age"), ts("last_vacuum"), ts("last_autovacuum"),
+            ts("last_analyze"), ts("last_autoanalyze"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_index",
+        retention_days: 7,
+        columns: &[
+            l("datname"), l("schemaname"), l("relname"), l("indexrelname"), c("idx_scan"),
+            c("idx_tup_read"), c("idx_tup_fetch"), c("idx_blks_read"), c("idx_blks_hit"),
+            g("size_bytes"), g("is_valid"), g("is_unique"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_activity",
+        retention_days: 30,
+        columns: &[
+            l("datname"), l("state"), l("wait_event_type"), g("sessions"),
+            g("longest_xact_seconds"), g("longest_query_seconds"),
+            g("longest_idle_in_xact_seconds"), g("blocked_sessions"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_bgwriter",
+        retention_days: 30,
+        columns: &[
+            c("checkpoints_timed"), c("checkpoints_req"), c("checkpoint_write_time_us"),
+            c("checkpoint_sync_time_us"), c("buffers_checkpoint"), c("buffers_clean"),
+            c("maxwritten_clean"), c("buffers_backend"), c("buffers_backend_fsync"),
+            c("buffers_alloc"), ts("stats_reset"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_replication",
+        retention_days: 30,
+        columns: &[
+            l("application_name"), l("client_addr"), l("state"), l("sync_state"),
+            g("sent_lag_bytes"), g("write_lag_bytes"), g("flush_lag_bytes"),
+            g("replay_lag_bytes"), g("write_lag_seconds"), g("flush_lag_seconds"),
+            g("replay_lag_seconds"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_cpu",
+        retention_days: 30,
+        columns: &[
+            l("cpu"), c("user_ms"), c("nice_ms"), c("system_ms"), c("idle_ms"),
+            c("iowait_ms"), c("irq_ms"), c("softirq_ms"), c("steal_ms"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_memory",
+        retention_days: 30,
+        columns: &[
+            g("total_bytes"), g("free_bytes"), g("available_bytes"), g("buffers_bytes"),
+            g("cached_bytes"), g("dirty_bytes"), g("swap_total_bytes"), g("swap_free_bytes"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_load",
+        retention_days: 30,
+        columns: &[
+            g("load1"), g("load5"), g("load15"), g("procs_running"), g("procs_blocked"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_disk_io",
+        retention_days: 30,
+        columns: &[
+            l("device"), c("reads_completed"), c("reads_merged"), c("sectors_read"),
+            c("read_time_ms"), c("writes_completed"), c("writes_merged"),
+            c("sectors_written"), c("write_time_ms"), g("ios_in_progress"), c("io_time_ms"),
+            c("weighted_io_time_ms"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_network",
+        retention_days: 30,
+        columns: &[
+            l("interface"), c("rx_bytes"), c("rx_packets"), c("rx_errors"), c("rx_dropped"),
+            c("tx_bytes"), c("tx_packets"), c("tx_errors"), c("tx_dropped"),
+        ],
+    },
+    FamilySpec {
+        name: "disk_usage",
+        retention_days: 30,
+        columns: &[
+            l("mountpoint"), l("device"), l("fstype"), l("role"), g("total_bytes"),
+            g("used_bytes"), g("available_bytes"), g("inodes_total"), g("inodes_used"),
+            g("inodes_available"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_log_event",
+        retention_days: 14,
+        columns: &[
+            l("severity"), l("category"), l("sqlstate"), l("datname"), l("username"),
+            l("application_name"), g("pid"), g("duration_ms"), t("message"),
+        ],
+    },
+];
+
+pub fn family(name: &str) -> Option<&'static FamilySpec> {
+    FAMILIES.iter().find(|f| f.name == name)
+}
+
+/// The longest retention of any family: the oldest timestamp any batch may carry.
+pub fn max_retention_days() -> u32 {
+    FAMILIES.iter().map(|f| f.retention_days).max().unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn family_and_column_names_are_unique_sql_identifiers() {
+        let mut names = HashSet::new();
+        for f in FAMILIES {
+            assert!(names.insert(f.name), "duplicate family {}", f.name);
+            let mut cols = HashSet::new();
+            for col in f.columns {
+                assert!(
+                    cols.insert(col.name),
+                    "duplicate column {}.{}",
+                    f.name,
+                    col.name
+                );
+                assert!(col.name != TIME_COLUMN && col.name != "server_id");
+                assert!(
+                    col.name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_families_the_foundation_promises_exist() {
+        for name in [
+            "pg_database",
+            "pg_table",
+            "pg_index",
+            "pg_activity",
+            "pg_bgwriter",
+            "pg_replication",
+            "sys_cpu",
+            "sys_memory",
+            "sys_load",
+            "sys_disk_io",
+            "sys_network",
+            "disk_usage",
+            "pg_log_event",
+        ] {
+            assert!(family(name).is_some(), "{name}");
+        }
+    }
+}

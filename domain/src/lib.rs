@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+pub mod batch;
+pub mod catalog;
+pub mod collector;
+pub mod config;
+pub mod credentials;
+pub mod rates;
+
+/// Truncates a timestamp to whole microseconds, the resolution PostgreSQL stores, so that a
+/// value round-trips through the database unchanged.
+pub fn truncate_to_micros(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    let micros = t.microsecond();
+    t.replace_microsecond(micros).unwrap_or(t)
+}
