@@ -1,1 +1,14 @@
 #![doc = include_str!("../README.md")]
+
+pub mod system;
+
+#[cfg(feature = "jwt")]
+pub mod jwt;
+#[cfg(feature = "local_postgres")]
+pub mod local_postgres;
+#[cfg(feature = "memory")]
+pub mod memory;
+#[cfg(feature = "pki")]
+pub mod pki;
+#[cfg(feature = "postgres")]
+pub mod postgres;

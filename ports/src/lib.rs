@@ -1,1 +1,12 @@
 #![doc = include_str!("../README.md")]
+
+pub mod crypto;
+pub mod env;
+pub mod error;
+pub mod store;
+pub mod usecases;
+
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+
+pub use error::{BoxError, StoreError};

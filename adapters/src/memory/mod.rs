@@ -1,0 +1,345 @@
+//! Every store in memory, obeying the same contracts as PostgreSQL: the test harness, and
+//! the store for tools that embed the domain without a database.
+
+use async_trait::async_trait;
+use pganalytics_domain::batch::{ColumnValues, ValidatedBatch};
+use pganalytics_domain::catalog::ColumnKind;
+use pganalytics_domain::collector::{
+    Collector, CollectorId, CollectorStatus, InstanceName, MonitoredServer,
+};
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::credentials::{ApiToken, RegistrationToken, TokenHash};
+use pganalytics_domain::rates::Point;
+use pganalytics_ports::StoreError;
+use pganalytics_ports::store::{
+    ApiTokenStore, CollectorStore, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport,
+    MetricStore, RawSeries, RegistrationTokenStore, SeriesQuery,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    registration_tokens: Vec<RegistrationToken>,
+    collectors: Vec<Collector>,
+    configs: HashMap<CollectorId, CollectorConfig>,
+    api_tokens: Vec<ApiToken>,
+    servers: Vec<MonitoredServer>,
+    batches: HashMap<Uuid, IngestCounts>,
+    rows: Vec<Row>,
+}
+
+/// One stored row, reduced to what queries read: its labels and numeric values.
+#[derive(Debug)]
+struct Row {
+    server_id: i64,
+    family: &'static str,
+    time: OffsetDateTime,
+    labels: BTreeMap<String, Option<String>>,
+    values: HashMap<&'static str, f64>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, never a half-applied
+        // invariant (every mutation below is a single push/assign), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn not_found(entity: &'static str) -> StoreError {
+    StoreError::NotFound { entity }
+}
+
+#[async_trait]
+impl RegistrationTokenStore for MemoryStore {
+    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.registration_tokens
+            .iter()
+            .any(|t| t.id == token.id || t.hash == token.hash)
+        {
+            return Err(StoreError::Conflict {
+                entity: "registration token",
+            });
+        }
+        s.registration_tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn find_registration_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<RegistrationToken, StoreError> {
+        self.lock()
+            .registration_tokens
+            .iter()
+            .find(|t| &t.hash == hash)
+            .cloned()
+            .ok_or(not_found("registration token"))
+    }
+}
+
+#[async_trait]
+impl CollectorStore for MemoryStore {
+    async fn enroll(
+        &self,
+        token: &TokenHash,
+        collector: &Collector,
+        now: OffsetDateTime,
+    ) -> Result<(), EnrollError> {
+        let mut s = self.lock();
+        let conflict = s
+            .collectors
+            .iter()
+            .any(|c| c.id == collector.id || (c.is_active() && c.name == collector.name));
+        let t = s
+            .registration_tokens
+            .iter_mut()
+            .find(|t| &t.hash == token)
+            .ok_or(EnrollError::UnknownToken)?;
+        t.check_usable(now).map_err(EnrollError::TokenRejected)?;
+        if conflict {
+            return Err(StoreError::Conflict {
+                entity: "collector",
+            }
+            .into());
+        }
+        t.uses_left -= 1;
+        s.collectors.push(collector.clone());
+        Ok(())
+    }
+
+    async fn get_collector(&self, id: CollectorId) -> Result<Collector, StoreError> {
+        self.lock()
+            .collectors
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or(not_found("collector"))
+    }
+
+    async fn list_collectors(&self) -> Result<Vec<Collector>, StoreError> {
+        Ok(self.lock().collectors.clone())
+    }
+
+    async fn revoke_collector(
+        &self,
+        id: CollectorId,
+        _now: OffsetDateTime,
+    ) -> Result<Collector, StoreError> {
+        let mut s = self.lock();
+        let c = s
+            .collectors
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or(not_found("collector"))?;
+        c.status = CollectorStatus::Revoked;
+        Ok(c.clone())
+    }
+
+    async fn touch_collector(
+        &self,
+        id: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let c = s
+            .collectors
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or(not_found("collector"))?;
+        c.last_seen = Some(c.last_seen.map_or(now, |seen| seen.max(now)));
+        Ok(())
+    }
+
+    async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {
+        let s = self.lock();
+        if !s.collectors.iter().any(|c| c.id == id) {
+            return Err(not_found("collector"));
+        }
+        Ok(s.configs.get(&id).cloned().unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl ApiTokenStore for MemoryStore {
+    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.api_tokens
+            .iter()
+            .any(|t| t.id == token.id || t.hash == token.hash)
+        {
+            return Err(StoreError::Conflict {
+                entity: "API token",
+            });
+        }
+        s.api_tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError> {
+        self.lock()
+            .api_tokens
+            .iter()
+            .find(|t| &t.hash == hash)
+            .cloned()
+            .ok_or(not_found("API token"))
+    }
+}
+
+impl State {
+    fn server_for(
+        &mut self,
+        collector: CollectorId,
+        instance: &InstanceName,
+        now: OffsetDateTime,
+    ) -> i64 {
+        if let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.collector_id == collector && &s.instance == instance)
+        {
+            s.last_seen = s.last_seen.max(now);
+            return s.id;
+        }
+        let id = self.servers.len() as i64 + 1;
+        self.servers.push(MonitoredServer {
+            id,
+            collector_id: collector,
+            instance: instance.clone(),
+            first_seen: now,
+            last_seen: now,
+        });
+        id
+    }
+}
+
+#[async_trait]
+impl MetricStore for MemoryStore {
+    async fn ingest(
+        &self,
+        batch: &ValidatedBatch,
+        now: OffsetDateTime,
+    ) -> Result<IngestOutcome, StoreError> {
+        let mut s = self.lock();
+        if let Some(counts) = s.batches.get(&batch.batch_id) {
+            return Ok(IngestOutcome::Replayed(counts.clone()));
+        }
+        for block in &batch.blocks {
+            let server_id = s.server_for(batch.collector_id, &block.instance, now);
+            for (r, time) in block.time.iter().enumerate() {
+                let mut row = Row {
+                    server_id,
+                    family: block.family.name,
+                    time: *time,
+                    labels: BTreeMap::new(),
+                    values: HashMap::new(),
+                };
+                for (spec, values) in block.family.columns.iter().zip(&block.columns) {
+                    match (spec.kind, values) {
+                        (ColumnKind::Label, ColumnValues::Text(v)) => {
+                            row.labels.insert(spec.name.to_owned(), v[r].clone());
+                        }
+                        (_, ColumnValues::Int(v)) => {
+                            if let Some(x) = v[r] {
+                                row.values.insert(spec.name, x as f64);
+                            }
+                        }
+                        (_, ColumnValues::Float(v)) => {
+                            if let Some(x) = v[r] {
+                                row.values.insert(spec.name, x);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                s.rows.push(row);
+            }
+        }
+        let counts = IngestCounts::of(batch);
+        s.batches.insert(batch.batch_id, counts.clone());
+        Ok(IngestOutcome::Inserted(counts))
+    }
+
+    async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError> {
+        Ok(self.lock().servers.clone())
+    }
+
+    async fn get_server(&self, id: i64) -> Result<MonitoredServer, StoreError> {
+        self.lock()
+            .servers
+            .iter()
+            .find(|s| s.id == id)
+            .cloned()
+            .ok_or(not_found("server"))
+    }
+
+    async fn query_series(&self, q: &SeriesQuery) -> Result<Vec<RawSeries>, StoreError> {
+        let s = self.lock();
+        let mut rows: Vec<&Row> = s
+            .rows
+            .iter()
+            .filter(|r| {
+                r.server_id == q.server_id
+                    && r.family == q.family.name
+                    && r.time >= q.from
+                    && r.time < q.to
+            })
+            .collect();
+        if rows.len() > q.max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        rows.sort_by(|a, b| (&a.labels, a.time).cmp(&(&b.labels, b.time)));
+        let mut out: Vec<RawSeries> = Vec::new();
+        for col in &q.columns {
+            for r in &rows {
+                let Some(v) = r.values.get(col.name) else {
+                    continue;
+                };
+                let point = Point {
+                    time: r.time,
+                    value: *v,
+                };
+                match out.last_mut() {
+                    Some(last) if last.column == col.name && last.labels == r.labels => {
+                        last.points.push(point)
+                    }
+                    _ => out.push(RawSeries {
+                        column: col.name,
+                        labels: r.labels.clone(),
+                        points: vec![point],
+                    }),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError> {
+        let mut s = self.lock();
+        s.rows.retain(|r| {
+            let keep =
+                pganalytics_domain::catalog::family(r.family).map_or(0, |f| f.retention_days);
+            r.time >= now - Duration::days(i64::from(keep))
+        });
+        Ok(MaintenanceReport::default())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,452 @@
+//! The store contract suite: the same checks run against every store adapter, so the
+//! in-memory harness and PostgreSQL obey one contract.
+//!
+//! An adapter's tests call [`store_contract_tests!`](crate::store_contract_tests) with an
+//! async expression that yields a fresh, empty store.
+
+use pganalytics_domain::batch::{self, BatchLimits, ValidatedBatch, ValidationContext};
+use pganalytics_domain::catalog;
+use pganalytics_domain::collector::{
+    CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
+};
+use pganalytics_domain::credentials::{
+    ApiToken, ApiTokenSecret, CredentialError, Fingerprint, RegistrationSecret, RegistrationToken,
+};
+use serde_json::json;
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::store::{
+    ApiTokenStore, CollectorStore, EnrollError, IngestOutcome, MetricStore, RegistrationTokenStore,
+    SeriesQuery,
+};
+
+/// Everything a full store adapter implements.
+pub trait Stores:
+    CollectorStore + RegistrationTokenStore + ApiTokenStore + MetricStore + 'static
+{
+}
+impl<T: CollectorStore + RegistrationTokenStore + ApiTokenStore + MetricStore + 'static> Stores
+    for T
+{
+}
+
+/// A fixed "now" well inside every partition window the stores create.
+pub fn now() -> OffsetDateTime {
+    pganalytics_domain::truncate_to_micros(OffsetDateTime::now_utc())
+}
+
+fn fingerprint(n: u8) -> Fingerprint {
+    Fingerprint::of_der(&[n; 8])
+}
+
+pub fn collector(name: &str) -> Collector {
+    Collector {
+        id: CollectorId::from_uuid(Uuid::new_v4()),
+        name: CollectorName::parse(name).unwrap(),
+        hostname: Hostname::parse("db1.example.com").unwrap(),
+        status: CollectorStatus::Active,
+        certificate: CertificateInfo {
+            fingerprint: fingerprint(name.len() as u8),
+            serial: "0A1B".into(),
+            not_after: now() + Duration::days(90),
+        },
+        registered_at: now(),
+        last_seen: None,
+        config_version: 1,
+    }
+}
+
+async fn token<S: Stores>(s: &S, uses: u32, expires_in: Duration) -> RegistrationSecret {
+    let secret = RegistrationSecret::from_bytes(&rand_bytes());
+    let t = RegistrationToken {
+        id: Uuid::new_v4(),
+        hash: secret.hash(),
+        uses_left: uses,
+        expires_at: now() + expires_in,
+        created_at: now(),
+    };
+    s.create_registration_token(&t).await.unwrap();
+    secret
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    b[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    b
+}
+
+/// A validated batch for `collector` with `rows` pg_database rows on instance `main` at `at`.
+pub fn database_batch(
+    collector: CollectorId,
+    batch_id: Uuid,
+    at: OffsetDateTime,
+    rows: usize,
+) -> ValidatedBatch {
+    let rows: Vec<_> = (0..rows)
+        .map(|i| json!([format!("db{i}"), i * 10, 1000.5 + i as f64]))
+        .collect();
+    let body = json!({
+        "version": 1, "batch_id": batch_id, "collector_id": collector.as_uuid(), "agent_version": "test",
+        "collected_at": at.format(&Rfc3339).unwrap(),
+        "metrics": [
+            { "family": "pg_database", "instance": "main", "columns": ["datname", "xact_commit", "size_bytes"], "rows": rows },
+            { "family": "sys_load", "instance": "main", "columns": ["load1"], "rows": [[0.5]] },
+        ]
+    });
+    let ctx = ValidationContext {
+        collector_id: collector,
+        now: at,
+        limits: BatchLimits::default(),
+    };
+    batch::validate(batch::parse(body.to_string().as_bytes()).unwrap(), &ctx).unwrap()
+}
+
+pub async fn enroll_consumes_one_use_and_refuses_when_used_up<S: Stores>(s: S) {
+    let secret = token(&s, 2, Duration::hours(1)).await;
+    s.enroll(&secret.hash(), &collector("a1"), now())
+        .await
+        .unwrap();
+    s.enroll(&secret.hash(), &collector("a2"), now())
+        .await
+        .unwrap();
+    let err = s
+        .enroll(&secret.hash(), &collector("a3"), now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnrollError::TokenRejected(CredentialError::UsedUp)),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.find_registration_token(&secret.hash())
+            .await
+            .unwrap()
+            .uses_left,
+        0
+    );
+    assert_eq!(s.list_collectors().await.unwrap().len(), 2);
+}
+
+pub async fn enroll_refuses_unknown_and_expired_tokens_and_writes_nothing<S: Stores>(s: S) {
+    let unknown = RegistrationSecret::from_bytes(&rand_bytes());
+    assert!(matches!(
+        s.enroll(&unknown.hash(), &collector("b1"), now()).await,
+        Err(EnrollError::UnknownToken)
+    ));
+    let secret = token(&s, 1, Duration::minutes(1)).await;
+    let later = now() + Duration::minutes(2);
+    let err = s
+        .enroll(&secret.hash(), &collector("b2"), later)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnrollError::TokenRejected(CredentialError::Expired)),
+        "{err:?}"
+    );
+    assert!(s.list_collectors().await.unwrap().is_empty());
+    assert_eq!(
+        s.find_registration_token(&secret.hash())
+            .await
+            .unwrap()
+            .uses_left,
+        1
+    );
+}
+
+pub async fn concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins<S: Stores>(s: S) {
+    let s = Arc::new(s);
+    let secret = token(s.as_ref(), 1, Duration::hours(1)).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (s, h) = (s.clone(), secret.hash());
+            tokio::spawn(async move { s.enroll(&h, &collector(&format!("race{i}")), now()).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(EnrollError::TokenRejected(CredentialError::UsedUp)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.list_collectors().await.unwrap().len(), 1);
+}
+
+pub async fn an_active_name_is_unique_and_a_conflict_consumes_no_use<S: Stores>(s: S) {
+    let secret = token(&s, 5, Duration::hours(1)).await;
+    let first = collector("same");
+    s.enroll(&secret.hash(), &first, now()).await.unwrap();
+    let err = s
+        .enroll(&secret.hash(), &collector("same"), now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnrollError::Store(StoreError::Conflict { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.find_registration_token(&secret.hash())
+            .await
+            .unwrap()
+            .uses_left,
+        4
+    );
+    // Once revoked, the name is free for a re-installed host.
+    s.revoke_collector(first.id, now()).await.unwrap();
+    s.enroll(&secret.hash(), &collector("same"), now())
+        .await
+        .unwrap();
+}
+
+pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
+    let secret = token(&s, 1, Duration::hours(1)).await;
+    let c = collector("c1");
+    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    assert_eq!(s.get_collector(c.id).await.unwrap(), c);
+
+    let t1 = now() + Duration::seconds(10);
+    s.touch_collector(c.id, t1).await.unwrap();
+    s.touch_collector(c.id, t1 - Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(s.get_collector(c.id).await.unwrap().last_seen, Some(t1));
+
+    let revoked = s.revoke_collector(c.id, now()).await.unwrap();
+    assert_eq!(revoked.status, CollectorStatus::Revoked);
+    assert_eq!(
+        s.revoke_collector(c.id, now()).await.unwrap().status,
+        CollectorStatus::Revoked
+    );
+    assert_eq!(
+        s.get_collector(c.id).await.unwrap().status,
+        CollectorStatus::Revoked
+    );
+
+    let missing = CollectorId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        s.get_collector(missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.revoke_collector(missing, now()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.touch_collector(missing, now()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.collector_config(missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.collector_config(c.id).await.unwrap().version, 1);
+}
+
+pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
+    let secret = ApiTokenSecret::from_bytes(&[1, 2, 3, 4, 5, 6], &rand_bytes());
+    let t = ApiToken {
+        id: Uuid::new_v4(),
+        name: "grafana".into(),
+        prefix: secret.prefix().into(),
+        hash: secret.hash(),
+        created_at: now(),
+        expires_at: None,
+        revoked_at: None,
+    };
+    s.create_api_token(&t).await.unwrap();
+    assert_eq!(s.find_api_token(&secret.hash()).await.unwrap(), t);
+    assert!(matches!(
+        s.create_api_token(&t).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let other = ApiTokenSecret::from_bytes(&[0; 6], &rand_bytes());
+    assert!(matches!(
+        s.find_api_token(&other.hash()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let reg = token(&s, 1, Duration::hours(1)).await;
+    let stored = s.find_registration_token(&reg.hash()).await.unwrap();
+    assert!(matches!(
+        s.create_registration_token(&stored).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+pub async fn ingest_stores_rows_and_creates_one_server_per_instance<S: Stores>(s: S) {
+    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let at = now();
+    let outcome = s
+        .ingest(&database_batch(c, Uuid::new_v4(), at, 3), at)
+        .await
+        .unwrap();
+    let IngestOutcome::Inserted(counts) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(counts.families.get("pg_database"), Some(&3));
+    assert_eq!(counts.total(), 4);
+    s.ingest(
+        &database_batch(c, Uuid::new_v4(), at + Duration::seconds(60), 3),
+        at,
+    )
+    .await
+    .unwrap();
+
+    let servers = s.list_servers().await.unwrap();
+    assert_eq!(servers.len(), 1);
+    let server = &servers[0];
+    assert_eq!((server.collector_id, server.instance.as_str()), (c, "main"));
+    assert_eq!(server.last_seen, at);
+    assert_eq!(s.get_server(server.id).await.unwrap(), *server);
+    assert!(matches!(
+        s.get_server(server.id + 1000).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let family = catalog::family("pg_database").unwrap();
+    let q = SeriesQuery {
+        server_id: server.id,
+        family,
+        columns: vec![
+            family.column("xact_commit").unwrap().1,
+            family.column("size_bytes").unwrap().1,
+        ],
+        from: at - Duration::minutes(1),
+        to: at + Duration::minutes(5),
+        max_rows: 100,
+    };
+    let series = s.query_series(&q).await.unwrap();
+    assert_eq!(series.len(), 6, "3 databases x 2 columns");
+    let db1 = series
+        .iter()
+        .find(|r| r.column == "xact_commit" && r.labels["datname"].as_deref() == Some("db1"))
+        .unwrap();
+    assert_eq!(
+        db1.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![10.0, 10.0]
+    );
+    assert!(db1.points[0].time < db1.points[1].time);
+
+    let narrow = SeriesQuery {
+        to: at + Duration::seconds(1),
+        ..q.clone()
+    };
+    assert!(
+        s.query_series(&narrow)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.points.len() == 1)
+    );
+    let too_many = SeriesQuery { max_rows: 5, ..q };
+    assert!(matches!(
+        s.query_series(&too_many).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+pub async fn a_replayed_batch_writes_nothing_and_returns_the_original_counts<S: Stores>(s: S) {
+    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let id = Uuid::new_v4();
+    let at = now();
+    let first = s.ingest(&database_batch(c, id, at, 2), at).await.unwrap();
+    let IngestOutcome::Inserted(counts) = first else {
+        panic!()
+    };
+    // Same id, different content: still a replay, nothing written.
+    let again = s.ingest(&database_batch(c, id, at, 5), at).await.unwrap();
+    assert_eq!(again, IngestOutcome::Replayed(counts));
+    assert_eq!(count_rows(&s, at).await, 2);
+}
+
+pub async fn concurrent_copies_of_one_batch_are_written_once<S: Stores>(s: S) {
+    let s = Arc::new(s);
+    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let id = Uuid::new_v4();
+    let at = now();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = s.clone();
+            let b = database_batch(c, id, at, 4);
+            tokio::spawn(async move { s.ingest(&b, at).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for t in tasks {
+        if let IngestOutcome::Inserted(_) = t.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(count_rows(s.as_ref(), at).await, 4);
+}
+
+pub async fn maintenance_drops_rows_past_retention<S: Stores>(s: S) {
+    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let at = now();
+    s.ingest(&database_batch(c, Uuid::new_v4(), at, 2), at)
+        .await
+        .unwrap();
+    s.maintain(at).await.unwrap();
+    assert_eq!(
+        count_rows(&s, at).await,
+        2,
+        "young rows survive maintenance"
+    );
+    s.maintain(at + Duration::days(40)).await.unwrap();
+    assert_eq!(count_rows(&s, at).await, 0);
+    s.ping().await.unwrap();
+}
+
+async fn count_rows<S: Stores>(s: &S, at: OffsetDateTime) -> usize {
+    let Some(server) = s.list_servers().await.unwrap().into_iter().next() else {
+        return 0;
+    };
+    let family = catalog::family("pg_database").unwrap();
+    let q = SeriesQuery {
+        server_id: server.id,
+        family,
+        columns: vec![family.column("xact_commit").unwrap().1],
+        from: at - Duration::days(1),
+        to: at + Duration::days(1),
+        max_rows: 10_000,
+    };
+    s.query_series(&q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.points.len())
+        .sum()
+}
+
+/// Expands to one `#[tokio::test]` per contract clause, each on a fresh store from `$fresh`.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($fresh:expr) => {
+        $crate::store_contract_tests!(@each $fresh;
+            enroll_consumes_one_use_and_refuses_when_used_up,
+            enroll_refuses_unknown_and_expired_tokens_and_writes_nothing,
+            concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins,
+            an_active_name_is_unique_and_a_conflict_consumes_no_use,
+            collectors_are_read_revoked_and_touched,
+            tokens_are_found_by_hash_and_duplicates_conflict,
+            ingest_stores_rows_and_creates_one_server_per_instance,
+            a_replayed_batch_writes_nothing_and_returns_the_original_counts,
+            concurrent_copies_of_one_batch_are_written_once,
+            maintenance_drops_rows_past_retention
+        );
+    };
+    (@each $fresh:expr; $($name:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $crate::contract::$name($fresh.await).await;
+        }
+    )*};
+}

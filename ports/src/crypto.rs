@@ -1,0 +1,69 @@
+//! The server's certificate authority and token signer.
+
+use pganalytics_domain::collector::{CertificateInfo, CollectorId};
+use pganalytics_domain::credentials::CollectorClaims;
+use time::OffsetDateTime;
+
+use crate::BoxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// The CSR is not PEM, does not parse, or its signature does not verify.
+    #[error("the certificate signing request is invalid: {0}")]
+    InvalidCsr(String),
+    #[error("the certificate authority failed")]
+    Internal(#[source] BoxError),
+}
+
+/// A certificate the CA issued.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    pub pem: String,
+    pub info: CertificateInfo,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait CertificateAuthority: Send + Sync {
+    /// Signs a collector's CSR into a client certificate (clientAuth, CN = collector id).
+    ///
+    /// # Errors
+    /// MUST return `InvalidCsr` when the CSR does not parse or its self-signature does not
+    /// verify (proof that the requester holds the private key), and never sign it then.
+    fn sign_collector_csr(
+        &self,
+        csr_pem: &str,
+        collector: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, PkiError>;
+
+    /// The CA certificate in PEM, which agents use to verify the server.
+    fn ca_certificate_pem(&self) -> String;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token was issued for another audience")]
+    WrongAudience,
+    #[error("the token could not be signed")]
+    Signing,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait TokenSigner: Send + Sync {
+    /// Signs collector claims into a compact JWT.
+    fn issue(&self, claims: &CollectorClaims) -> Result<String, TokenError>;
+
+    /// Verifies a compact JWT and returns its claims.
+    ///
+    /// # Errors
+    /// MUST return `BadSignature` for any token not signed by this signer's key with its
+    /// algorithm (including `alg: none` and other algorithms), `Expired` when `exp` is not
+    /// after `now`, `WrongAudience` for another audience or issuer, `Malformed` otherwise.
+    fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError>;
+}

@@ -1,0 +1,28 @@
+//! Errors shared by the ports.
+
+/// A boxed cause, for errors from adapters the core knows nothing about.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store operation can fail with. Adapters translate driver errors into these:
+/// unique violations become `Conflict`, connection and pool failures `Unavailable`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} already exists")]
+    Conflict { entity: &'static str },
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// The store cannot be reached right now; the same call may succeed later.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected store error")]
+    Unknown(#[source] BoxError),
+}
+
+impl StoreError {
+    pub fn unknown(e: impl Into<BoxError>) -> Self {
+        Self::Unknown(e.into())
+    }
+    pub fn unavailable(e: impl Into<BoxError>) -> Self {
+        Self::Unavailable(e.into())
+    }
+}

@@ -1,0 +1,197 @@
+//! Store traits. Each method documents what it MUST do; the [`crate::contract`] suite
+//! checks every adapter against these clauses.
+
+use async_trait::async_trait;
+use pganalytics_domain::batch::ValidatedBatch;
+use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
+use pganalytics_domain::collector::{Collector, CollectorId, MonitoredServer};
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::credentials::{ApiToken, CredentialError, RegistrationToken, TokenHash};
+use pganalytics_domain::rates::Point;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+use crate::StoreError;
+
+/// Why an enrolment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("the registration token is not known")]
+    UnknownToken,
+    #[error(transparent)]
+    TokenRejected(CredentialError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait RegistrationTokenStore: Send + Sync {
+    /// # Errors
+    /// MUST return `Conflict` when a token with the same id or hash exists.
+    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError>;
+
+    /// The token with this hash, whatever its state.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` when no token has this hash.
+    async fn find_registration_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<RegistrationToken, StoreError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CollectorStore: Send + Sync {
+    /// Consumes one use of the registration token and inserts the collector, atomically:
+    /// either both happen or neither does.
+    ///
+    /// # Errors
+    /// MUST return `UnknownToken` when no token has this hash, `TokenRejected(Expired)` when
+    /// it expired at `now`, `TokenRejected(UsedUp)` when no use is left (also when concurrent
+    /// enrolments race for the last use: exactly one wins), and `Store(Conflict)` when an
+    /// active collector already has this name or id.
+    async fn enroll(
+        &self,
+        token: &TokenHash,
+        collector: &Collector,
+        now: OffsetDateTime,
+    ) -> Result<(), EnrollError>;
+
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn get_collector(&self, id: CollectorId) -> Result<Collector, StoreError>;
+
+    /// Every collector, oldest registration first.
+    async fn list_collectors(&self) -> Result<Vec<Collector>, StoreError>;
+
+    /// Marks the collector revoked; revoking twice is not an error.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn revoke_collector(
+        &self,
+        id: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<Collector, StoreError>;
+
+    /// Records that the collector was seen at `now` (never moves `last_seen` backwards).
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn touch_collector(&self, id: CollectorId, now: OffsetDateTime)
+    -> Result<(), StoreError>;
+
+    /// The collector's configuration: the stored one, or the default (version 1).
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    /// # Errors
+    /// MUST return `Conflict` when a token with the same id or hash exists.
+    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// MUST return `NotFound` when no token has this hash (revoked and expired tokens are
+    /// returned; the caller checks them).
+    async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError>;
+}
+
+/// What an ingest wrote, or had written when the batch was first seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestCounts {
+    /// Rows per family.
+    pub families: BTreeMap<String, u64>,
+}
+
+impl IngestCounts {
+    pub fn of(batch: &ValidatedBatch) -> Self {
+        let mut families = BTreeMap::new();
+        for b in &batch.blocks {
+            *families.entry(b.family.name.to_owned()).or_insert(0) += b.len() as u64;
+        }
+        Self { families }
+    }
+    pub fn total(&self) -> u64 {
+        self.families.values().sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Inserted(IngestCounts),
+    /// The batch id was ingested before; nothing was written. Carries the original counts.
+    Replayed(IngestCounts),
+}
+
+/// A request for the raw readings of some columns of one family on one server.
+#[derive(Debug, Clone)]
+pub struct SeriesQuery {
+    pub server_id: i64,
+    pub family: &'static FamilySpec,
+    pub columns: Vec<&'static ColumnSpec>,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    /// At most this many rows are read; more is an error, not a silent cut.
+    pub max_rows: usize,
+}
+
+/// The readings of one column for one label set, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeries {
+    pub column: &'static str,
+    pub labels: BTreeMap<String, Option<String>>,
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    pub partitions_created: u32,
+    pub partitions_dropped: u32,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MetricStore: Send + Sync {
+    /// Writes every row of the batch, creates a server for each new (collector, instance),
+    /// and records the batch id, all in one transaction.
+    ///
+    /// # Errors
+    /// MUST write nothing when it fails. A batch id already recorded MUST write nothing and
+    /// return `Replayed` with the counts of the first ingest, also when the same batch is
+    /// ingested concurrently. MUST return `Unavailable` when the database cannot be reached.
+    async fn ingest(
+        &self,
+        batch: &ValidatedBatch,
+        now: OffsetDateTime,
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// Every monitored server, by id.
+    async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError>;
+
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn get_server(&self, id: i64) -> Result<MonitoredServer, StoreError>;
+
+    /// Readings with `from <= time < to`, one series per column and label set.
+    ///
+    /// # Errors
+    /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` rows match.
+    async fn query_series(&self, query: &SeriesQuery) -> Result<Vec<RawSeries>, StoreError>;
+
+    /// Creates storage ahead of `now` and drops data past each family's retention.
+    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError>;
+
+    /// Checks that the store answers.
+    ///
+    /// # Errors
+    /// MUST return `Unavailable` when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,159 @@
+use pganalytics_domain::collector::{Collector, CollectorId, MonitoredServer};
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::credentials::{
+    ApiToken, ApiTokenSecret, CredentialError, RegistrationSecret, RegistrationToken, Uses,
+};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+use crate::StoreError;
+use crate::env::{Clock, IdSource};
+use crate::store::{ApiTokenStore, CollectorStore, MetricStore, RegistrationTokenStore};
+
+/// A registration token just created: the secret is shown once and never stored.
+#[derive(Debug)]
+pub struct CreatedRegistrationToken {
+    pub secret: RegistrationSecret,
+    pub uses: u32,
+    pub expires_at: OffsetDateTime,
+}
+
+pub struct CreateRegistrationToken {
+    pub tokens: Arc<dyn RegistrationTokenStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+}
+
+impl CreateRegistrationToken {
+    pub const MAX_TTL: Duration = Duration::days(30);
+
+    pub async fn execute(
+        &self,
+        uses: u32,
+        ttl: Duration,
+    ) -> Result<CreatedRegistrationToken, CreateTokenError> {
+        let uses = Uses::new(uses)?;
+        if ttl <= Duration::ZERO || ttl > Self::MAX_TTL {
+            return Err(CreateTokenError::Ttl);
+        }
+        let now = self.clock.now();
+        let secret = RegistrationSecret::from_bytes(&self.ids.secret());
+        let token = RegistrationToken {
+            id: self.ids.uuid(),
+            hash: secret.hash(),
+            uses_left: uses.get(),
+            expires_at: now + ttl,
+            created_at: now,
+        };
+        self.tokens.create_registration_token(&token).await?;
+        Ok(CreatedRegistrationToken {
+            secret,
+            uses: uses.get(),
+            expires_at: token.expires_at,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTokenError {
+    #[error(transparent)]
+    Invalid(#[from] CredentialError),
+    #[error("the lifetime must be positive and at most 30 days")]
+    Ttl,
+    #[error("the name must be 1 to 64 printable characters")]
+    Name,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An API token just created: the secret is shown once and stored only as a hash.
+#[derive(Debug)]
+pub struct CreatedApiToken {
+    pub secret: ApiTokenSecret,
+    pub token: ApiToken,
+}
+
+pub struct CreateApiToken {
+    pub tokens: Arc<dyn ApiTokenStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+}
+
+impl CreateApiToken {
+    pub async fn execute(
+        &self,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<CreatedApiToken, CreateTokenError> {
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(CreateTokenError::Name);
+        }
+        if ttl.is_some_and(|t| t <= Duration::ZERO) {
+            return Err(CreateTokenError::Ttl);
+        }
+        let now = self.clock.now();
+        let secret = ApiTokenSecret::from_bytes(&self.ids.public_id(), &self.ids.secret());
+        let token = ApiToken {
+            id: self.ids.uuid(),
+            name: name.to_owned(),
+            prefix: secret.prefix().to_owned(),
+            hash: secret.hash(),
+            created_at: now,
+            expires_at: ttl.map(|t| now + t),
+            revoked_at: None,
+        };
+        self.tokens.create_api_token(&token).await?;
+        Ok(CreatedApiToken { secret, token })
+    }
+}
+
+/// Listing, reading and revoking collectors.
+pub struct CollectorAdmin {
+    pub collectors: Arc<dyn CollectorStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl CollectorAdmin {
+    pub async fn list(&self) -> Result<Vec<Collector>, StoreError> {
+        self.collectors.list_collectors().await
+    }
+    pub async fn get(&self, id: CollectorId) -> Result<Collector, StoreError> {
+        self.collectors.get_collector(id).await
+    }
+    /// Revokes at once: the next request with its certificate or token is refused.
+    pub async fn revoke(&self, id: CollectorId) -> Result<Collector, StoreError> {
+        self.collectors.revoke_collector(id, self.clock.now()).await
+    }
+}
+
+pub struct GetCollectorConfig {
+    pub collectors: Arc<dyn CollectorStore>,
+}
+
+impl GetCollectorConfig {
+    pub async fn execute(&self, collector: &Collector) -> Result<CollectorConfig, StoreError> {
+        self.collectors.collector_config(collector.id).await
+    }
+}
+
+/// The monitored instances the server has seen.
+pub struct ServerCatalog {
+    pub metrics: Arc<dyn MetricStore>,
+}
+
+impl ServerCatalog {
+    pub async fn list(&self) -> Result<Vec<MonitoredServer>, StoreError> {
+        self.metrics.list_servers().await
+    }
+    pub async fn get(&self, id: i64) -> Result<MonitoredServer, StoreError> {
+        self.metrics.get_server(id).await
+    }
+}
+
+crate::usecases::auth::opaque_debug!(
+    CreateRegistrationToken,
+    CreateApiToken,
+    CollectorAdmin,
+    GetCollectorConfig,
+    ServerCatalog
+);

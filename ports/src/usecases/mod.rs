@@ -1,0 +1,19 @@
+//! Use cases: plain structs holding the ports they drive. Business rules live here and in
+//! `pganalytics-domain`, never in an HTTP handler.
+
+mod admin;
+mod auth;
+mod ingest;
+mod query;
+mod register;
+
+pub use admin::{
+    CollectorAdmin, CreateApiToken, CreateRegistrationToken, CreateTokenError, CreatedApiToken,
+    CreatedRegistrationToken, GetCollectorConfig, ServerCatalog,
+};
+pub use auth::{
+    AuthError, AuthenticateApiToken, AuthenticateCollector, CollectorToken, RefreshCollectorToken,
+};
+pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
+pub use query::{QueryError, QueryMetrics, Series, SeriesRequest};
+pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};

@@ -1,0 +1,167 @@
+use pganalytics_domain::catalog::{self, ColumnKind, ColumnSpec};
+use pganalytics_domain::rates::{self, Point};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+use crate::StoreError;
+use crate::store::{MetricStore, SeriesQuery};
+
+/// A request as a person or script makes it.
+#[derive(Debug, Clone)]
+pub struct SeriesRequest {
+    pub server_id: i64,
+    pub family: String,
+    /// Empty means every counter and gauge of the family.
+    pub columns: Vec<String>,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    pub step: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    pub column: &'static str,
+    pub kind: ColumnKind,
+    /// `per_second` for counters (rates with resets handled), `value` for gauges.
+    pub unit: &'static str,
+    pub labels: BTreeMap<String, Option<String>>,
+    /// `[RFC 3339 time, value]` pairs, one per step.
+    pub points: Vec<(String, f64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("unknown metric family {0:?}")]
+    UnknownFamily(String),
+    #[error("family {family} has no numeric column {column:?}")]
+    UnknownColumn { family: String, column: String },
+    #[error("{0}")]
+    InvalidRange(String),
+    #[error("the query matches more than {0} rows; narrow the time range or the columns")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Reads time series: counters become per-second rates (resets handled), everything is
+/// averaged into `step` buckets.
+pub struct QueryMetrics {
+    pub metrics: Arc<dyn MetricStore>,
+    pub max_rows: usize,
+    pub max_points_per_series: i64,
+}
+
+impl QueryMetrics {
+    pub async fn execute(&self, req: SeriesRequest) -> Result<Vec<Series>, QueryError> {
+        let family = catalog::family(&req.family)
+            .ok_or_else(|| QueryError::UnknownFamily(req.family.clone()))?;
+        let columns = select_columns(family, &req.columns)?;
+        self.check_range(&req)?;
+        // Fetch one step before `from` so the first bucket's counter rate has a predecessor.
+        let query = SeriesQuery {
+            server_id: req.server_id,
+            family,
+            columns,
+            from: req.from - req.step,
+            to: req.to,
+            max_rows: self.max_rows,
+        };
+        let raw = self
+            .metrics
+            .query_series(&query)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => QueryError::TooLarge(self.max_rows),
+                other => QueryError::Store(other),
+            })?;
+        Ok(raw.into_iter().map(|s| to_series(s, &req)).collect())
+    }
+
+    fn check_range(&self, req: &SeriesRequest) -> Result<(), QueryError> {
+        if req.to <= req.from {
+            return Err(QueryError::InvalidRange("`to` must be after `from`".into()));
+        }
+        if req.step < Duration::seconds(1) {
+            return Err(QueryError::InvalidRange(
+                "`step` must be at least 1 second".into(),
+            ));
+        }
+        let points = (req.to - req.from).whole_seconds() / req.step.whole_seconds().max(1);
+        if points > self.max_points_per_series {
+            return Err(QueryError::InvalidRange(format!(
+                "the range holds {points} steps; at most {} are allowed, use a larger step",
+                self.max_points_per_series
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn select_columns(
+    family: &'static catalog::FamilySpec,
+    names: &[String],
+) -> Result<Vec<&'static ColumnSpec>, QueryError> {
+    let numeric = |c: &ColumnSpec| matches!(c.kind, ColumnKind::Counter | ColumnKind::Gauge);
+    if names.is_empty() {
+        return Ok(family.columns.iter().filter(|c| numeric(c)).collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            family
+                .columns
+                .iter()
+                .find(|c| c.name == n && numeric(c))
+                .ok_or_else(|| QueryError::UnknownColumn {
+                    family: family.name.into(),
+                    column: n.clone(),
+                })
+        })
+        .collect()
+}
+
+fn to_series(raw: crate::store::RawSeries, req: &SeriesRequest) -> Series {
+    let kind = req_kind(&raw, &req.family);
+    let values: Vec<Point> = if kind == ColumnKind::Counter {
+        rates::counter_rates(&raw.points)
+    } else {
+        raw.points
+    };
+    let in_range: Vec<Point> = values
+        .into_iter()
+        .filter(|p| p.time >= req.from && p.time < req.to)
+        .collect();
+    let points = rates::downsample(&in_range, req.from, req.step)
+        .into_iter()
+        .map(|p| {
+            (
+                p.time
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                p.value,
+            )
+        })
+        .collect();
+    Series {
+        column: raw.column,
+        kind,
+        unit: if kind == ColumnKind::Counter {
+            "per_second"
+        } else {
+            "value"
+        },
+        labels: raw.labels,
+        points,
+    }
+}
+
+fn req_kind(raw: &crate::store::RawSeries, family: &str) -> ColumnKind {
+    catalog::family(family)
+        .and_then(|f| f.column(raw.column))
+        .map(|(_, c)| c.kind)
+        .unwrap_or(ColumnKind::Gauge)
+}
+
+crate::usecases::auth::opaque_debug!(QueryMetrics);
