@@ -12,3 +12,5 @@ pub mod memory;
 pub mod pki;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -3,8 +3,8 @@
 
 use pganalytics_adapters::memory::MemoryStore;
 
-async fn fresh() -> MemoryStore {
-    MemoryStore::new()
+async fn fresh() -> (MemoryStore, ()) {
+    (MemoryStore::new(), ())
 }
 
 pganalytics_ports::store_contract_tests!(fresh());

@@ -2,7 +2,8 @@
 //! in-memory harness and PostgreSQL obey one contract.
 //!
 //! An adapter's tests call [`store_contract_tests!`](crate::store_contract_tests) with an
-//! async expression that yields a fresh, empty store.
+//! async expression that yields a fresh, empty store and a guard that cleans up after it
+//! (dropped once the store is gone).
 
 use pganalytics_domain::batch::{self, BatchLimits, ValidatedBatch, ValidationContext};
 use pganalytics_domain::catalog;
@@ -71,6 +72,14 @@ async fn token<S: Stores>(s: &S, uses: u32, expires_in: Duration) -> Registratio
     };
     s.create_registration_token(&t).await.unwrap();
     secret
+}
+
+/// A registered collector to ingest for.
+async fn registered<S: Stores>(s: &S) -> CollectorId {
+    let secret = token(s, 1, Duration::hours(1)).await;
+    let c = collector(&format!("c{}", Uuid::new_v4().simple()));
+    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    c.id
 }
 
 fn rand_bytes() -> [u8; 32] {
@@ -281,7 +290,7 @@ pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
 }
 
 pub async fn ingest_stores_rows_and_creates_one_server_per_instance<S: Stores>(s: S) {
-    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let c = registered(&s).await;
     let at = now();
     let outcome = s
         .ingest(&database_batch(c, Uuid::new_v4(), at, 3), at)
@@ -353,7 +362,7 @@ pub async fn ingest_stores_rows_and_creates_one_server_per_instance<S: Stores>(s
 }
 
 pub async fn a_replayed_batch_writes_nothing_and_returns_the_original_counts<S: Stores>(s: S) {
-    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let c = registered(&s).await;
     let id = Uuid::new_v4();
     let at = now();
     let first = s.ingest(&database_batch(c, id, at, 2), at).await.unwrap();
@@ -367,8 +376,8 @@ pub async fn a_replayed_batch_writes_nothing_and_returns_the_original_counts<S: 
 }
 
 pub async fn concurrent_copies_of_one_batch_are_written_once<S: Stores>(s: S) {
+    let c = registered(&s).await;
     let s = Arc::new(s);
-    let c = CollectorId::from_uuid(Uuid::new_v4());
     let id = Uuid::new_v4();
     let at = now();
     let tasks: Vec<_> = (0..6)
@@ -389,7 +398,7 @@ pub async fn concurrent_copies_of_one_batch_are_written_once<S: Stores>(s: S) {
 }
 
 pub async fn maintenance_drops_rows_past_retention<S: Stores>(s: S) {
-    let c = CollectorId::from_uuid(Uuid::new_v4());
+    let c = registered(&s).await;
     let at = now();
     s.ingest(&database_batch(c, Uuid::new_v4(), at, 2), at)
         .await
@@ -426,7 +435,8 @@ async fn count_rows<S: Stores>(s: &S, at: OffsetDateTime) -> usize {
         .sum()
 }
 
-/// Expands to one `#[tokio::test]` per contract clause, each on a fresh store from `$fresh`.
+/// Expands to one `#[tokio::test]` per contract clause, each on a fresh store from `$fresh`,
+/// an async expression yielding `(store, guard)`.
 #[macro_export]
 macro_rules! store_contract_tests {
     ($fresh:expr) => {
@@ -446,7 +456,9 @@ macro_rules! store_contract_tests {
     (@each $fresh:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            $crate::contract::$name($fresh.await).await;
+            let (store, guard) = $fresh.await;
+            $crate::contract::$name(store).await;
+            drop(guard);
         }
     )*};
 }

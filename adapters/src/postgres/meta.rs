@@ -1,0 +1,343 @@
+//! Registration tokens, collectors and API tokens on PostgreSQL.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use pganalytics_domain::collector::{
+    CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
+};
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
+use pganalytics_ports::StoreError;
+use pganalytics_ports::store::{
+    ApiTokenStore, CollectorStore, EnrollError, RegistrationTokenStore,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::schema::{api_tokens, collector_configs, collectors, registration_tokens};
+use super::{PgStore, store_error};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = registration_tokens, check_for_backend(diesel::pg::Pg))]
+struct TokenRow {
+    id: Uuid,
+    token_hash: String,
+    uses_left: i32,
+    expires_at: OffsetDateTime,
+    created_at: OffsetDateTime,
+}
+
+impl From<TokenRow> for RegistrationToken {
+    fn from(r: TokenRow) -> Self {
+        Self {
+            id: r.id,
+            hash: TokenHash::from_stored(r.token_hash),
+            uses_left: u32::try_from(r.uses_left).unwrap_or(0),
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = collectors, check_for_backend(diesel::pg::Pg))]
+struct CollectorRow {
+    id: Uuid,
+    name: String,
+    hostname: String,
+    status: String,
+    cert_fingerprint: String,
+    cert_serial: String,
+    cert_not_after: OffsetDateTime,
+    registered_at: OffsetDateTime,
+    last_seen: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    config_version: i64,
+}
+
+impl CollectorRow {
+    fn from_domain(c: &Collector) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            name: c.name.as_str().to_owned(),
+            hostname: c.hostname.as_str().to_owned(),
+            status: c.status.as_str().to_owned(),
+            cert_fingerprint: c.certificate.fingerprint.as_str().to_owned(),
+            cert_serial: c.certificate.serial.clone(),
+            cert_not_after: c.certificate.not_after,
+            registered_at: c.registered_at,
+            last_seen: c.last_seen,
+            revoked_at: None,
+            config_version: c.config_version,
+        }
+    }
+
+    /// Rows were validated on the way in; a row that no longer parses means someone edited
+    /// the table by hand, which is reported rather than papered over.
+    fn into_domain(self) -> Result<Collector, StoreError> {
+        let corrupt = |what: &str| {
+            StoreError::unknown(format!(
+                "collector {} has an invalid {what} in the database",
+                self.id
+            ))
+        };
+        Ok(Collector {
+            id: CollectorId::from_uuid(self.id),
+            name: CollectorName::parse(&self.name).map_err(|_| corrupt("name"))?,
+            hostname: Hostname::parse(&self.hostname).map_err(|_| corrupt("hostname"))?,
+            status: CollectorStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            certificate: CertificateInfo {
+                fingerprint: Fingerprint::parse(&self.cert_fingerprint)
+                    .map_err(|_| corrupt("fingerprint"))?,
+                serial: self.cert_serial.clone(),
+                not_after: self.cert_not_after,
+            },
+            registered_at: self.registered_at,
+            last_seen: self.last_seen,
+            config_version: self.config_version,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
+struct ApiTokenRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    token_hash: String,
+    created_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+impl RegistrationTokenStore for PgStore {
+    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError> {
+        let row = TokenRow {
+            id: token.id,
+            token_hash: token.hash.as_str().to_owned(),
+            uses_left: i32::try_from(token.uses_left).map_err(StoreError::unknown)?,
+            expires_at: token.expires_at,
+            created_at: token.created_at,
+        };
+        let mut conn = self.conn().await?;
+        diesel::insert_into(registration_tokens::table)
+            .values(&row)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "registration token"))?;
+        Ok(())
+    }
+
+    async fn find_registration_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<RegistrationToken, StoreError> {
+        let mut conn = self.conn().await?;
+        registration_tokens::table
+            .filter(registration_tokens::token_hash.eq(hash.as_str()))
+            .select(TokenRow::as_select())
+            .first(&mut conn)
+            .await
+            .map(Into::into)
+            .map_err(|e| store_error(e, "registration token"))
+    }
+}
+
+/// Errors inside the enrolment transaction: a refusal, or a driver error.
+enum EnrollTx {
+    Refused(EnrollError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for EnrollTx {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+#[async_trait]
+impl CollectorStore for PgStore {
+    async fn enroll(
+        &self,
+        token: &TokenHash,
+        collector: &Collector,
+        now: OffsetDateTime,
+    ) -> Result<(), EnrollError> {
+        let row = CollectorRow::from_domain(collector);
+        let hash = token.as_str().to_owned();
+        let mut conn = self.conn().await?;
+        let result = conn
+            .transaction::<(), EnrollTx, _>(async |conn| {
+                // FOR UPDATE serialises enrolments on one token, so exactly one wins the last use.
+                let stored: Option<TokenRow> = registration_tokens::table
+                    .filter(registration_tokens::token_hash.eq(&hash))
+                    .select(TokenRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let stored: RegistrationToken = stored
+                    .ok_or(EnrollTx::Refused(EnrollError::UnknownToken))?
+                    .into();
+                stored
+                    .check_usable(now)
+                    .map_err(|e| EnrollTx::Refused(EnrollError::TokenRejected(e)))?;
+                diesel::insert_into(collectors::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                diesel::update(
+                    registration_tokens::table.filter(registration_tokens::id.eq(stored.id)),
+                )
+                .set(registration_tokens::uses_left.eq(registration_tokens::uses_left - 1))
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(EnrollTx::Refused(e)) => Err(e),
+            Err(EnrollTx::Db(e)) => Err(EnrollError::Store(store_error(e, "collector"))),
+        }
+    }
+
+    async fn get_collector(&self, id: CollectorId) -> Result<Collector, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: CollectorRow = collectors::table
+            .find(id.as_uuid())
+            .select(CollectorRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "collector"))?;
+        row.into_domain()
+    }
+
+    async fn list_collectors(&self) -> Result<Vec<Collector>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CollectorRow> = collectors::table
+            .order((collectors::registered_at, collectors::id))
+            .select(CollectorRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "collector"))?;
+        rows.into_iter().map(CollectorRow::into_domain).collect()
+    }
+
+    async fn revoke_collector(
+        &self,
+        id: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<Collector, StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(
+            collectors::table
+                .find(id.as_uuid())
+                .filter(collectors::status.eq("active")),
+        )
+        .set((
+            collectors::status.eq("revoked"),
+            collectors::revoked_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        drop(conn);
+        self.get_collector(id).await
+    }
+
+    async fn touch_collector(
+        &self,
+        id: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let n =
+            diesel::update(collectors::table.find(id.as_uuid()))
+                .set(
+                    collectors::last_seen.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >("GREATEST(last_seen, ")
+                    .bind::<diesel::sql_types::Timestamptz, _>(now)
+                    .sql(")")),
+                )
+                .execute(&mut conn)
+                .await
+                .map_err(|e| store_error(e, "collector"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                entity: "collector",
+            });
+        }
+        Ok(())
+    }
+
+    async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {
+        let mut conn = self.conn().await?;
+        let exists: bool =
+            diesel::select(diesel::dsl::exists(collectors::table.find(id.as_uuid())))
+                .get_result(&mut conn)
+                .await
+                .map_err(|e| store_error(e, "collector"))?;
+        if !exists {
+            return Err(StoreError::NotFound {
+                entity: "collector",
+            });
+        }
+        let stored: Option<serde_json::Value> = collector_configs::table
+            .find(id.as_uuid())
+            .select(collector_configs::config)
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(|e| store_error(e, "collector config"))?;
+        match stored {
+            None => Ok(CollectorConfig::default()),
+            Some(v) => serde_json::from_value(v).map_err(StoreError::unknown),
+        }
+    }
+}
+
+#[async_trait]
+impl ApiTokenStore for PgStore {
+    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        let row = ApiTokenRow {
+            id: token.id,
+            name: token.name.clone(),
+            prefix: token.prefix.clone(),
+            token_hash: token.hash.as_str().to_owned(),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            revoked_at: token.revoked_at,
+        };
+        let mut conn = self.conn().await?;
+        diesel::insert_into(api_tokens::table)
+            .values(&row)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "API token"))?;
+        Ok(())
+    }
+
+    async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError> {
+        let mut conn = self.conn().await?;
+        let r: ApiTokenRow = api_tokens::table
+            .filter(api_tokens::token_hash.eq(hash.as_str()))
+            .select(ApiTokenRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "API token"))?;
+        Ok(ApiToken {
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            hash: TokenHash::from_stored(r.token_hash),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}

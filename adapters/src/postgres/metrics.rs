@@ -1,0 +1,465 @@
+//! Metric tables on PostgreSQL: exactly-once ingest, daily partitions, queries, retention.
+
+use async_trait::async_trait;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use pganalytics_domain::batch::{ColumnValues, FamilyRows, ValidatedBatch};
+use pganalytics_domain::catalog::{self, FAMILIES, FamilySpec};
+use pganalytics_domain::collector::{CollectorId, InstanceName, MonitoredServer};
+use pganalytics_domain::rates::Point;
+use pganalytics_ports::StoreError;
+use pganalytics_ports::store::{
+    IngestCounts, IngestOutcome, MaintenanceReport, MetricStore, RawSeries, SeriesQuery,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
+use uuid::Uuid;
+
+use super::schema::{ingested_batches, servers};
+use super::{PgStore, store_error};
+
+/// Serialises partition DDL between server processes sharing a database.
+const PARTITION_LOCK_KEY: i64 = 0x7067_616e_6c79_7431; // "pganlyt1"
+
+/// How many days of partitions maintenance keeps ready ahead of now.
+const DAYS_AHEAD: i64 = 2;
+
+fn partition_name(family: &str, day: Date) -> String {
+    format!(
+        "{family}_p{:04}{:02}{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+fn parse_partition_day(family: &str, name: &str) -> Option<Date> {
+    let digits = name.strip_prefix(family)?.strip_prefix("_p")?;
+    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let year = digits[0..4].parse().ok()?;
+    let month = time::Month::try_from(digits[4..6].parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year, month, digits[6..8].parse().ok()?).ok()
+}
+
+fn day_start(day: Date) -> OffsetDateTime {
+    day.with_time(Time::MIDNIGHT).assume_offset(UtcOffset::UTC)
+}
+
+fn utc_day(t: OffsetDateTime) -> Date {
+    t.to_offset(UtcOffset::UTC).date()
+}
+
+impl PgStore {
+    /// Creates any missing daily partitions for `needed`, under an advisory lock so that
+    /// concurrent creators (other requests, other server processes) do not collide.
+    async fn ensure_partitions(
+        &self,
+        needed: BTreeSet<(&'static str, Date)>,
+    ) -> Result<u32, StoreError> {
+        let missing: Vec<_> = {
+            let known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+            needed.into_iter().filter(|k| !known.contains(k)).collect()
+        };
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let created = conn
+            .transaction::<u32, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(PARTITION_LOCK_KEY)
+                    .execute(conn)
+                    .await?;
+                let mut created = 0;
+                for (family, day) in &missing {
+                    let next = day.next_day().unwrap_or(*day);
+                    let sql = format!(
+                        "CREATE TABLE IF NOT EXISTS metrics.{part} PARTITION OF metrics.{family} \
+                         FOR VALUES FROM ('{day} 00:00:00+00') TO ('{next} 00:00:00+00')",
+                        part = partition_name(family, *day),
+                    );
+                    diesel::sql_query(sql).execute(conn).await?;
+                    created += 1;
+                }
+                Ok(created)
+            })
+            .await
+            .map_err(|e| store_error(e, "partition"))?;
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(missing);
+        Ok(created)
+    }
+
+    async fn upsert_server(
+        conn: &mut AsyncPgConnection,
+        collector: CollectorId,
+        instance: &InstanceName,
+        now: OffsetDateTime,
+    ) -> QueryResult<i64> {
+        diesel::insert_into(servers::table)
+            .values((
+                servers::collector_id.eq(collector.as_uuid()),
+                servers::instance.eq(instance.as_str()),
+                servers::first_seen.eq(now),
+                servers::last_seen.eq(now),
+            ))
+            .on_conflict((servers::collector_id, servers::instance))
+            .do_update()
+            .set(servers::last_seen.eq(diesel::dsl::sql::<Timestamptz>(
+                "GREATEST(servers.last_seen, excluded.last_seen)",
+            )))
+            .returning(servers::id)
+            .get_result(conn)
+            .await
+    }
+}
+
+/// `INSERT INTO metrics.<family> (time, server_id, <sent columns>) SELECT … FROM unnest(…)`.
+/// Columns the agent did not send at all are left out (they default to NULL).
+async fn insert_block(
+    conn: &mut AsyncPgConnection,
+    block: &FamilyRows,
+    server_id: i64,
+) -> QueryResult<usize> {
+    let used: Vec<usize> = (0..block.columns.len())
+        .filter(|&i| has_values(&block.columns[i]))
+        .collect();
+    let mut names = String::from("time, server_id");
+    let mut select = String::from("u.c0, $2::bigint");
+    let mut arrays = String::from("$1::timestamptz[]");
+    let mut aliases = String::from("c0");
+    for (k, &i) in used.iter().enumerate() {
+        let spec = &block.family.columns[i];
+        names.push_str(&format!(", {}", spec.name));
+        select.push_str(&format!(", u.c{}", k + 1));
+        arrays.push_str(&format!(", ${}::{}[]", k + 3, spec.kind.sql_type()));
+        aliases.push_str(&format!(", c{}", k + 1));
+    }
+    let sql = format!(
+        "INSERT INTO metrics.{} ({names}) SELECT {select} FROM unnest({arrays}) AS u({aliases})",
+        block.family.name
+    );
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<Pg>()
+        .bind::<Array<Timestamptz>, _>(&block.time)
+        .bind::<BigInt, _>(server_id);
+    for &i in &used {
+        q = match &block.columns[i] {
+            ColumnValues::Text(v) => q.bind::<Array<Nullable<Text>>, _>(v),
+            ColumnValues::Int(v) => q.bind::<Array<Nullable<BigInt>>, _>(v),
+            ColumnValues::Float(v) => q.bind::<Array<Nullable<Double>>, _>(v),
+            ColumnValues::Time(v) => q.bind::<Array<Nullable<Timestamptz>>, _>(v),
+        };
+    }
+    q.execute(conn).await
+}
+
+fn has_values(c: &ColumnValues) -> bool {
+    match c {
+        ColumnValues::Text(v) => v.iter().any(Option::is_some),
+        ColumnValues::Int(v) => v.iter().any(Option::is_some),
+        ColumnValues::Float(v) => v.iter().any(Option::is_some),
+        ColumnValues::Time(v) => v.iter().any(Option::is_some),
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = servers, check_for_backend(diesel::pg::Pg))]
+struct ServerRow {
+    id: i64,
+    collector_id: Uuid,
+    instance: String,
+    first_seen: OffsetDateTime,
+    last_seen: OffsetDateTime,
+}
+
+impl ServerRow {
+    fn into_domain(self) -> Result<MonitoredServer, StoreError> {
+        Ok(MonitoredServer {
+            id: self.id,
+            collector_id: CollectorId::from_uuid(self.collector_id),
+            instance: InstanceName::parse(&self.instance).map_err(StoreError::unknown)?,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct SeriesRow {
+    #[diesel(sql_type = Timestamptz)]
+    time: OffsetDateTime,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    labels: Vec<Option<String>>,
+    #[diesel(sql_type = Array<Nullable<Double>>)]
+    vals: Vec<Option<f64>>,
+}
+
+#[derive(QueryableByName)]
+struct PartitionRow {
+    #[diesel(sql_type = Text)]
+    relname: String,
+}
+
+#[async_trait]
+impl MetricStore for PgStore {
+    async fn ingest(
+        &self,
+        batch: &ValidatedBatch,
+        now: OffsetDateTime,
+    ) -> Result<IngestOutcome, StoreError> {
+        let needed = batch
+            .blocks
+            .iter()
+            .flat_map(|b| b.time.iter().map(|t| (b.family.name, utc_day(*t))))
+            .collect();
+        self.ensure_partitions(needed).await?;
+        let counts = IngestCounts::of(batch);
+        let counts_json = serde_json::to_value(&counts).map_err(StoreError::unknown)?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<IngestOutcome, diesel::result::Error, _>(async |conn| {
+            // The primary key decides: a concurrent copy waits here for the first to commit,
+            // then finds the id taken and writes nothing.
+            let fresh: Option<Uuid> = diesel::insert_into(ingested_batches::table)
+                .values((
+                    ingested_batches::batch_id.eq(batch.batch_id),
+                    ingested_batches::collector_id.eq(batch.collector_id.as_uuid()),
+                    ingested_batches::received_at.eq(now),
+                    ingested_batches::counts.eq(&counts_json),
+                ))
+                .on_conflict_do_nothing()
+                .returning(ingested_batches::batch_id)
+                .get_result(conn)
+                .await
+                .optional()?;
+            if fresh.is_none() {
+                let original: serde_json::Value = ingested_batches::table
+                    .find(batch.batch_id)
+                    .select(ingested_batches::counts)
+                    .first(conn)
+                    .await?;
+                let original = serde_json::from_value(original).unwrap_or_default();
+                return Ok(IngestOutcome::Replayed(original));
+            }
+            let mut server_ids = HashMap::new();
+            for instance in batch.instances() {
+                server_ids.insert(
+                    instance,
+                    PgStore::upsert_server(conn, batch.collector_id, instance, now).await?,
+                );
+            }
+            for block in batch.blocks.iter().filter(|b| !b.is_empty()) {
+                insert_block(conn, block, server_ids[&block.instance]).await?;
+            }
+            Ok(IngestOutcome::Inserted(counts.clone()))
+        })
+        .await
+        .map_err(|e| store_error(e, "metric batch"))
+    }
+
+    async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ServerRow> = servers::table
+            .order(servers::id)
+            .select(ServerRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "server"))?;
+        rows.into_iter().map(ServerRow::into_domain).collect()
+    }
+
+    async fn get_server(&self, id: i64) -> Result<MonitoredServer, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: ServerRow = servers::table
+            .find(id)
+            .select(ServerRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "server"))?;
+        row.into_domain()
+    }
+
+    async fn query_series(&self, q: &SeriesQuery) -> Result<Vec<RawSeries>, StoreError> {
+        let labels: Vec<&str> = q.family.labels().map(|c| c.name).collect();
+        let label_array = if labels.is_empty() {
+            "ARRAY[]::text[]".to_owned()
+        } else {
+            format!("ARRAY[{}]::text[]", labels.join(", "))
+        };
+        let vals = q
+            .columns
+            .iter()
+            .map(|c| format!("{}::float8", c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let order = labels.iter().map(|l| format!("{l}, ")).collect::<String>();
+        let sql = format!(
+            "SELECT time, {label_array} AS labels, ARRAY[{vals}]::float8[] AS vals FROM metrics.{family} \
+             WHERE server_id = $1 AND time >= $2 AND time < $3 ORDER BY {order}time LIMIT $4",
+            family = q.family.name
+        );
+        let limit = i64::try_from(q.max_rows).unwrap_or(i64::MAX - 1) + 1;
+        let mut conn = self.conn().await?;
+        let rows: Vec<SeriesRow> = diesel::sql_query(sql)
+            .bind::<BigInt, _>(q.server_id)
+            .bind::<Timestamptz, _>(q.from)
+            .bind::<Timestamptz, _>(q.to)
+            .bind::<BigInt, _>(limit)
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "metric"))?;
+        if rows.len() > q.max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        Ok(group_series(q, &labels, rows))
+    }
+
+    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError> {
+        let today = utc_day(now);
+        let ahead = FAMILIES
+            .iter()
+            .flat_map(|f| (0..=DAYS_AHEAD).map(move |d| (f.name, today + Duration::days(d))))
+            .collect();
+        let partitions_created = self.ensure_partitions(ahead).await?;
+        let mut partitions_dropped = 0;
+        for family in FAMILIES {
+            partitions_dropped += self.drop_expired(family, now).await?;
+        }
+        let keep = Duration::days(i64::from(catalog::max_retention_days()) + 1);
+        let mut conn = self.conn().await?;
+        diesel::delete(
+            ingested_batches::table.filter(ingested_batches::received_at.lt(now - keep)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "batch id"))?;
+        Ok(MaintenanceReport {
+            partitions_created,
+            partitions_dropped,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "database"))?;
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Drops the family's partitions whose every row is past retention.
+    async fn drop_expired(
+        &self,
+        family: &'static FamilySpec,
+        now: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let cutoff = now - Duration::days(i64::from(family.retention_days));
+        let mut conn = self.conn().await?;
+        let parts: Vec<PartitionRow> = diesel::sql_query(
+            "SELECT c.relname::text AS relname FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+             JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = 'metrics' AND p.relname = $1",
+        )
+        .bind::<Text, _>(family.name)
+        .load(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "partition"))?;
+        let mut dropped = 0;
+        for part in parts {
+            let Some(day) = parse_partition_day(family.name, &part.relname) else {
+                continue;
+            };
+            let end = day_start(day) + Duration::days(1);
+            if end <= cutoff {
+                diesel::sql_query(format!("DROP TABLE IF EXISTS metrics.{}", part.relname))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| store_error(e, "partition"))?;
+                self.partitions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&(family.name, day));
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+}
+
+/// Rows come ordered by labels then time; each label set becomes one series per column.
+fn group_series(q: &SeriesQuery, labels: &[&str], rows: Vec<SeriesRow>) -> Vec<RawSeries> {
+    let mut out: Vec<RawSeries> = Vec::new();
+    for (j, col) in q.columns.iter().enumerate() {
+        let start = out.len();
+        for row in &rows {
+            let Some(value) = row.vals.get(j).copied().flatten() else {
+                continue;
+            };
+            let point = Point {
+                time: row.time,
+                value,
+            };
+            let continues = out.len() > start;
+            match out.last_mut() {
+                Some(last) if continues && labels_equal(&last.labels, labels, &row.labels) => {
+                    last.points.push(point)
+                }
+                _ => {
+                    let map: BTreeMap<String, Option<String>> = labels
+                        .iter()
+                        .map(|l| l.to_string())
+                        .zip(row.labels.iter().cloned())
+                        .collect();
+                    out.push(RawSeries {
+                        column: col.name,
+                        labels: map,
+                        points: vec![point],
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn labels_equal(
+    map: &BTreeMap<String, Option<String>>,
+    names: &[&str],
+    values: &[Option<String>],
+) -> bool {
+    names
+        .iter()
+        .zip(values)
+        .all(|(n, v)| map.get(*n) == Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_round_trip_to_their_day() {
+        let day = Date::from_calendar_date(2026, time::Month::March, 7).unwrap();
+        assert_eq!(partition_name("pg_table", day), "pg_table_p20260307");
+        assert_eq!(
+            parse_partition_day("pg_table", "pg_table_p20260307"),
+            Some(day)
+        );
+        assert_eq!(parse_partition_day("pg_table", "pg_table_pxx"), None);
+        assert_eq!(
+            parse_partition_day("pg_table", "pg_tablespace_p20260307"),
+            None
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Every store on PostgreSQL, with diesel-async and a deadpool pool.
+//!
+//! - Migrations from `migrations/` are embedded in the binary and run at start.
+//! - Metric rows are written column-wise with `INSERT … SELECT FROM unnest($n::type[], …)`:
+//!   one statement per block, no per-row round trips, and far under the 65,535
+//!   bind-parameter limit that multi-row `VALUES` hits.
+//! - A batch's rows, its servers and its `batch_id` are written in one transaction; the
+//!   `batch_id` primary key makes a replay write nothing, also under concurrency.
+//! - Connections go to the URL as given, without TLS (see PITFALLS: diesel-async's default
+//!   manager never negotiates TLS). The server's database is local or on a trusted link;
+//!   TLS to a remote database is a later addition through `ManagerConfig::custom_setup`.
+
+mod meta;
+mod metrics;
+mod schema;
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use pganalytics_ports::{BoxError, StoreError};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    /// How long a request waits for a connection before the store reports `Unavailable`.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            wait_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// All stores on one PostgreSQL database.
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+    /// Partitions known to exist, as `(family, day)`: saves a catalog round trip per block.
+    partitions: Mutex<HashSet<(&'static str, time::Date)>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgSetupError {
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+    #[error("could not connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+impl PgStore {
+    /// Builds a pool for `url`. Connections are made lazily; call [`ping`](pganalytics_ports::store::MetricStore::ping)
+    /// or [`migrate`] to check the database answers.
+    pub fn connect(url: &str, opts: &PoolOptions) -> Result<Self, PgSetupError> {
+        let mut config = ManagerConfig::default();
+        // Check a pooled connection before handing it out, so a restarted database costs
+        // no failed request once it is back.
+        config.recycling_method = RecyclingMethod::Verified;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+        let pool = Pool::builder(manager)
+            .max_size(opts.max_size)
+            .wait_timeout(Some(opts.wait_timeout))
+            .create_timeout(Some(opts.wait_timeout))
+            .recycle_timeout(Some(opts.wait_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| PgSetupError::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            partitions: Mutex::new(HashSet::new()),
+        })
+    }
+
+    async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Pool usage, for health output.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.available)
+    }
+}
+
+/// Runs pending migrations on `url`. Blocking: call it from `spawn_blocking` or a plain thread.
+pub fn migrate(url: &str) -> Result<usize, PgSetupError> {
+    use diesel::Connection as _;
+    let mut conn = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
+        AsyncPgConnection,
+    >::establish(url)
+    .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| PgSetupError::Migrate(e.to_string()))?;
+    Ok(applied.len())
+}
+
+/// Creates `database` on the server at `admin_url` unless it exists (optionally as a copy of
+/// `template`).
+pub async fn ensure_database(
+    admin_url: &str,
+    database: &str,
+    template: Option<&str>,
+) -> Result<(), PgSetupError> {
+    use diesel_async::AsyncConnection as _;
+    let valid = |n: &str| {
+        !n.is_empty() && n.len() < 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !valid(database) || template.is_some_and(|t| !valid(t)) {
+        return Err(PgSetupError::Connect(format!(
+            "invalid database name {database:?}"
+        )));
+    }
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(database)
+            .get_result(&mut conn)
+            .await
+            .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    if !found.exists {
+        let template = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        diesel::sql_query(format!("CREATE DATABASE {database}{template}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Translates a driver error: unique violations are conflicts; a lost or refused connection
+/// means the database is unavailable (the caller answers 503 and the agent retries).
+pub(crate) fn store_error(e: DieselError, entity: &'static str) -> StoreError {
+    match &e {
+        DieselError::NotFound => StoreError::NotFound { entity },
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict { entity }
+        }
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => StoreError::Unavailable(Box::new(e)),
+        DieselError::DatabaseError(_, info) if is_connection_loss(info.message()) => {
+            StoreError::Unavailable(Box::new(e))
+        }
+        _ => StoreError::Unknown(Box::new(e) as BoxError),
+    }
+}
+
+/// PostgreSQL's messages when a server shuts down or restarts under a session (SQLSTATE
+/// 57P01–57P03 and class 08), which diesel reports with kind `Unknown`.
+fn is_connection_loss(message: &str) -> bool {
+    const PHRASES: &[&str] = &[
+        "terminating connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "connection closed",
+        "server closed the connection",
+        "Connection reset",
+        "Broken pipe",
+    ];
+    PHRASES.iter().any(|p| message.contains(p))
+}
