@@ -51,6 +51,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LocalPgError + '_ {
     }
 }
 
+/// Whether this process runs as root (PostgreSQL will then run as `postgres`).
+pub fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
 /// Where the PostgreSQL server binaries are.
 #[derive(Debug, Clone)]
 pub struct PgBinaries {

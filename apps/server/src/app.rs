@@ -1,0 +1,311 @@
+//! Wiring: settings → adapters → use cases → HTTP server. No business rule lives here.
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use pganalytics_adapters::jwt::JoseSigner;
+use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
+use pganalytics_adapters::pki::OpensslCa;
+use pganalytics_adapters::postgres::{self, PgStore, PoolOptions};
+use pganalytics_adapters::system::{OsRandom, SystemClock};
+use pganalytics_domain::batch::BatchLimits;
+use pganalytics_ports::env::Clock;
+use pganalytics_ports::store::MetricStore;
+use pganalytics_ports::usecases::{
+    AuthenticateApiToken, AuthenticateCollector, CollectorAdmin, CreateApiToken,
+    CreateRegistrationToken, GetCollectorConfig, IngestBatch, QueryMetrics, RefreshCollectorToken,
+    RegisterCollector, ServerCatalog,
+};
+use secrecy::ExposeSecret;
+use slog::{Logger, error, info, o, warn};
+use std::fs;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::settings::Settings;
+
+static ERROR_LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Logs an unexpected error's cause chain (called once per error, where it becomes a 500).
+pub fn log_internal_error(chain: &str) {
+    if let Some(log) = ERROR_LOGGER.get() {
+        error!(log, "unexpected error while handling a request"; "cause" => chain);
+    }
+}
+
+/// Everything with state the server and the CLI share: the database, the CA, the token key.
+pub struct Backend {
+    pub store: Arc<PgStore>,
+    pub ca: Arc<OpensslCa>,
+    pub signer: Arc<JoseSigner>,
+    /// The private cluster, when no `database_url` is set. Dropped last: stops PostgreSQL
+    /// if this process started it.
+    pub cluster: Option<LocalCluster>,
+    pub database_url_is_private: bool,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("private_cluster", &self.cluster.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DATABASE_NAME: &str = "pganalytics";
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    // Keys inside are 0600. When we are root the private cluster runs as `postgres`, which
+    // must be able to traverse (not list) this directory.
+    let mode = if pganalytics_adapters::local_postgres::running_as_root() {
+        0o711
+    } else {
+        0o700
+    };
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("securing {}", dir.display()))?;
+    Ok(())
+}
+
+impl Backend {
+    /// Opens (creating on first use) the data directory, the database and the keys, and
+    /// runs pending migrations.
+    pub async fn open(settings: &Settings, log: &Logger) -> anyhow::Result<Self> {
+        prepare_data_dir(&settings.data_dir)?;
+        let (url, cluster) = match &settings.database_url {
+            Some(url) => (url.expose_secret().to_owned(), None),
+            None => {
+                let bins = PgBinaries::locate(settings.pg_bindir.as_deref())?;
+                let opts = ClusterOptions::new(settings.data_dir.join("postgres"), bins);
+                let cluster =
+                    tokio::task::spawn_blocking(move || LocalCluster::start(opts)).await??;
+                info!(log, "private PostgreSQL cluster is up"; "socket_dir" => %cluster.socket_dir().display(),
+                      "started_here" => cluster.owns_postmaster());
+                postgres::ensure_database(&cluster.url("postgres"), DATABASE_NAME, None).await?;
+                (cluster.url(DATABASE_NAME), Some(cluster))
+            }
+        };
+        let migrate_url = url.clone();
+        let applied =
+            tokio::task::spawn_blocking(move || postgres::migrate(&migrate_url)).await??;
+        if applied > 0 {
+            info!(log, "database migrations applied"; "count" => applied);
+        }
+        let store = PgStore::connect(
+            &url,
+            &PoolOptions {
+                max_size: settings.pool_size,
+                ..PoolOptions::default()
+            },
+        )?;
+        let ca = OpensslCa::load_or_create(&settings.data_dir, SystemClock.now())?;
+        let signer = JoseSigner::load_or_create(&settings.data_dir.join("jwt.key"))?;
+        Ok(Self {
+            store: Arc::new(store),
+            ca: Arc::new(ca),
+            signer: Arc::new(signer),
+            database_url_is_private: cluster.is_some(),
+            cluster,
+        })
+    }
+
+    pub fn create_registration_token(&self) -> CreateRegistrationToken {
+        CreateRegistrationToken {
+            tokens: self.store.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsRandom),
+        }
+    }
+
+    pub fn create_api_token(&self) -> CreateApiToken {
+        CreateApiToken {
+            tokens: self.store.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsRandom),
+        }
+    }
+}
+
+/// Use cases the routes call, shared by every worker.
+pub struct AppState {
+    pub register: RegisterCollector,
+    pub auth_collector: Arc<AuthenticateCollector>,
+    pub refresh_token: RefreshCollectorToken,
+    pub ingest: IngestBatch,
+    pub config: GetCollectorConfig,
+    pub query: QueryMetrics,
+    pub auth_api: AuthenticateApiToken,
+    pub collectors: CollectorAdmin,
+    pub servers: ServerCatalog,
+    pub health: Arc<dyn MetricStore>,
+    pub clock: Arc<dyn Clock>,
+    pub max_body_bytes: usize,
+    pub max_batch_bytes: usize,
+    pub log: Logger,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppState")
+    }
+}
+
+impl AppState {
+    pub fn new(b: &Backend, settings: &Settings, log: Logger) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ids = Arc::new(OsRandom);
+        let auth_collector = Arc::new(AuthenticateCollector {
+            collectors: b.store.clone(),
+            signer: b.signer.clone(),
+            clock: clock.clone(),
+        });
+        let limits = BatchLimits {
+            max_bytes: settings.max_batch_bytes,
+            ..BatchLimits::default()
+        };
+        Self {
+            register: RegisterCollector {
+                tokens: b.store.clone(),
+                collectors: b.store.clone(),
+                ca: b.ca.clone(),
+                signer: b.signer.clone(),
+                clock: clock.clone(),
+                ids: ids.clone(),
+            },
+            refresh_token: RefreshCollectorToken {
+                auth: auth_collector.clone(),
+                signer: b.signer.clone(),
+                clock: clock.clone(),
+                ids,
+            },
+            auth_collector,
+            ingest: IngestBatch {
+                metrics: b.store.clone(),
+                collectors: b.store.clone(),
+                clock: clock.clone(),
+                limits,
+            },
+            config: GetCollectorConfig {
+                collectors: b.store.clone(),
+            },
+            query: QueryMetrics {
+                metrics: b.store.clone(),
+                max_rows: 500_000,
+                max_points_per_series: 11_000,
+            },
+            auth_api: AuthenticateApiToken {
+                tokens: b.store.clone(),
+                clock: clock.clone(),
+            },
+            collectors: CollectorAdmin {
+                collectors: b.store.clone(),
+                clock: clock.clone(),
+            },
+            servers: ServerCatalog {
+                metrics: b.store.clone(),
+            },
+            health: b.store.clone(),
+            clock,
+            max_body_bytes: settings.max_body_bytes,
+            max_batch_bytes: settings.max_batch_bytes,
+            log,
+        }
+    }
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub handle: actix_web::dev::ServerHandle,
+    pub server: actix_web::dev::Server,
+    pub backend: Arc<Backend>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the backend, binds the listener and starts the background maintenance. The
+/// returned server must be awaited (or spawned) to serve.
+pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningServer> {
+    let _ = ERROR_LOGGER.set(log.clone());
+    let backend = Arc::new(Backend::open(settings, &log).await?);
+    let now = SystemClock.now();
+    let report = backend.store.maintain(now).await?;
+    info!(log, "partition maintenance done"; "created" => report.partitions_created, "dropped" => report.partitions_dropped);
+
+    let (cert_pem, key_pem) =
+        backend
+            .ca
+            .server_identity(&settings.data_dir, &settings.server_names, now)?;
+    let acceptor = crate::tls::acceptor(backend.ca.certificate(), &cert_pem, &key_pem)?;
+    let state = web::Data::new(AppState::new(
+        &backend,
+        settings,
+        log.new(o!("component" => "http")),
+    ));
+    let workers = if settings.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        settings.workers
+    };
+    let http = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(crate::routes::json_error),
+            )
+            .app_data(web::QueryConfig::default().error_handler(crate::routes::query_error))
+            .app_data(web::PathConfig::default().error_handler(crate::routes::path_error))
+            .wrap(actix_web::middleware::from_fn(crate::routes::access_log))
+            .configure(crate::routes::configure)
+            .default_service(web::to(crate::routes::not_found))
+    })
+    .workers(workers)
+    .on_connect(crate::tls::on_connect)
+    .client_request_timeout(Duration::from_secs(30))
+    .shutdown_timeout(10)
+    .bind_openssl(settings.listen, acceptor)
+    .with_context(|| format!("binding {}", settings.listen))?;
+    let addr = *http.addrs().first().context("no listening address")?;
+    let server = http.run();
+    let handle = server.handle();
+    spawn_maintenance(
+        backend.clone(),
+        Duration::from_secs(settings.maintenance_interval_seconds.max(60)),
+        log.clone(),
+    );
+    info!(log, "listening"; "url" => format!("https://{addr}"), "ca_file" => %settings.data_dir.join("ca.pem").display());
+    Ok(RunningServer {
+        addr,
+        handle,
+        server,
+        backend,
+    })
+}
+
+fn spawn_maintenance(backend: Arc<Backend>, every: Duration, log: Logger) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match backend.store.maintain(SystemClock.now()).await {
+                Ok(r) => {
+                    info!(log, "partition maintenance done"; "created" => r.partitions_created, "dropped" => r.partitions_dropped)
+                }
+                Err(e) => warn!(log, "partition maintenance failed; will retry"; "error" => %e),
+            }
+        }
+    });
+}

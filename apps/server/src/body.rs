@@ -1,0 +1,145 @@
+//! Request bodies read with limits: the compressed size while reading, the decompressed
+//! size while inflating, so a gzip or zstd bomb costs at most the limit in memory.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt as _;
+use std::io::Read;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+pub fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
+    let Some(value) = req.headers().get(actix_web::http::header::CONTENT_ENCODING) else {
+        return Ok(Encoding::Identity);
+    };
+    match value
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "identity" => Ok(Encoding::Identity),
+        "gzip" | "x-gzip" => Ok(Encoding::Gzip),
+        "zstd" => Ok(Encoding::Zstd),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("Content-Encoding {other:?} is not supported; use gzip, zstd or identity"),
+        )),
+    }
+}
+
+fn too_large(what: &str, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the {what} is larger than {limit} bytes"),
+    )
+}
+
+/// Reads the body, refusing it as soon as it passes `limit` bytes.
+pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large("body", limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Inflates `raw`, refusing output past `limit` bytes. CPU-bound: run it off the async workers.
+pub fn decompress(encoding: Encoding, raw: Vec<u8>, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let reader: Box<dyn Read> = match encoding {
+        Encoding::Identity => {
+            return if raw.len() > limit {
+                Err(too_large("decompressed batch", limit))
+            } else {
+                Ok(raw)
+            };
+        }
+        Encoding::Gzip => Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(raw))),
+        Encoding::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(std::io::Cursor::new(raw)).map_err(|e| {
+                ApiError::bad_request(
+                    "bad_encoding",
+                    format!("the zstd body cannot be decoded: {e}"),
+                )
+            })?,
+        ),
+    };
+    let mut out = Vec::new();
+    let read = reader.take(limit as u64 + 1).read_to_end(&mut out);
+    read.map_err(|e| {
+        ApiError::bad_request(
+            "bad_encoding",
+            format!("the body does not match its Content-Encoding: {e}"),
+        )
+    })?;
+    if out.len() > limit {
+        return Err(too_large("decompressed batch", limit));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_bomb_is_refused_at_the_limit_not_inflated() {
+        let bomb = gzip(&vec![0u8; 10 * 1024 * 1024]);
+        assert!(bomb.len() < 64 * 1024);
+        let err = decompress(Encoding::Gzip, bomb, 1024 * 1024).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let z = zstd::encode_all(&vec![0u8; 10 * 1024 * 1024][..], 3).unwrap();
+        assert_eq!(
+            decompress(Encoding::Zstd, z, 1024 * 1024)
+                .unwrap_err()
+                .status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn bodies_round_trip_and_garbage_is_a_400() {
+        assert_eq!(
+            decompress(Encoding::Gzip, gzip(b"hello"), 10).unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            decompress(
+                Encoding::Zstd,
+                zstd::encode_all(&b"hello"[..], 3).unwrap(),
+                10
+            )
+            .unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            decompress(Encoding::Gzip, b"not gzip".to_vec(), 10)
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! The one place where errors become HTTP responses: `{"error": {"code", "message"}}` with
+//! the right status. Unknown errors are 500 with a generic message (the cause is logged
+//! once, here); an unavailable database is 503 with `Retry-After`, never a 4xx.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use pganalytics_domain::batch::BatchError;
+use pganalytics_domain::credentials::CredentialError;
+use pganalytics_ports::StoreError;
+use pganalytics_ports::crypto::TokenError;
+use pganalytics_ports::usecases::{AuthError, IngestError, QueryError, RegisterError};
+use serde_json::json;
+use std::fmt;
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn internal(cause: &dyn std::error::Error) -> Self {
+        // Logged once, here, with its whole chain; the client learns nothing internal.
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        slog_scope_log(&chain);
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an unexpected error occurred; it has been logged",
+        )
+    }
+}
+
+fn slog_scope_log(chain: &str) {
+    // Handlers have no logger in scope; errors are rare, so stderr via the global logger
+    // installed at start-up is enough.
+    crate::app::log_internal_error(chain);
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            b.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            b.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        b.json(json!({ "error": { "code": self.code, "message": self.message } }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { entity } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{entity} not found"),
+            ),
+            StoreError::Conflict { entity } => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{entity} already exists"),
+            ),
+            StoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is unavailable; retry later",
+            ),
+            StoreError::Unknown(ref cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            AuthError::MissingCertificate => {
+                Self::new(S::UNAUTHORIZED, "client_certificate_required", msg)
+            }
+            AuthError::MissingToken => Self::new(S::UNAUTHORIZED, "token_required", msg),
+            AuthError::InvalidToken(TokenError::Expired) => {
+                Self::new(S::UNAUTHORIZED, "token_expired", msg)
+            }
+            AuthError::InvalidToken(_) => Self::new(S::UNAUTHORIZED, "invalid_token", msg),
+            AuthError::InvalidApiToken => Self::new(S::UNAUTHORIZED, "invalid_api_token", msg),
+            AuthError::CertificateMismatch => Self::new(S::FORBIDDEN, "certificate_mismatch", msg),
+            AuthError::WrongCollector => Self::new(S::FORBIDDEN, "wrong_collector", msg),
+            AuthError::Revoked => Self::new(S::FORBIDDEN, "collector_revoked", msg),
+            AuthError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<BatchError> for ApiError {
+    fn from(e: BatchError) -> Self {
+        let status = match e {
+            BatchError::LimitExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BatchError::CollectorMismatch { .. } => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(b) => b.into(),
+            IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            RegisterError::InvalidInput(_) => Self::new(S::BAD_REQUEST, "invalid_input", msg),
+            RegisterError::InvalidToken => {
+                Self::new(S::UNAUTHORIZED, "invalid_registration_token", msg)
+            }
+            RegisterError::TokenRejected(CredentialError::Expired) => {
+                Self::new(S::UNAUTHORIZED, "registration_token_expired", msg)
+            }
+            RegisterError::TokenRejected(CredentialError::UsedUp) => {
+                Self::new(S::UNAUTHORIZED, "registration_token_used_up", msg)
+            }
+            RegisterError::TokenRejected(_) => {
+                Self::new(S::UNAUTHORIZED, "invalid_registration_token", msg)
+            }
+            RegisterError::InvalidCsr(_) => Self::new(S::BAD_REQUEST, "invalid_csr", msg),
+            RegisterError::NameTaken(_) => Self::new(S::CONFLICT, "name_taken", msg),
+            RegisterError::Store(s) => s.into(),
+            RegisterError::Token(ref cause) => Self::internal(cause),
+            RegisterError::Pki(ref cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let msg = e.to_string();
+        match e {
+            QueryError::UnknownFamily(_) => Self::bad_request("unknown_family", msg),
+            QueryError::UnknownColumn { .. } => Self::bad_request("unknown_column", msg),
+            QueryError::InvalidRange(_) => Self::bad_request("invalid_range", msg),
+            QueryError::TooLarge(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "query_too_large", msg)
+            }
+            QueryError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pganalytics_domain::collector::CollectorId;
+    use pganalytics_ports::crypto::PkiError;
+
+    fn io() -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other("boom"))
+    }
+
+    #[test]
+    fn every_domain_error_maps_to_its_status() {
+        let cases: Vec<(ApiError, u16)> = vec![
+            (StoreError::NotFound { entity: "x" }.into(), 404),
+            (StoreError::Conflict { entity: "x" }.into(), 409),
+            (StoreError::Unavailable(io()).into(), 503),
+            (StoreError::Unknown(io()).into(), 500),
+            (AuthError::MissingCertificate.into(), 401),
+            (AuthError::MissingToken.into(), 401),
+            (AuthError::InvalidToken(TokenError::Expired).into(), 401),
+            (
+                AuthError::InvalidToken(TokenError::BadSignature).into(),
+                401,
+            ),
+            (AuthError::InvalidToken(TokenError::Malformed).into(), 401),
+            (
+                AuthError::InvalidToken(TokenError::WrongAudience).into(),
+                401,
+            ),
+            (AuthError::InvalidApiToken.into(), 401),
+            (AuthError::CertificateMismatch.into(), 403),
+            (AuthError::WrongCollector.into(), 403),
+            (AuthError::Revoked.into(), 403),
+            (AuthError::Store(StoreError::Unavailable(io())).into(), 503),
+            (BatchError::Malformed("x".into()).into(), 400),
+            (BatchError::UnsupportedVersion(2).into(), 400),
+            (
+                BatchError::CollectorMismatch {
+                    body: uuid::Uuid::nil(),
+                    authenticated: CollectorId::from_uuid(uuid::Uuid::nil()),
+                }
+                .into(),
+                403,
+            ),
+            (
+                BatchError::LimitExceeded {
+                    what: "rows",
+                    limit: 1,
+                }
+                .into(),
+                413,
+            ),
+            (
+                BatchError::WrongType {
+                    family: "f".into(),
+                    row: 0,
+                    column: "c".into(),
+                    expected: "x",
+                    got: "y".into(),
+                }
+                .into(),
+                400,
+            ),
+            (
+                BatchError::TimestampInFuture {
+                    location: "x".into(),
+                    at: "t".into(),
+                    max_future_s: 300,
+                }
+                .into(),
+                400,
+            ),
+            (
+                IngestError::Store(StoreError::Unavailable(io())).into(),
+                503,
+            ),
+            (
+                RegisterError::InvalidInput(pganalytics_domain::collector::NameError::new(
+                    "name", "bad",
+                ))
+                .into(),
+                400,
+            ),
+            (RegisterError::InvalidToken.into(), 401),
+            (
+                RegisterError::TokenRejected(CredentialError::Expired).into(),
+                401,
+            ),
+            (
+                RegisterError::TokenRejected(CredentialError::UsedUp).into(),
+                401,
+            ),
+            (
+                RegisterError::InvalidCsr(PkiError::InvalidCsr("x".into())).into(),
+                400,
+            ),
+            (RegisterError::NameTaken("x".into()).into(), 409),
+            (
+                RegisterError::Store(StoreError::Unavailable(io())).into(),
+                503,
+            ),
+            (RegisterError::Pki(PkiError::Internal(io())).into(), 500),
+            (RegisterError::Token(TokenError::Signing).into(), 500),
+            (QueryError::UnknownFamily("x".into()).into(), 400),
+            (
+                QueryError::UnknownColumn {
+                    family: "f".into(),
+                    column: "c".into(),
+                }
+                .into(),
+                400,
+            ),
+            (QueryError::InvalidRange("x".into()).into(), 400),
+            (QueryError::TooLarge(1).into(), 422),
+            (
+                QueryError::Store(StoreError::NotFound { entity: "server" }).into(),
+                404,
+            ),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status.as_u16(), status, "{err}");
+        }
+    }
+
+    #[test]
+    fn unavailable_responses_carry_retry_after_and_unknown_ones_hide_the_cause() {
+        let r = ApiError::from(StoreError::Unavailable(io())).error_response();
+        assert_eq!(r.headers().get("Retry-After").unwrap(), "5");
+        let e = ApiError::from(StoreError::Unknown(io()));
+        assert!(!e.message.contains("boom"));
+    }
+}

@@ -1,0 +1,99 @@
+//! Server settings: `pganalytics-server.toml` (path from `--config`) overridden by
+//! `PGANALYTICS_*` environment variables. Every setting has a working default, so the
+//! server runs with no configuration at all on its own private PostgreSQL cluster.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where HTTPS is served. Env: `PGANALYTICS_LISTEN`.
+    pub listen: SocketAddr,
+    /// CA, keys and the private cluster live here. Env: `PGANALYTICS_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// An external PostgreSQL database; without it the server runs a private cluster under
+    /// `data_dir`. Env: `PGANALYTICS_DATABASE_URL`. Never logged.
+    #[serde(skip_serializing)]
+    pub database_url: Option<SecretString>,
+    /// Host names and IP addresses the server certificate is issued for. Env:
+    /// `PGANALYTICS_SERVER_NAMES='[db.example.com, 10.0.0.5]'`.
+    pub server_names: Vec<String>,
+    /// Directory with `initdb` and `postgres` for the private cluster. Env: `PGANALYTICS_PG_BINDIR`.
+    pub pg_bindir: Option<PathBuf>,
+    /// Database connections in the pool. Env: `PGANALYTICS_POOL_SIZE`.
+    pub pool_size: usize,
+    /// HTTP worker threads (0: one per core). Env: `PGANALYTICS_WORKERS`.
+    pub workers: usize,
+    /// Largest compressed request body accepted on the push endpoint.
+    pub max_body_bytes: usize,
+    /// Largest decompressed batch accepted.
+    pub max_batch_bytes: usize,
+    /// `json` or `text`; default: text on a terminal, JSON otherwise. Env: `PGANALYTICS_LOG_FORMAT`.
+    pub log_format: Option<String>,
+    /// How often partition maintenance runs, in seconds.
+    pub maintenance_interval_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8443".parse().expect("valid default address"),
+            data_dir: PathBuf::from("pganalytics-data"),
+            database_url: None,
+            server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            pg_bindir: None,
+            pool_size: 16,
+            workers: 0,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_bytes: 64 * 1024 * 1024,
+            log_format: None,
+            maintenance_interval_seconds: 3600,
+        }
+    }
+}
+
+const ENV_KEYS: [&str; 11] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "server_names",
+    "pg_bindir",
+    "pool_size",
+    "workers",
+    "max_body_bytes",
+    "max_batch_bytes",
+    "log_format",
+    "maintenance_interval_seconds",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Defaults, then the TOML file (if given, it must exist), then `PGANALYTICS_*`.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(SettingsError(format!(
+                    "the config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        // Only the server's own keys: the agent's PGANALYTICS_AGENT_* may share the environment.
+        fig = fig.merge(Env::prefixed("PGANALYTICS_").only(&ENV_KEYS));
+        let settings: Settings = fig.extract().map_err(|e| SettingsError(e.to_string()))?;
+        if settings.pool_size == 0 {
+            return Err(SettingsError("pool_size must be at least 1".into()));
+        }
+        Ok(settings)
+    }
+}
