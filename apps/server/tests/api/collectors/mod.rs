@@ -1,0 +1,3 @@
+mod register;
+mod revoke;
+mod token;

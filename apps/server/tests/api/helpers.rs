@@ -1,0 +1,364 @@
+//! `TestApp`: a running server on a fresh database, and clients for collectors and people.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use pganalytics_adapters::local_postgres::LocalCluster;
+use pganalytics_adapters::testing::TestDatabase;
+use pganalytics_server::settings::Settings;
+use pganalytics_server::{app, logging};
+use secrecy::SecretString;
+use serde_json::Value;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+use uuid::Uuid;
+
+pub const SMALL_BODY_LIMIT: usize = 2 * 1024 * 1024;
+pub const SMALL_BATCH_LIMIT: usize = 8 * 1024 * 1024;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    pub db_url: String,
+    pub api_token: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _db: Option<TestDatabase>,
+}
+
+pub struct TestCollector {
+    pub id: Uuid,
+    pub key_pem: String,
+    pub cert_pem: String,
+    pub token: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A server on a fresh database of the shared test cluster.
+    pub fn spawn() -> Self {
+        let db = TestDatabase::create();
+        let url = db.url.clone();
+        Self::spawn_on(url, Some(db))
+    }
+
+    /// A server on the database at `url` (e.g. a private cluster a test stops and starts).
+    pub fn spawn_on(db_url: String, db: Option<TestDatabase>) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_owned(),
+            database_url: Some(SecretString::from(db_url.clone())),
+            pool_size: 4,
+            workers: 2,
+            max_body_bytes: SMALL_BODY_LIMIT,
+            max_batch_bytes: SMALL_BATCH_LIMIT,
+            ..Settings::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match app::start(&settings, logging::discard()).await {
+                    Ok(r) => {
+                        tx.send(Ok((r.addr, r.handle.clone()))).unwrap();
+                        let _ = r.server.await;
+                    }
+                    Err(e) => tx.send(Err(format!("{e:#}"))).unwrap(),
+                }
+            })
+        });
+        let (addr, handle) = rx
+            .recv()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("server did not start: {e}"));
+        let mut app = Self {
+            addr,
+            data_dir,
+            db_url,
+            api_token: String::new(),
+            handle,
+            thread: Some(thread),
+            _db: db,
+        };
+        app.api_token = app.cli(&["api-token", "create", "--name", "tests"]);
+        app
+    }
+
+    /// Runs the server binary's CLI against this app's data directory and database and
+    /// returns its stdout (the bare secret).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"))
+            .args(args)
+            .env("PGANALYTICS_DATA_DIR", self.data_dir.path())
+            .env("PGANALYTICS_DATABASE_URL", &self.db_url)
+            .env("PGANALYTICS_LOG_FORMAT", "json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cli {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("ca.pem")).unwrap()
+    }
+
+    pub fn jwt_key_path(&self) -> PathBuf {
+        self.data_dir.path().join("jwt.key")
+    }
+
+    fn agent(&self, client: Option<(&str, &str)>) -> ureq::Agent {
+        let ca = Certificate::from_pem(self.ca_pem().as_bytes()).unwrap();
+        let mut tls = TlsConfig::builder()
+            .provider(TlsProvider::NativeTls)
+            .root_certs(RootCerts::new_with_certs(&[ca]));
+        if let Some((cert, key)) = client {
+            let cert = Certificate::from_pem(cert.as_bytes()).unwrap();
+            let key = PrivateKey::from_pem(key.as_bytes()).unwrap();
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
+        }
+        ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// A client with no certificate (a person or a script).
+    pub fn client(&self) -> ureq::Agent {
+        self.agent(None)
+    }
+
+    /// A client presenting this collector's certificate.
+    pub fn collector_client(&self, c: &TestCollector) -> ureq::Agent {
+        self.agent(Some((&c.cert_pem, &c.key_pem)))
+    }
+
+    pub fn registration_token(&self, uses: u32) -> String {
+        self.cli(&[
+            "registration-token",
+            "create",
+            "--uses",
+            &uses.to_string(),
+            "--ttl",
+            "10m",
+        ])
+    }
+
+    pub fn register_with(&self, token: &str, name: &str, csr: Option<&str>) -> Reply {
+        let mut body = serde_json::json!({ "name": name, "hostname": "db1.example.com" });
+        if let Some(csr) = csr {
+            body["csr"] = Value::String(csr.to_owned());
+        }
+        let res = self
+            .client()
+            .post(&self.url("/api/v1/collectors/register"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(&body);
+        reply(res)
+    }
+
+    /// Registers a collector with a fresh key and CSR.
+    pub fn register(&self, name: &str) -> TestCollector {
+        let (key_pem, csr) = pganalytics_adapters::pki::new_key_and_csr(name).unwrap();
+        let r = self.register_with(&self.registration_token(1), name, Some(&csr));
+        assert_eq!(r.status, 201, "{}", r.body);
+        TestCollector {
+            id: r.body["collector_id"].as_str().unwrap().parse().unwrap(),
+            key_pem,
+            cert_pem: r.body["certificate"].as_str().unwrap().to_owned(),
+            token: r.body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Pushes `body` as `c`, with `encoding` applied (`gzip`, `zstd` or `identity`).
+    pub fn push(&self, c: &TestCollector, body: &[u8], encoding: &str) -> Reply {
+        self.push_as(&self.collector_client(c), &c.token, body, encoding)
+    }
+
+    pub fn push_as(&self, agent: &ureq::Agent, token: &str, body: &[u8], encoding: &str) -> Reply {
+        let payload = match encoding {
+            "gzip" => gzip(body),
+            "zstd" => zstd::encode_all(body, 3).unwrap(),
+            _ => body.to_vec(),
+        };
+        let res = agent
+            .post(&self.url("/api/v1/metrics/push"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", encoding)
+            .send(&payload[..]);
+        reply(res)
+    }
+
+    /// `GET` with the app's API token.
+    pub fn get(&self, path: &str) -> Reply {
+        reply(
+            self.client()
+                .get(&self.url(path))
+                .header("Authorization", &format!("Bearer {}", self.api_token))
+                .call(),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        reply(
+            self.client()
+                .delete(&self.url(path))
+                .header("Authorization", &format!("Bearer {}", self.api_token))
+                .call(),
+        )
+    }
+
+    /// Rows in `metrics.<family>`, read straight from the database.
+    pub fn count_rows(&self, family: &str) -> i64 {
+        count_rows(&self.db_url, family)
+    }
+
+    /// Rows in every family table the example batch touches.
+    pub fn total_rows(&self) -> i64 {
+        [
+            "pg_database",
+            "pg_table",
+            "pg_activity",
+            "sys_load",
+            "sys_memory",
+            "pg_log_event",
+        ]
+        .iter()
+        .map(|f| self.count_rows(f))
+        .sum()
+    }
+}
+
+pub fn count_rows(url: &str, family: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let url = url.to_owned();
+    let sql = format!("SELECT count(*) AS n FROM metrics.{family}");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(sql)
+                .get_result::<N>(&mut conn)
+                .await
+                .unwrap()
+                .n
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)))
+                .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn reply(res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut res = res.unwrap_or_else(|e| panic!("request failed at the transport level: {e}"));
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// `docs/examples/batch.json`, re-addressed to `collector`, with a fresh batch id and its
+/// times moved to `at` (the example's own times are in the past).
+pub fn example_batch(collector: Uuid, at: OffsetDateTime) -> Value {
+    let text = include_str!("../../../../docs/examples/batch.json");
+    let mut b: Value = serde_json::from_str(text).unwrap();
+    let original = OffsetDateTime::parse(b["collected_at"].as_str().unwrap(), &Rfc3339).unwrap();
+    b["collector_id"] = Value::String(collector.to_string());
+    b["batch_id"] = Value::String(Uuid::new_v4().to_string());
+    b["collected_at"] = Value::String(at.format(&Rfc3339).unwrap());
+    for block in b["metrics"].as_array_mut().unwrap() {
+        let time_col = block["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == "time");
+        if let Some(i) = time_col {
+            for row in block["rows"].as_array_mut().unwrap() {
+                let t = OffsetDateTime::parse(row[i].as_str().unwrap(), &Rfc3339).unwrap();
+                row[i] = Value::String((at + (t - original)).format(&Rfc3339).unwrap());
+            }
+        }
+    }
+    b
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+/// A private cluster a test may stop and start: for database-outage tests.
+pub fn private_cluster() -> (LocalCluster, String) {
+    let cluster =
+        LocalCluster::start(pganalytics_adapters::testing::test_cluster_options()).unwrap();
+    let admin = cluster.url("postgres");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(pganalytics_adapters::postgres::ensure_database(
+            &admin,
+            "pganalytics",
+            None,
+        ))
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+    let url = cluster.url("pganalytics");
+    (cluster, url)
+}

@@ -1,0 +1,2 @@
+mod push;
+mod push_rejections;
