@@ -177,10 +177,9 @@ impl OpensslCa {
         if let (Ok(cert_pem), Ok(key_pem)) = (
             fs::read_to_string(&cert_path),
             fs::read_to_string(&key_path),
-        ) {
-            if self.server_cert_still_good(&cert_pem, names, now) {
-                return Ok((cert_pem, key_pem));
-            }
+        ) && self.server_cert_still_good(&cert_pem, names, now)
+        {
+            return Ok((cert_pem, key_pem));
         }
         let key = new_ec_key()?;
         let subject = name(

@@ -1,5 +1,4 @@
 //! The store contract suite against the in-memory adapter.
-#![cfg(feature = "memory")]
 
 use pganalytics_adapters::memory::MemoryStore;
 

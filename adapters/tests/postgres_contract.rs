@@ -1,5 +1,4 @@
 //! The store contract suite against PostgreSQL: each test on a database of its own.
-#![cfg(feature = "testing")]
 
 use pganalytics_adapters::postgres::{PgStore, PoolOptions};
 use pganalytics_adapters::testing::TestDatabase;

@@ -1,5 +1,4 @@
 //! The migrations and the domain catalog must describe the same metric tables.
-#![cfg(feature = "testing")]
 
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};

@@ -269,6 +269,28 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_family_table_matches_the_catalog() {
+        let doc = include_str!("../../docs/api/metric-batch.md");
+        for f in FAMILIES {
+            let cols: Vec<String> = f
+                .columns
+                .iter()
+                .map(|c| format!("`{}` {}", c.name, c.kind.as_str()))
+                .collect();
+            let row = format!(
+                "| `{}` | {} | {} |",
+                f.name,
+                f.retention_days,
+                cols.join(", ")
+            );
+            assert!(
+                doc.lines().any(|l| l == row),
+                "docs/api/metric-batch.md lacks or differs on:\n{row}"
+            );
+        }
+    }
+
+    #[test]
     fn the_families_the_foundation_promises_exist() {
         for name in [
             "pg_database",

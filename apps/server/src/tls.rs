@@ -33,9 +33,9 @@ pub fn acceptor(ca: &X509, cert_pem: &str, key_pem: &str) -> anyhow::Result<SslA
 
 /// `HttpServer::on_connect` hook: remembers the verified peer certificate's fingerprint.
 pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
-    if let Some(tls) = conn.downcast_ref::<TlsStream<TcpStream>>() {
-        if let Some(der) = tls.ssl().peer_certificate().and_then(|c| c.to_der().ok()) {
-            ext.insert(PeerFingerprint(Fingerprint::of_der(&der)));
-        }
+    if let Some(tls) = conn.downcast_ref::<TlsStream<TcpStream>>()
+        && let Some(der) = tls.ssl().peer_certificate().and_then(|c| c.to_der().ok())
+    {
+        ext.insert(PeerFingerprint(Fingerprint::of_der(&der)));
     }
 }
