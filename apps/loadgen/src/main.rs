@@ -1,0 +1,439 @@
+//! `pganalytics-loadgen`: the ingest benchmark (a tool, not a test).
+//!
+//! It starts the real server in-process on a private, durable (fsync on) PostgreSQL cluster,
+//! registers N collectors with CSRs, and then:
+//! 1. paced: every collector pushes a zstd `pg_table` batch of `--rows` rows every
+//!    `--interval` seconds over TLS 1.3 with its client certificate, for `--seconds`;
+//!    reports push latency percentiles and rows/s;
+//! 2. flood: `--flood-workers` collectors push `--flood-batches` batches each back to back:
+//!    the ingest ceiling in rows/s;
+//! 3. raw COPY: the same rows written with binary COPY into the same table by the same
+//!    number of connections: the ceiling of the database itself.
+
+use anyhow::Context as _;
+use clap::Parser;
+use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
+use pganalytics_server::settings::Settings;
+use pganalytics_server::{app, logging};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+
+#[derive(Debug, Parser)]
+#[command(about = "pgAnalytics ingest benchmark")]
+struct Args {
+    /// Simulated collectors in the paced phase.
+    #[arg(long, default_value_t = 200)]
+    collectors: usize,
+    /// Seconds between one collector's pushes in the paced phase.
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// Length of the paced and flood phases, in seconds.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Rows per batch (pg_table rows, one per table).
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+    /// Concurrent pushers in the flood phase (and COPY connections in the baseline).
+    #[arg(long, default_value_t = 4)]
+    flood_workers: usize,
+    /// Batches each flood worker pushes.
+    #[arg(long, default_value_t = 100)]
+    flood_batches: usize,
+    /// Where the cluster and server data go (default: a temporary directory).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+struct Collector {
+    id: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tmp = tempfile::Builder::new()
+        .prefix("pganalytics-loadgen")
+        .tempdir_in(std::env::temp_dir())?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    let mut opts = ClusterOptions::new(dir.join("pg"), PgBinaries::locate(None)?);
+    opts.max_connections = 100;
+    let cluster = LocalCluster::start(opts)?;
+    let admin_url = cluster.url("postgres");
+    let db_url = cluster.url("pganalytics");
+    rt()?.block_on(pganalytics_adapters::postgres::ensure_database(
+        &admin_url,
+        "pganalytics",
+        None,
+    ))?;
+
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.join("server"),
+        database_url: Some(SecretString::from(db_url.clone())),
+        workers: 2,
+        pool_size: 16,
+        ..Settings::default()
+    };
+    let (addr, reg_token) = start_server(settings.clone(), args.collectors + args.flood_workers)?;
+    let base = format!("https://localhost:{}", addr.port());
+    let ca = std::fs::read_to_string(settings.data_dir.join("ca.pem"))?;
+    eprintln!(
+        "server at {base}; registering {} collectors",
+        args.collectors + args.flood_workers
+    );
+    let collectors: Vec<Arc<Collector>> = (0..args.collectors + args.flood_workers)
+        .map(|i| register(&base, &ca, &reg_token, i).map(Arc::new))
+        .collect::<anyhow::Result<_>>()?;
+    let (paced, flood) = collectors.split_at(args.collectors);
+
+    println!(
+        "pganalytics-loadgen: {} rows per batch, PostgreSQL at {}",
+        args.rows,
+        cluster.data_dir().display()
+    );
+    paced_phase(&base, paced, &args)?;
+    let flood_rate = flood_phase(&base, flood, &args)?;
+    let copy_rate = copy_phase(&db_url, &args)?;
+    println!(
+        "\nend-to-end flood ingest is {:.0} % of raw binary COPY ({flood_rate:.0} vs {copy_rate:.0} rows/s)",
+        100.0 * flood_rate / copy_rate
+    );
+    drop(cluster);
+    Ok(())
+}
+
+fn rt() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Starts the server on its own thread and creates a registration token for `uses` agents.
+fn start_server(settings: Settings, uses: usize) -> anyhow::Result<(std::net::SocketAddr, String)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let started = async {
+                let running = app::start(&settings, logging::discard()).await?;
+                let token = running
+                    .backend
+                    .create_registration_token()
+                    .execute(uses as u32, time::Duration::hours(2))
+                    .await?;
+                anyhow::Ok((running, token.secret.expose().to_owned()))
+            };
+            match started.await {
+                Ok((running, token)) => {
+                    let _ = tx.send(Ok((running.addr, token)));
+                    let _ = running.server.await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        })
+    });
+    rx.recv()?
+}
+
+fn register(base: &str, ca: &str, token: &str, i: usize) -> anyhow::Result<Collector> {
+    let name = format!("load{i}");
+    let (key, csr) = pganalytics_adapters::pki::new_key_and_csr(&name)?;
+    let plain = agent(ca, None)?;
+    let mut res = plain
+        .post(&format!("{base}/api/v1/collectors/register"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(json!({ "name": name, "hostname": "load.example.com", "csr": csr }))?;
+    let body: Value = serde_json::from_str(&res.body_mut().read_to_string()?)?;
+    let cert = body["certificate"]
+        .as_str()
+        .context("registration failed")?;
+    Ok(Collector {
+        id: body["collector_id"].as_str().context("no id")?.to_owned(),
+        token: body["token"].as_str().context("no token")?.to_owned(),
+        agent: agent(ca, Some((cert, &key)))?,
+    })
+}
+
+fn agent(ca: &str, client: Option<(&str, &str)>) -> anyhow::Result<ureq::Agent> {
+    let ca = Certificate::from_pem(ca.as_bytes())?;
+    let mut tls = TlsConfig::builder()
+        .provider(TlsProvider::NativeTls)
+        .root_certs(RootCerts::new_with_certs(&[ca]));
+    if let Some((cert, key)) = client {
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(
+            &[Certificate::from_pem(cert.as_bytes())?],
+            PrivateKey::from_pem(key.as_bytes())?,
+        )));
+    }
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls.build())
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into())
+}
+
+/// A realistic pg_table batch: one row per table, every counter and gauge filled.
+fn table_batch(collector: &str, rows: usize, seq: u64) -> Vec<u8> {
+    let columns = [
+        "datname",
+        "schemaname",
+        "relname",
+        "seq_scan",
+        "seq_tup_read",
+        "idx_scan",
+        "idx_tup_fetch",
+        "n_tup_ins",
+        "n_tup_upd",
+        "n_tup_del",
+        "n_tup_hot_upd",
+        "n_live_tup",
+        "n_dead_tup",
+        "n_mod_since_analyze",
+        "vacuum_count",
+        "autovacuum_count",
+        "analyze_count",
+        "autoanalyze_count",
+        "heap_blks_read",
+        "heap_blks_hit",
+        "idx_blks_read",
+        "idx_blks_hit",
+        "table_size_bytes",
+        "indexes_size_bytes",
+        "toast_size_bytes",
+        "relfrozenxid_age",
+        "last_autovacuum",
+    ];
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let data: Vec<Value> = (0..rows)
+        .map(|t| {
+            let base = (seq * 1000 + t as u64) as i64;
+            json!([
+                "app",
+                "public",
+                format!("table_{t}"),
+                base,
+                base * 100,
+                base * 3,
+                base * 3,
+                base * 7,
+                base * 2,
+                base / 3,
+                base,
+                base as f64 * 5.0 + 0.5,
+                12.0,
+                40.0,
+                1,
+                seq,
+                0,
+                seq,
+                base * 11,
+                base * 900,
+                base * 2,
+                base * 400,
+                8192.0 * base as f64,
+                4096.0 * base as f64,
+                0.0,
+                120_000.0,
+                now
+            ])
+        })
+        .collect();
+    let batch = json!({
+        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": collector, "agent_version": "loadgen",
+        "collected_at": now, "metrics": [{ "family": "pg_table", "instance": "main", "columns": columns, "rows": data }]
+    });
+    zstd::encode_all(&serde_json::to_vec(&batch).unwrap_or_default()[..], 3).unwrap_or_default()
+}
+
+fn push(base: &str, c: &Collector, body: &[u8]) -> anyhow::Result<()> {
+    let res = c
+        .agent
+        .post(&format!("{base}/api/v1/metrics/push"))
+        .header("Authorization", &format!("Bearer {}", c.token))
+        .header("Content-Encoding", "zstd")
+        .send(body)?;
+    anyhow::ensure!(res.status() == 200, "push answered {}", res.status());
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow::Result<()> {
+    let per_collector = (args.seconds / args.interval).max(1);
+    eprintln!(
+        "preparing {} batches",
+        per_collector as usize * collectors.len()
+    );
+    let start = Instant::now() + Duration::from_secs(1);
+    let handles: Vec<_> = collectors
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (c, base, rows, interval) = (c.clone(), base.to_owned(), args.rows, args.interval);
+            let batches: Vec<Vec<u8>> = (0..per_collector)
+                .map(|s| table_batch(&c.id, rows, s))
+                .collect();
+            let offset =
+                Duration::from_millis((i as u64 * interval * 1000) / collectors.len() as u64);
+            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
+                let mut lat = Vec::new();
+                for (k, body) in batches.iter().enumerate() {
+                    let due = start + offset + Duration::from_secs(interval * k as u64);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let t = Instant::now();
+                    push(&base, &c, body)?;
+                    lat.push(t.elapsed());
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = Vec::new();
+    for h in handles {
+        lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort();
+    println!(
+        "paced: {} collectors x {} rows every {} s for {} s: {} pushes, {:.0} rows/s, latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        collectors.len(),
+        args.rows,
+        args.interval,
+        args.seconds,
+        lat.len(),
+        (lat.len() * args.rows) as f64 / elapsed,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0)
+    );
+    Ok(())
+}
+
+fn flood_phase(base: &str, workers: &[Arc<Collector>], args: &Args) -> anyhow::Result<f64> {
+    // Pre-built bodies (distinct batch ids) so the client's JSON and zstd work is not timed;
+    // the phase is a fixed amount of work timed to completion.
+    let per_worker = args.flood_batches;
+    let pool: Vec<Vec<Vec<u8>>> = workers
+        .iter()
+        .map(|c| {
+            (0..per_worker)
+                .map(|s| table_batch(&c.id, args.rows, 1000 + s as u64))
+                .collect()
+        })
+        .collect();
+    let start = Instant::now();
+    let handles: Vec<_> = workers
+        .iter()
+        .zip(pool)
+        .map(|(c, bodies)| {
+            let (c, base) = (c.clone(), base.to_owned());
+            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
+                let mut lat = Vec::with_capacity(bodies.len());
+                for body in &bodies {
+                    let t = Instant::now();
+                    push(&base, &c, body)?;
+                    lat.push(t.elapsed());
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort();
+    let rate = (lat.len() * args.rows) as f64 / elapsed;
+    println!(
+        "flood: {} concurrent collectors back to back: {} pushes in {elapsed:.1} s, {rate:.0} rows/s end to end, latency p50 {:.1} ms, p99 {:.1} ms",
+        workers.len(),
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    Ok(rate)
+}
+
+/// Binary COPY of the same rows into the same partitioned table, `flood_workers` connections.
+fn copy_phase(db_url: &str, args: &Args) -> anyhow::Result<f64> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::{ToSql, Type};
+    let batches_per_conn = 40;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..args.flood_workers {
+            let (url, rows) = (db_url.to_owned(), args.rows);
+            tasks.push(tokio::spawn(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                let mut types = vec![Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT];
+                types.extend([Type::INT8; 8]);
+                types.extend([Type::FLOAT8; 3]);
+                types.extend([Type::INT8; 8]);
+                types.extend([Type::FLOAT8; 4]);
+                types.push(Type::TIMESTAMPTZ);
+                let sql = "COPY metrics.pg_table (time, server_id, datname, schemaname, relname, seq_scan, seq_tup_read, idx_scan, \
+                           idx_tup_fetch, n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze, \
+                           vacuum_count, autovacuum_count, analyze_count, autoanalyze_count, heap_blks_read, heap_blks_hit, idx_blks_read, \
+                           idx_blks_hit, table_size_bytes, indexes_size_bytes, toast_size_bytes, relfrozenxid_age, last_autovacuum) \
+                           FROM STDIN (FORMAT binary)";
+                for s in 0..batches_per_conn {
+                    let sink = client.copy_in(sql).await?;
+                    let writer = BinaryCopyInWriter::new(sink, &types);
+                    futures_util::pin_mut!(writer);
+                    let now = OffsetDateTime::now_utc();
+                    for t in 0..rows {
+                        let base = (s * 1000 + t) as i64;
+                        let (server, relname) = (-(w as i64) - 1, format!("table_{t}"));
+                        let (live, dead, modsa) = (base as f64 * 5.0 + 0.5, 12.0f64, 40.0f64);
+                        let ints = [base, base * 100, base * 3, base * 3, base * 7, base * 2, base / 3, base];
+                        let ints2 = [1i64, s as i64, 0, s as i64, base * 11, base * 900, base * 2, base * 400];
+                        let floats = [8192.0 * base as f64, 4096.0 * base as f64, 0.0, 120_000.0];
+                        let mut row: Vec<&(dyn ToSql + Sync)> = vec![&now, &server, &"app", &"public", &relname];
+                        row.extend(ints.iter().map(|v| v as &(dyn ToSql + Sync)));
+                        row.extend([&live as &(dyn ToSql + Sync), &dead, &modsa]);
+                        row.extend(ints2.iter().map(|v| v as &(dyn ToSql + Sync)));
+                        row.extend(floats.iter().map(|v| v as &(dyn ToSql + Sync)));
+                        row.push(&now);
+                        writer.as_mut().write(&row).await?;
+                    }
+                    writer.finish().await?;
+                }
+                drop(client);
+                anyhow::Ok(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let rate = (args.flood_workers * batches_per_conn * args.rows) as f64 / start.elapsed().as_secs_f64();
+        println!("raw binary COPY: {} connections, {} rows each: {rate:.0} rows/s", args.flood_workers, batches_per_conn * args.rows);
+        Ok(rate)
+    })
+}
