@@ -67,8 +67,11 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("pg_table_1000_rows");
     g.throughput(Throughput::Elements(1000));
     g.bench_function("parse", |b| b.iter(|| batch::parse(&body).unwrap()));
-    g.bench_function("parse_and_validate", |b| {
+    g.bench_function("parse_then_validate", |b| {
         b.iter(|| batch::validate(batch::parse(&body).unwrap(), &ctx).unwrap())
+    });
+    g.bench_function("parse_and_validate_one_pass", |b| {
+        b.iter(|| batch::parse_and_validate(&body, &ctx).unwrap())
     });
     g.finish();
 }

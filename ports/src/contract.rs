@@ -221,10 +221,8 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
     assert_eq!(s.get_collector(c.id).await.unwrap(), c);
 
     let t1 = now() + Duration::seconds(10);
-    s.touch_collector(c.id, t1).await.unwrap();
-    s.touch_collector(c.id, t1 - Duration::seconds(5))
-        .await
-        .unwrap();
+    assert_eq!(s.check_in(c.id, t1).await.unwrap().version, 1);
+    s.check_in(c.id, t1 - Duration::seconds(5)).await.unwrap();
     assert_eq!(s.get_collector(c.id).await.unwrap().last_seen, Some(t1));
 
     let revoked = s.revoke_collector(c.id, now()).await.unwrap();
@@ -248,7 +246,7 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        s.touch_collector(missing, now()).await,
+        s.check_in(missing, now()).await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(

@@ -77,12 +77,17 @@ pub trait CollectorStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Collector, StoreError>;
 
-    /// Records that the collector was seen at `now` (never moves `last_seen` backwards).
+    /// Records that the collector was seen at `now` (never moves `last_seen` backwards) and
+    /// returns its configuration, as [`collector_config`](Self::collector_config) would: what
+    /// every push does, in one step.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown id.
-    async fn touch_collector(&self, id: CollectorId, now: OffsetDateTime)
-    -> Result<(), StoreError>;
+    async fn check_in(
+        &self,
+        id: CollectorId,
+        now: OffsetDateTime,
+    ) -> Result<CollectorConfig, StoreError>;
 
     /// The collector's configuration: the stored one, or the default (version 1).
     ///

@@ -149,11 +149,11 @@ impl CollectorStore for MemoryStore {
         Ok(c.clone())
     }
 
-    async fn touch_collector(
+    async fn check_in(
         &self,
         id: CollectorId,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<CollectorConfig, StoreError> {
         let mut s = self.lock();
         let c = s
             .collectors
@@ -161,7 +161,7 @@ impl CollectorStore for MemoryStore {
             .find(|c| c.id == id)
             .ok_or(not_found("collector"))?;
         c.last_seen = Some(c.last_seen.map_or(now, |seen| seen.max(now)));
-        Ok(())
+        Ok(s.configs.get(&id).cloned().unwrap_or_default())
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {

@@ -249,30 +249,30 @@ impl CollectorStore for PgStore {
         self.get_collector(id).await
     }
 
-    async fn touch_collector(
+    async fn check_in(
         &self,
         id: CollectorId,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let n =
-            diesel::update(collectors::table.find(id.as_uuid()))
-                .set(
-                    collectors::last_seen.eq(diesel::dsl::sql::<
-                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                    >("GREATEST(last_seen, ")
-                    .bind::<diesel::sql_types::Timestamptz, _>(now)
-                    .sql(")")),
-                )
-                .execute(&mut conn)
-                .await
-                .map_err(|e| store_error(e, "collector"))?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                entity: "collector",
-            });
+    ) -> Result<CollectorConfig, StoreError> {
+        #[derive(QueryableByName)]
+        struct CheckedIn {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+            config: Option<serde_json::Value>,
         }
-        Ok(())
+        let mut conn = self.conn().await?;
+        let row: CheckedIn = diesel::sql_query(
+            "UPDATE collectors c SET last_seen = GREATEST(c.last_seen, $2) WHERE c.id = $1 \
+             RETURNING (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        match row.config {
+            None => Ok(CollectorConfig::default()),
+            Some(v) => serde_json::from_value(v).map_err(StoreError::unknown),
+        }
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {

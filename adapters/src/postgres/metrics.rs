@@ -1,19 +1,18 @@
 //! Metric tables on PostgreSQL: exactly-once ingest, daily partitions, queries, retention.
 
 use async_trait::async_trait;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use pganalytics_domain::batch::{ColumnValues, FamilyRows, ValidatedBatch};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{self, FAMILIES, FamilySpec};
 use pganalytics_domain::collector::{CollectorId, InstanceName, MonitoredServer};
 use pganalytics_domain::rates::Point;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
-    IngestCounts, IngestOutcome, MaintenanceReport, MetricStore, RawSeries, SeriesQuery,
+    IngestOutcome, MaintenanceReport, MetricStore, RawSeries, SeriesQuery,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
 use uuid::Uuid;
 
@@ -95,78 +94,6 @@ impl PgStore {
             .extend(missing);
         Ok(created)
     }
-
-    async fn upsert_server(
-        conn: &mut AsyncPgConnection,
-        collector: CollectorId,
-        instance: &InstanceName,
-        now: OffsetDateTime,
-    ) -> QueryResult<i64> {
-        diesel::insert_into(servers::table)
-            .values((
-                servers::collector_id.eq(collector.as_uuid()),
-                servers::instance.eq(instance.as_str()),
-                servers::first_seen.eq(now),
-                servers::last_seen.eq(now),
-            ))
-            .on_conflict((servers::collector_id, servers::instance))
-            .do_update()
-            .set(servers::last_seen.eq(diesel::dsl::sql::<Timestamptz>(
-                "GREATEST(servers.last_seen, excluded.last_seen)",
-            )))
-            .returning(servers::id)
-            .get_result(conn)
-            .await
-    }
-}
-
-/// `INSERT INTO metrics.<family> (time, server_id, <sent columns>) SELECT … FROM unnest(…)`.
-/// Columns the agent did not send at all are left out (they default to NULL).
-async fn insert_block(
-    conn: &mut AsyncPgConnection,
-    block: &FamilyRows,
-    server_id: i64,
-) -> QueryResult<usize> {
-    let used: Vec<usize> = (0..block.columns.len())
-        .filter(|&i| has_values(&block.columns[i]))
-        .collect();
-    let mut names = String::from("time, server_id");
-    let mut select = String::from("u.c0, $2::bigint");
-    let mut arrays = String::from("$1::timestamptz[]");
-    let mut aliases = String::from("c0");
-    for (k, &i) in used.iter().enumerate() {
-        let spec = &block.family.columns[i];
-        names.push_str(&format!(", {}", spec.name));
-        select.push_str(&format!(", u.c{}", k + 1));
-        arrays.push_str(&format!(", ${}::{}[]", k + 3, spec.kind.sql_type()));
-        aliases.push_str(&format!(", c{}", k + 1));
-    }
-    let sql = format!(
-        "INSERT INTO metrics.{} ({names}) SELECT {select} FROM unnest({arrays}) AS u({aliases})",
-        block.family.name
-    );
-    let mut q = diesel::sql_query(sql)
-        .into_boxed::<Pg>()
-        .bind::<Array<Timestamptz>, _>(&block.time)
-        .bind::<BigInt, _>(server_id);
-    for &i in &used {
-        q = match &block.columns[i] {
-            ColumnValues::Text(v) => q.bind::<Array<Nullable<Text>>, _>(v),
-            ColumnValues::Int(v) => q.bind::<Array<Nullable<BigInt>>, _>(v),
-            ColumnValues::Float(v) => q.bind::<Array<Nullable<Double>>, _>(v),
-            ColumnValues::Time(v) => q.bind::<Array<Nullable<Timestamptz>>, _>(v),
-        };
-    }
-    q.execute(conn).await
-}
-
-fn has_values(c: &ColumnValues) -> bool {
-    match c {
-        ColumnValues::Text(v) => v.iter().any(Option::is_some),
-        ColumnValues::Int(v) => v.iter().any(Option::is_some),
-        ColumnValues::Float(v) => v.iter().any(Option::is_some),
-        ColumnValues::Time(v) => v.iter().any(Option::is_some),
-    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -220,47 +147,7 @@ impl MetricStore for PgStore {
             .flat_map(|b| b.time.iter().map(|t| (b.family.name, utc_day(*t))))
             .collect();
         self.ensure_partitions(needed).await?;
-        let counts = IngestCounts::of(batch);
-        let counts_json = serde_json::to_value(&counts).map_err(StoreError::unknown)?;
-        let mut conn = self.conn().await?;
-        conn.transaction::<IngestOutcome, diesel::result::Error, _>(async |conn| {
-            // The primary key decides: a concurrent copy waits here for the first to commit,
-            // then finds the id taken and writes nothing.
-            let fresh: Option<Uuid> = diesel::insert_into(ingested_batches::table)
-                .values((
-                    ingested_batches::batch_id.eq(batch.batch_id),
-                    ingested_batches::collector_id.eq(batch.collector_id.as_uuid()),
-                    ingested_batches::received_at.eq(now),
-                    ingested_batches::counts.eq(&counts_json),
-                ))
-                .on_conflict_do_nothing()
-                .returning(ingested_batches::batch_id)
-                .get_result(conn)
-                .await
-                .optional()?;
-            if fresh.is_none() {
-                let original: serde_json::Value = ingested_batches::table
-                    .find(batch.batch_id)
-                    .select(ingested_batches::counts)
-                    .first(conn)
-                    .await?;
-                let original = serde_json::from_value(original).unwrap_or_default();
-                return Ok(IngestOutcome::Replayed(original));
-            }
-            let mut server_ids = HashMap::new();
-            for instance in batch.instances() {
-                server_ids.insert(
-                    instance,
-                    PgStore::upsert_server(conn, batch.collector_id, instance, now).await?,
-                );
-            }
-            for block in batch.blocks.iter().filter(|b| !b.is_empty()) {
-                insert_block(conn, block, server_ids[&block.instance]).await?;
-            }
-            Ok(IngestOutcome::Inserted(counts.clone()))
-        })
-        .await
-        .map_err(|e| store_error(e, "metric batch"))
+        super::ingest::ingest(&self.ingest_pool, batch, now).await
     }
 
     async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError> {

@@ -1,15 +1,15 @@
 //! Every store on PostgreSQL, with diesel-async and a deadpool pool.
 //!
 //! - Migrations from `migrations/` are embedded in the binary and run at start.
-//! - Metric rows are written column-wise with `INSERT … SELECT FROM unnest($n::type[], …)`:
-//!   one statement per block, no per-row round trips, and far under the 65,535
-//!   bind-parameter limit that multi-row `VALUES` hits.
+//! - Metric rows are written with binary COPY, one per block, on tokio-postgres (see
+//!   `ingest.rs` for why that one path leaves Diesel).
 //! - A batch's rows, its servers and its `batch_id` are written in one transaction; the
 //!   `batch_id` primary key makes a replay write nothing, also under concurrency.
 //! - Connections go to the URL as given, without TLS (see PITFALLS: diesel-async's default
 //!   manager never negotiates TLS). The server's database is local or on a trusted link;
 //!   TLS to a remote database is a later addition through `ManagerConfig::custom_setup`.
 
+mod ingest;
 mod meta;
 mod metrics;
 mod schema;
@@ -48,6 +48,8 @@ impl Default for PoolOptions {
 /// All stores on one PostgreSQL database.
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// Connections for the ingest transaction (binary COPY); half the size of `pool`.
+    ingest_pool: deadpool_postgres::Pool,
     /// Partitions known to exist, as `(family, day)`: saves a catalog round trip per block.
     partitions: Mutex<HashSet<(&'static str, time::Date)>>,
 }
@@ -76,9 +78,11 @@ impl PgStore {
     /// or [`migrate`] to check the database answers.
     pub fn connect(url: &str, opts: &PoolOptions) -> Result<Self, PgSetupError> {
         let mut config = ManagerConfig::default();
-        // Check a pooled connection before handing it out, so a restarted database costs
-        // no failed request once it is back.
-        config.recycling_method = RecyclingMethod::Verified;
+        // `Fast` still drops connections whose socket closed (a restarted database closes
+        // them all; the outage test covers it), without a `SELECT 1` round trip on every
+        // checkout (three per push). A connection that died silently fails its next query,
+        // which is answered 503 and retried by the agent.
+        config.recycling_method = RecyclingMethod::Fast;
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
@@ -89,8 +93,10 @@ impl PgStore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| PgSetupError::Pool(e.to_string()))?;
+        let ingest_pool = ingest::pool(url, opts)?;
         Ok(Self {
             pool,
+            ingest_pool,
             partitions: Mutex::new(HashSet::new()),
         })
     }

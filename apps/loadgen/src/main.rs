@@ -42,7 +42,7 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     flood_workers: usize,
     /// Batches each flood worker pushes.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 300)]
     flood_batches: usize,
     /// Where the cluster and server data go (default: a temporary directory).
     #[arg(long)]
@@ -101,15 +101,90 @@ fn main() -> anyhow::Result<()> {
         args.rows,
         cluster.data_dir().display()
     );
+    let postmaster = cluster.postmaster_pid().context("no postmaster")?;
     paced_phase(&base, paced, &args)?;
-    let flood_rate = flood_phase(&base, flood, &args)?;
-    let copy_rate = copy_phase(&db_url, &args)?;
+    let flood_rate = flood_phase(&base, flood, &args, postmaster)?;
+    let copy_rate = copy_phase(&db_url, &args, postmaster)?;
     println!(
         "\nend-to-end flood ingest is {:.0} % of raw binary COPY ({flood_rate:.0} vs {copy_rate:.0} rows/s)",
         100.0 * flood_rate / copy_rate
     );
     drop(cluster);
     Ok(())
+}
+
+/// CPU seconds (user + system) used so far by the server's threads, the rest of this
+/// process (the simulated collectors), and every PostgreSQL process of the cluster.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    client: f64,
+    postgres: f64,
+}
+
+/// `(comm, ppid, own CPU seconds, CPU seconds of waited-for children)` from a stat line.
+fn ticks_of(stat: &str) -> Option<(String, i32, f64, f64)> {
+    // pid (comm) state ppid … utime(14) stime(15) cutime(16) cstime(17): comm may hold
+    // spaces, so fields are counted after the last ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat[open + 1..close].to_owned();
+    let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ppid = rest.get(1)?.parse().ok()?;
+    let field = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok());
+    let own = field(11)? + field(12)?;
+    let children = field(13)? + field(14)?;
+    Some((comm, ppid, own / 100.0, children / 100.0))
+}
+
+fn cpu_now(postmaster: i32) -> Cpu {
+    let mut cpu = Cpu::default();
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Some((comm, _, secs, _)) = std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .as_deref()
+            .and_then(ticks_of)
+        {
+            if comm.starts_with("actix") {
+                cpu.server += secs
+            } else {
+                cpu.client += secs
+            }
+        }
+    }
+    for proc_dir in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = proc_dir.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Some((_, ppid, secs, exited_children)) =
+            std::fs::read_to_string(proc_dir.path().join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(ticks_of)
+        {
+            // Backends that already exited left their CPU time in the postmaster's children counters.
+            if pid == postmaster {
+                cpu.postgres += secs + exited_children;
+            } else if ppid == postmaster {
+                cpu.postgres += secs;
+            }
+        }
+    }
+    cpu
+}
+
+fn report_cpu(what: &str, before: Cpu, after: Cpu, batches: usize) {
+    let per = |a: f64, b: f64| (b - a) * 1000.0 / batches.max(1) as f64;
+    println!(
+        "  CPU per 1,000-row batch ({what}): server {:.1} ms, collectors {:.1} ms, PostgreSQL {:.1} ms",
+        per(before.server, after.server),
+        per(before.client, after.client),
+        per(before.postgres, after.postgres)
+    );
 }
 
 fn rt() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -259,13 +334,16 @@ fn table_batch(collector: &str, rows: usize, seq: u64) -> Vec<u8> {
 }
 
 fn push(base: &str, c: &Collector, body: &[u8]) -> anyhow::Result<()> {
-    let res = c
+    let mut res = c
         .agent
         .post(&format!("{base}/api/v1/metrics/push"))
         .header("Authorization", &format!("Bearer {}", c.token))
         .header("Content-Encoding", "zstd")
         .send(body)?;
-    anyhow::ensure!(res.status() == 200, "push answered {}", res.status());
+    // Reading the acknowledgement to the end is also what lets ureq keep the connection
+    // (unread, it is closed and the next push pays a full TLS handshake).
+    let ack = res.body_mut().read_to_string()?;
+    anyhow::ensure!(res.status() == 200, "push answered {}: {ack}", res.status());
     Ok(())
 }
 
@@ -329,7 +407,12 @@ fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow
     Ok(())
 }
 
-fn flood_phase(base: &str, workers: &[Arc<Collector>], args: &Args) -> anyhow::Result<f64> {
+fn flood_phase(
+    base: &str,
+    workers: &[Arc<Collector>],
+    args: &Args,
+    postmaster: i32,
+) -> anyhow::Result<f64> {
     // Pre-built bodies (distinct batch ids) so the client's JSON and zstd work is not timed;
     // the phase is a fixed amount of work timed to completion.
     let per_worker = args.flood_batches;
@@ -341,6 +424,7 @@ fn flood_phase(base: &str, workers: &[Arc<Collector>], args: &Args) -> anyhow::R
                 .collect()
         })
         .collect();
+    let cpu_before = cpu_now(postmaster);
     let start = Instant::now();
     let handles: Vec<_> = workers
         .iter()
@@ -363,6 +447,7 @@ fn flood_phase(base: &str, workers: &[Arc<Collector>], args: &Args) -> anyhow::R
         lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_after = cpu_now(postmaster);
     lat.sort();
     let rate = (lat.len() * args.rows) as f64 / elapsed;
     println!(
@@ -372,19 +457,23 @@ fn flood_phase(base: &str, workers: &[Arc<Collector>], args: &Args) -> anyhow::R
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
+    report_cpu("end to end", cpu_before, cpu_after, lat.len());
     Ok(rate)
 }
 
-/// Binary COPY of the same rows into the same partitioned table, `flood_workers` connections.
-fn copy_phase(db_url: &str, args: &Args) -> anyhow::Result<f64> {
+/// Binary COPY of the same rows into the same partitioned table, `flood_workers` connections,
+/// as many as the flood phase pushed.
+fn copy_phase(db_url: &str, args: &Args, postmaster: i32) -> anyhow::Result<f64> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
     use tokio_postgres::types::{ToSql, Type};
-    let batches_per_conn = 40;
+    // The same number of rows as the flood phase pushed.
+    let batches_per_conn = args.flood_batches;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let cpu_before = cpu_now(postmaster);
         let start = Instant::now();
         let mut tasks = Vec::new();
         for w in 0..args.flood_workers {
@@ -434,6 +523,7 @@ fn copy_phase(db_url: &str, args: &Args) -> anyhow::Result<f64> {
         }
         let rate = (args.flood_workers * batches_per_conn * args.rows) as f64 / start.elapsed().as_secs_f64();
         println!("raw binary COPY: {} connections, {} rows each: {rate:.0} rows/s", args.flood_workers, batches_per_conn * args.rows);
+        report_cpu("raw COPY", cpu_before, cpu_now(postmaster), args.flood_workers * batches_per_conn);
         Ok(rate)
     })
 }

@@ -1,6 +1,8 @@
 use super::*;
 use proptest::prelude::*;
 use serde_json::json;
+use time::UtcOffset;
+use time::format_description::well_known::Rfc3339;
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
@@ -147,8 +149,16 @@ fn structural_problems_are_rejected() {
     assert_eq!(parse(b"{not json").unwrap_err().code(), "malformed_batch");
     let mut v2 = batch(db_block(json!([])));
     v2["version"] = json!(2);
+    assert_eq!(check(v2.clone()).unwrap_err().code(), "unsupported_version");
     assert_eq!(
-        parse(v2.to_string().as_bytes()).unwrap_err().code(),
+        parse_and_validate(v2.to_string().as_bytes(), &ctx())
+            .unwrap_err()
+            .code(),
+        "unsupported_version"
+    );
+    let v3_shape = json!({"version": 3, "samples": []});
+    assert_eq!(
+        parse(v3_shape.to_string().as_bytes()).unwrap_err().code(),
         "unsupported_version"
     );
 }
@@ -254,6 +264,25 @@ proptest! {
     #[test]
     fn no_byte_input_panics_the_parser(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse(&bytes);
+        let _ = parse_and_validate(&bytes, &ctx());
+    }
+
+    /// The server's one-pass path and the owned path are one validator: same result always.
+    #[test]
+    fn parse_and_validate_agrees_with_parse_then_validate(wire in arb_wire(), ours in any::<bool>()) {
+        let mut wire = wire;
+        if ours {
+            wire.collector_id = collector().as_uuid();
+            wire.collected_at = now();
+        }
+        let bytes = serde_json::to_vec(&wire).unwrap();
+        let one_pass = parse_and_validate(&bytes, &ctx());
+        let two_pass = parse(&bytes).and_then(|w| validate(w, &ctx()));
+        match (one_pass, two_pass) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "one pass {a:?} vs two passes {b:?}"),
+        }
     }
 
     #[test]

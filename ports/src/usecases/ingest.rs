@@ -53,19 +53,17 @@ impl IngestBatch {
         body: &[u8],
     ) -> Result<IngestReport, IngestError> {
         let now = self.clock.now();
-        let wire = batch::parse(body)?;
         let ctx = ValidationContext {
             collector_id: collector.id,
             now,
             limits: self.limits,
         };
-        let validated = batch::validate(wire, &ctx)?;
+        let validated = batch::parse_and_validate(body, &ctx)?;
         let (status, counts) = match self.metrics.ingest(&validated, now).await? {
             IngestOutcome::Inserted(c) => (IngestStatus::Ok, c),
             IngestOutcome::Replayed(c) => (IngestStatus::Duplicate, c),
         };
-        self.collectors.touch_collector(collector.id, now).await?;
-        let config = self.collectors.collector_config(collector.id).await?;
+        let config = self.collectors.check_in(collector.id, now).await?;
         Ok(IngestReport {
             status,
             batch_id: validated.batch_id,
