@@ -2,6 +2,8 @@
 
 pub mod system;
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 #[cfg(feature = "local_postgres")]

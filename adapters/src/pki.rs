@@ -384,6 +384,18 @@ pub fn common_name(pem: &str) -> Option<String> {
         .map(|cn| cn.value().into_owned())
 }
 
+/// Whether the certificate carries the public half of `key_pem`: an agent checks this before
+/// trusting what the server sent back.
+pub fn certificate_matches_key(cert_pem: &str, key_pem: &str) -> bool {
+    let (Ok(cert), Ok(key)) = (
+        X509::from_pem(cert_pem.as_bytes()),
+        PKey::private_key_from_pem(key_pem.as_bytes()),
+    ) else {
+        return false;
+    };
+    cert.public_key().is_ok_and(|p| p.public_eq(&key))
+}
+
 /// A new P-256 key (PKCS#8 PEM) and a CSR for it: what an agent does before registering.
 pub fn new_key_and_csr(cn: &str) -> Result<(String, String), PkiSetupError> {
     let key = new_ec_key()?;
