@@ -8,3 +8,4 @@ mod helpers;
 mod metrics;
 mod resilience;
 mod servers;
+mod zero_config;

@@ -1,0 +1,170 @@
+//! The README's run command: `pganalytics-server demo` with no configuration starts its own
+//! PostgreSQL cluster, serves, prints working tokens; the CLI works beside it and without
+//! it; killing the server takes its PostgreSQL down too.
+
+use crate::helpers::reply;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+
+fn server_cmd(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"));
+    cmd.env("PGANALYTICS_DATA_DIR", data_dir)
+        .env("PGANALYTICS_LISTEN", "127.0.0.1:0")
+        .env("PGANALYTICS_LOG_FORMAT", "json")
+        .env_remove("PGANALYTICS_DATABASE_URL");
+    cmd
+}
+
+/// Reads the demo's banner from stderr: (url, registration token, API token).
+fn banner(child: &mut Child) -> (String, String, String) {
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut url, mut reg, mut api) = (None, None, None);
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let value = || line.split_whitespace().nth(2).map(str::to_owned);
+        if line.starts_with("pgAnalytics server is running at ") {
+            url = line.rsplit(' ').next().map(str::to_owned);
+        } else if line.starts_with("registration token:") {
+            reg = value();
+        } else if line.starts_with("API token:") {
+            api = value();
+        } else if line.starts_with("Ctrl-C stops") {
+            break;
+        }
+    }
+    (
+        url.expect("url in banner"),
+        reg.expect("registration token in banner"),
+        api.expect("API token in banner"),
+    )
+}
+
+fn postmaster_alive(data_dir: &Path) -> bool {
+    let Ok(pidfile) = std::fs::read_to_string(data_dir.join("postgres/pgdata/postmaster.pid"))
+    else {
+        return false;
+    };
+    let pid = pidfile.lines().next().unwrap_or("").trim();
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
+    // Under the test root: when run as root, PostgreSQL (as `postgres`) must traverse it.
+    let root = pganalytics_adapters::testing::test_root();
+    std::fs::create_dir_all(&root).unwrap();
+    let data = tempfile::Builder::new()
+        .prefix(&format!("{}-demo", std::process::id()))
+        .tempdir_in(&root)
+        .unwrap();
+
+    let mut demo = server_cmd(data.path())
+        .arg("demo")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (url, reg, api) = banner(&mut demo);
+    assert!(reg.starts_with("pgar_") && api.starts_with("pga_"));
+    let ca = Certificate::from_pem(&std::fs::read(data.path().join("ca.pem")).unwrap()).unwrap();
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::NativeTls)
+        .root_certs(RootCerts::new_with_certs(&[ca]))
+        .build();
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = reply(client.get(&format!("{url}/api/v1/health")).call());
+    assert_eq!(
+        (health.status, health.body["database"].as_str()),
+        (200, Some("ok"))
+    );
+    let servers = reply(
+        client
+            .get(&format!("{url}/api/v1/servers"))
+            .header("Authorization", &format!("Bearer {api}"))
+            .call(),
+    );
+    assert_eq!(servers.status, 200);
+
+    // Beside the running server, the CLI attaches to its cluster.
+    let out = server_cmd(data.path())
+        .args(["registration-token", "create"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("pgar_")
+    );
+    assert!(
+        postmaster_alive(data.path()),
+        "the CLI must not stop the server's cluster"
+    );
+
+    // Killed without a chance to clean up, the server still takes PostgreSQL with it.
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    wait_until("the private PostgreSQL to stop", || {
+        !postmaster_alive(data.path())
+    });
+
+    // Without a server, the CLI starts the cluster for the command and stops it after.
+    let out = server_cmd(data.path())
+        .args(["api-token", "create", "--name", "script"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        token.starts_with("pga_") && !token.contains('\n'),
+        "only the bare token on stdout: {token:?}"
+    );
+    assert!(!postmaster_alive(data.path()));
+
+    // The data survived: a new server on the same directory accepts the token made offline.
+    let mut serve = server_cmd(data.path())
+        .arg("demo")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (url, _, _) = banner(&mut serve);
+    let r = reply(
+        client
+            .get(&format!("{url}/api/v1/collectors"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    wait_until("the private PostgreSQL to stop", || {
+        !postmaster_alive(data.path())
+    });
+}
