@@ -1,0 +1,116 @@
+//! Use-case rules checked with mocks: what must (not) be called, and how errors map.
+
+use pganalytics_domain::credentials::{RegistrationSecret, RegistrationToken};
+use pganalytics_ports::StoreError;
+use pganalytics_ports::crypto::{MockCertificateAuthority, MockTokenSigner};
+use pganalytics_ports::env::{MockClock, MockIdSource};
+use pganalytics_ports::store::{MockCollectorStore, MockMetricStore, MockRegistrationTokenStore};
+use pganalytics_ports::usecases::{
+    IngestBatch, IngestError, RegisterCollector, RegisterError, RegisterRequest,
+};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+fn clock() -> MockClock {
+    let mut c = MockClock::new();
+    c.expect_now().returning(now);
+    c
+}
+
+fn register_with_token(
+    stored: RegistrationToken,
+    secret: &RegistrationSecret,
+) -> Result<(), RegisterError> {
+    let mut tokens = MockRegistrationTokenStore::new();
+    tokens
+        .expect_find_registration_token()
+        .returning(move |_| Ok(stored.clone()));
+    // The CA must never be asked to sign for a caller whose token is already unusable.
+    let mut ca = MockCertificateAuthority::new();
+    ca.expect_sign_collector_csr().never();
+    let mut collectors = MockCollectorStore::new();
+    collectors.expect_enroll().never();
+    let uc = RegisterCollector {
+        tokens: Arc::new(tokens),
+        collectors: Arc::new(collectors),
+        ca: Arc::new(ca),
+        signer: Arc::new(MockTokenSigner::new()),
+        clock: Arc::new(clock()),
+        ids: Arc::new(MockIdSource::new()),
+    };
+    let req = RegisterRequest {
+        registration_token: secret.expose().to_owned(),
+        name: "db1".into(),
+        hostname: "db1.example.com".into(),
+        csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
+    };
+    block_on(uc.execute(req)).map(|_| ())
+}
+
+/// The use cases only await mocks, which complete immediately.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn an_expired_or_used_up_registration_token_is_refused_before_any_signing() {
+    let secret = RegistrationSecret::from_bytes(&[9; 32]);
+    let base = RegistrationToken {
+        id: uuid::Uuid::nil(),
+        hash: secret.hash(),
+        uses_left: 1,
+        expires_at: now() + Duration::hours(1),
+        created_at: now(),
+    };
+    let used = RegistrationToken {
+        uses_left: 0,
+        ..base.clone()
+    };
+    assert!(matches!(
+        register_with_token(used, &secret),
+        Err(RegisterError::TokenRejected(_))
+    ));
+    let expired = RegistrationToken {
+        expires_at: now() - Duration::seconds(1),
+        ..base
+    };
+    assert!(matches!(
+        register_with_token(expired, &secret),
+        Err(RegisterError::TokenRejected(_))
+    ));
+}
+
+#[test]
+fn an_unavailable_metric_store_is_reported_as_unavailable_not_as_bad_input() {
+    let mut metrics = MockMetricStore::new();
+    metrics.expect_ingest().returning(|_, _| {
+        Err(StoreError::unavailable(std::io::Error::other(
+            "connection refused",
+        )))
+    });
+    let mut collectors = MockCollectorStore::new();
+    collectors.expect_check_in().never();
+    let uc = IngestBatch {
+        metrics: Arc::new(metrics),
+        collectors: Arc::new(collectors),
+        clock: Arc::new(clock()),
+        limits: Default::default(),
+    };
+    let collector = pganalytics_ports::contract::collector("db1");
+    let body = serde_json::json!({
+        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": collector.id, "agent_version": "t",
+        "collected_at": "2027-01-15T08:00:00Z", "metrics": []
+    });
+    let err = block_on(uc.execute(&collector, body.to_string().as_bytes())).unwrap_err();
+    assert!(
+        matches!(err, IngestError::Store(StoreError::Unavailable(_))),
+        "{err:?}"
+    );
+}
