@@ -100,21 +100,6 @@ impl PgBinaries {
     fn bin(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
     }
-
-    /// The server's major version, from `postgres --version`.
-    pub fn major_version(&self) -> Result<u32, LocalPgError> {
-        let out = Command::new(self.bin("postgres"))
-            .arg("--version")
-            .output()
-            .map_err(io_err(&self.bindir))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace()
-            .find_map(|w| w.split('.').next().and_then(|m| m.parse().ok()))
-            .ok_or_else(|| LocalPgError::Command {
-                command: "postgres --version".into(),
-                detail: text.into_owned(),
-            })
-    }
 }
 
 fn debian_bindirs() -> Vec<PathBuf> {
@@ -323,18 +308,7 @@ impl LocalCluster {
         }
     }
 
-    /// Stops the postmaster immediately (SIGKILL), as a crash would: for fault-injection tests.
-    pub fn kill(&mut self) {
-        if let Some(owned) = self.owned.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(owned.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            owned.wait_exit(Duration::from_secs(30));
-        }
-    }
-
-    /// Starts the postmaster again after [`stop`](Self::stop) or [`kill`](Self::kill).
+    /// Starts the postmaster again after [`stop`](Self::stop).
     pub fn restart(&mut self) -> Result<(), LocalPgError> {
         self.stop();
         let owned = spawn_postmaster(&self.opts, RunAs::detect()?)?;

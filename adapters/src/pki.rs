@@ -368,11 +368,6 @@ pub fn parse_certificate(pem: &str) -> Result<CertificateInfo, String> {
     })
 }
 
-/// The SHA-256 fingerprint of a DER certificate (as presented in a TLS handshake).
-pub fn fingerprint_der(der: &[u8]) -> Fingerprint {
-    Fingerprint::of_der(der)
-}
-
 /// The common name of a PEM certificate's subject, read with `x509-cert`.
 pub fn common_name(pem: &str) -> Option<String> {
     let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).ok()?;

@@ -35,7 +35,7 @@ impl<T: CollectorStore + RegistrationTokenStore + ApiTokenStore + MetricStore + 
 {
 }
 
-/// A fixed "now" well inside every partition window the stores create.
+/// The current time at PostgreSQL's resolution: ingest rejects times outside retention.
 pub fn now() -> OffsetDateTime {
     pganalytics_domain::truncate_to_micros(OffsetDateTime::now_utc())
 }

@@ -104,12 +104,6 @@ impl PgStore {
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
-
-    /// Pool usage, for health output.
-    pub fn pool_status(&self) -> (usize, usize) {
-        let s = self.pool.status();
-        (s.size, s.available)
-    }
 }
 
 /// Runs pending migrations on `url`. Blocking: call it from `spawn_blocking` or a plain thread.

@@ -43,7 +43,6 @@ pub struct Backend {
     /// The private cluster, when no `database_url` is set. Dropped last: stops PostgreSQL
     /// if this process started it.
     pub cluster: Option<LocalCluster>,
-    pub database_url_is_private: bool,
 }
 
 impl std::fmt::Debug for Backend {
@@ -108,7 +107,6 @@ impl Backend {
             store: Arc::new(store),
             ca: Arc::new(ca),
             signer: Arc::new(signer),
-            database_url_is_private: cluster.is_some(),
             cluster,
         })
     }
@@ -163,10 +161,7 @@ impl AppState {
             signer: b.signer.clone(),
             clock: clock.clone(),
         });
-        let limits = BatchLimits {
-            max_bytes: settings.max_batch_bytes,
-            ..BatchLimits::default()
-        };
+        let limits = BatchLimits::default();
         Self {
             register: RegisterCollector {
                 tokens: b.store.clone(),

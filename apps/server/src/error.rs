@@ -42,19 +42,13 @@ impl ApiError {
             chain.push_str(&s.to_string());
             source = s.source();
         }
-        slog_scope_log(&chain);
+        crate::app::log_internal_error(&chain);
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "an unexpected error occurred; it has been logged",
         )
     }
-}
-
-fn slog_scope_log(chain: &str) {
-    // Handlers have no logger in scope; errors are rare, so stderr via the global logger
-    // installed at start-up is enough.
-    crate::app::log_internal_error(chain);
 }
 
 impl fmt::Display for ApiError {

@@ -48,10 +48,10 @@ pub struct WireBlock {
     pub rows: Vec<Vec<Value>>,
 }
 
-/// Limits on one batch. The decompressed byte limit is enforced where the body is read.
+/// Limits on one batch. Byte limits (compressed and decompressed) are enforced where the
+/// body is read, before parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
-    pub max_bytes: usize,
     pub max_blocks: usize,
     pub max_rows: usize,
     pub max_columns: usize,
@@ -64,7 +64,6 @@ pub struct BatchLimits {
 impl Default for BatchLimits {
     fn default() -> Self {
         Self {
-            max_bytes: 64 * 1024 * 1024,
             max_blocks: 1_000,
             max_rows: 200_000,
             max_columns: 256,

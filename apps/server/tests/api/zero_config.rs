@@ -18,6 +18,18 @@ fn server_cmd(data_dir: &Path) -> Command {
     cmd
 }
 
+/// Starts `pganalytics-server demo` and reads its banner: (process, url, registration token, API token).
+fn start_demo(data_dir: &Path) -> (Child, String, String, String) {
+    let mut child = server_cmd(data_dir)
+        .arg("demo")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (url, reg, api) = banner(&mut child);
+    (child, url, reg, api)
+}
+
 /// Reads the demo's banner from stderr: (url, registration token, API token).
 fn banner(child: &mut Child) -> (String, String, String) {
     let stderr = BufReader::new(child.stderr.take().unwrap());
@@ -72,13 +84,7 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
         .tempdir_in(&root)
         .unwrap();
 
-    let mut demo = server_cmd(data.path())
-        .arg("demo")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (url, reg, api) = banner(&mut demo);
+    let (mut demo, url, reg, api) = start_demo(data.path());
     assert!(reg.starts_with("pgar_") && api.starts_with("pga_"));
     let ca = Certificate::from_pem(&std::fs::read(data.path().join("ca.pem")).unwrap()).unwrap();
     let tls = TlsConfig::builder()
@@ -148,13 +154,7 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     assert!(!postmaster_alive(data.path()));
 
     // The data survived: a new server on the same directory accepts the token made offline.
-    let mut serve = server_cmd(data.path())
-        .arg("demo")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (url, _, _) = banner(&mut serve);
+    let (mut serve, url, _, _) = start_demo(data.path());
     let r = reply(
         client
             .get(&format!("{url}/api/v1/collectors"))
