@@ -34,6 +34,8 @@ pub enum LocalPgError {
     Command { command: String, detail: String },
     #[error("PostgreSQL did not become ready within {0:?}; its log says:\n{1}")]
     NotReady(Duration, String),
+    #[error("PostgreSQL exited while starting; its log says:\n{0}")]
+    ExitedAtStart(String),
     #[error("the socket path {0} is too long for a Unix socket; use a shorter data directory")]
     SocketPathTooLong(PathBuf),
     #[error("I/O error on {path}: {source}")]
@@ -221,7 +223,11 @@ impl RunAs {
 impl LocalCluster {
     /// Initialises the cluster if it does not exist yet, then starts it (or attaches to the
     /// postmaster already running on it) and waits until it accepts connections.
-    pub fn start(opts: ClusterOptions) -> Result<Self, LocalPgError> {
+    pub fn start(mut opts: ClusterOptions) -> Result<Self, LocalPgError> {
+        // PostgreSQL changes into its data directory before it creates the socket, so a
+        // relative socket directory would resolve against pgdata (and the default data
+        // directory is relative).
+        opts.dir = std::path::absolute(&opts.dir).map_err(io_err(&opts.dir))?;
         let run_as = RunAs::detect()?;
         let socket = opts.dir.join("run").join(format!(".s.PGSQL.{}", opts.port));
         if socket.as_os_str().len() > 100 {
@@ -281,7 +287,7 @@ impl LocalCluster {
         let pidfile = self.data_dir().join("postmaster.pid");
         while start.elapsed() < timeout {
             if owned.is_some_and(OwnedPostmaster::has_exited) {
-                break;
+                return Err(LocalPgError::ExitedAtStart(tail(&self.log_file(), 20)));
             }
             let status = fs::read_to_string(&pidfile).ok();
             let ready = status.as_deref().is_some_and(|s| {

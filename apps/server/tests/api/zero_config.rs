@@ -9,9 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
+/// The server binary run the README's way: from a working directory, with the data directory
+/// given relative to it (the default, `pganalytics-data`, is relative).
 fn server_cmd(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"));
-    cmd.env("PGANALYTICS_DATA_DIR", data_dir)
+    cmd.current_dir(data_dir.parent().unwrap())
+        .env("PGANALYTICS_DATA_DIR", data_dir.file_name().unwrap())
         .env("PGANALYTICS_LISTEN", "127.0.0.1:0")
         .env("PGANALYTICS_LOG_FORMAT", "json")
         .env_remove("PGANALYTICS_DATABASE_URL");
