@@ -490,3 +490,33 @@ pub fn reap_stale_dirs(base: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_are_reported_with_the_fix() {
+        let msg = LocalPgError::BinariesNotFound {
+            searched: "/nowhere".into(),
+        }
+        .to_string();
+        assert!(
+            msg.contains("apt-get install postgresql")
+                && msg.contains("PGANALYTICS_PG_BINDIR")
+                && msg.contains("/nowhere"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_explicit_directory_without_the_binaries_is_passed_over() {
+        let empty = tempfile::tempdir().unwrap();
+        if let Ok(found) = PgBinaries::locate(Some(empty.path())) {
+            assert_ne!(found.bindir, empty.path());
+            assert!(
+                found.bindir.join("initdb").is_file() && found.bindir.join("postgres").is_file()
+            );
+        }
+    }
+}
