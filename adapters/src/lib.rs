@@ -14,5 +14,7 @@ pub mod memory;
 pub mod pki;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "spool")]
+pub mod spool;
 #[cfg(feature = "testing")]
 pub mod testing;
