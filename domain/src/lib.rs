@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod collector;
 pub mod config;
 pub mod credentials;
+pub mod delivery;
 pub mod rates;
 
 /// Truncates a timestamp to whole microseconds, the resolution PostgreSQL stores, so that a
