@@ -2,6 +2,8 @@
 
 pub mod system;
 
+#[cfg(feature = "host")]
+pub mod host;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "jwt")]

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod collect;
 pub mod collector;
 pub mod config;
 pub mod credentials;

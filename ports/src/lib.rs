@@ -3,6 +3,7 @@
 pub mod crypto;
 pub mod env;
 pub mod error;
+pub mod sources;
 pub mod spool;
 pub mod store;
 pub mod usecases;
