@@ -43,7 +43,7 @@ fn register_with_token(
         ids: Arc::new(MockIdSource::new()),
     };
     let req = RegisterRequest {
-        registration_token: secret.expose().to_owned(),
+        registration_token: secret.expose().to_owned().into(),
         name: "db1".into(),
         hostname: "db1.example.com".into(),
         csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
@@ -113,4 +113,17 @@ fn an_unavailable_metric_store_is_reported_as_unavailable_not_as_bad_input() {
         matches!(err, IngestError::Store(StoreError::Unavailable(_))),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_register_request_never_shows_its_token_in_debug_output() {
+    let secret = RegistrationSecret::from_bytes(&[5; 32]);
+    let req = RegisterRequest {
+        registration_token: secret.expose().to_owned().into(),
+        name: "db1".into(),
+        hostname: "h".into(),
+        csr_pem: String::new(),
+    };
+    let shown = format!("{req:?}");
+    assert!(!shown.contains(&secret.expose()[5..]), "{shown}");
 }

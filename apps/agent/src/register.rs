@@ -6,6 +6,7 @@
 
 use anyhow::{Context as _, bail};
 use pganalytics_adapters::{http, pki};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::fs;
 use std::path::Path;
@@ -22,7 +23,7 @@ pub struct Args {
         env = "PGANALYTICS_AGENT_REGISTRATION_TOKEN",
         hide_env_values = true
     )]
-    token: String,
+    token: SecretString,
     /// The server's CA certificate (its `ca.pem`), needed for this first contact only.
     #[arg(long)]
     ca_file: std::path::PathBuf,
@@ -67,7 +68,7 @@ pub fn run(state_dir: &Path, args: Args) -> anyhow::Result<()> {
     pki::write_private_file(&staged_key, key_pem.as_bytes(), 0o600)?;
     let who = Who {
         server: &args.server,
-        token: &args.token,
+        token: args.token.expose_secret(),
         name: &name,
         host: &host,
         ca_pem: &ca_pem,

@@ -2,6 +2,7 @@ use pganalytics_domain::collector::{
     Collector, CollectorId, CollectorName, CollectorStatus, Hostname, NameError,
 };
 use pganalytics_domain::credentials::{CredentialError, RegistrationSecret};
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
 use crate::crypto::{CertificateAuthority, PkiError};
@@ -13,7 +14,7 @@ use crate::{StoreError, crypto::TokenSigner};
 /// What an agent sends to enrol. The CSR proves it holds a private key that never leaves it.
 #[derive(Debug, Clone)]
 pub struct RegisterRequest {
-    pub registration_token: String,
+    pub registration_token: SecretString,
     pub name: String,
     pub hostname: String,
     pub csr_pem: String,
@@ -59,7 +60,7 @@ pub struct RegisterCollector {
 impl RegisterCollector {
     pub async fn execute(&self, req: RegisterRequest) -> Result<Registration, RegisterError> {
         let now = self.clock.now();
-        let secret = RegistrationSecret::parse(&req.registration_token)
+        let secret = RegistrationSecret::parse(req.registration_token.expose_secret())
             .map_err(|_| RegisterError::InvalidToken)?;
         let name = CollectorName::parse(&req.name)?;
         let hostname = Hostname::parse(&req.hostname)?;

@@ -40,7 +40,7 @@ pub async fn post(
     let reg = state
         .register
         .execute(RegisterRequest {
-            registration_token: token,
+            registration_token: token.into(),
             name: body.name,
             hostname: body.hostname,
             csr_pem,
