@@ -25,14 +25,23 @@ pub enum HttpError {
     BadAnswer(String),
 }
 
-/// What the server returns on enrolment.
-#[derive(Debug, Clone, Deserialize)]
+/// What the server returns on enrolment. `Debug` leaves the token out.
+#[derive(Clone, Deserialize)]
 pub struct Enrolment {
     pub collector_id: String,
     pub certificate: String,
     pub ca_certificate: String,
     pub token: String,
     pub expires_at: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("collector_id", &self.collector_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An HTTPS agent that trusts only `ca_pem`.
