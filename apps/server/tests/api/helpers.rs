@@ -191,6 +191,11 @@ impl TestApp {
         self.push_as(&self.collector_client(c), &c.token, body, encoding)
     }
 
+    /// Pushes the example batch, freshly addressed to `c` at the present, gzip-compressed.
+    pub fn push_example(&self, c: &TestCollector) -> Reply {
+        self.push(c, &bytes(&example_batch(c.id, now())), "gzip")
+    }
+
     pub fn push_as(&self, agent: &ureq::Agent, token: &str, body: &[u8], encoding: &str) -> Reply {
         let payload = match encoding {
             "gzip" => gzip(body),

@@ -7,14 +7,10 @@ fn a_database_outage_gives_503_with_retry_after_and_the_next_push_after_it_succe
     let (mut cluster, url) = private_cluster();
     let app = TestApp::spawn_on(url, None);
     let c = app.register("db1");
-    assert_eq!(
-        app.push(&c, &bytes(&example_batch(c.id, now())), "gzip")
-            .status,
-        200
-    );
+    assert_eq!(app.push_example(&c).status, 200);
 
     cluster.stop();
-    let down = app.push(&c, &bytes(&example_batch(c.id, now())), "gzip");
+    let down = app.push_example(&c);
     assert_eq!(down.status, 503, "{}", down.body);
     assert_eq!(down.body["error"]["code"], "unavailable");
     assert!(down.headers.get("retry-after").is_some());

@@ -21,6 +21,17 @@ fn server_cmd(data_dir: &Path) -> Command {
     cmd
 }
 
+/// Runs a CLI subcommand to success and returns its stdout.
+fn cli(data_dir: &Path, args: &[&str]) -> String {
+    let out = server_cmd(data_dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Starts `pganalytics-server demo` and reads its banner: (process, url, registration token, API token).
 fn start_demo(data_dir: &Path) -> (Child, String, String, String) {
     let mut child = server_cmd(data_dir)
@@ -113,17 +124,8 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     assert_eq!(servers.status, 200);
 
     // Beside the running server, the CLI attaches to its cluster.
-    let out = server_cmd(data.path())
-        .args(["registration-token", "create"])
-        .output()
-        .unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
+        cli(data.path(), &["registration-token", "create"])
             .trim()
             .starts_with("pgar_")
     );
@@ -140,16 +142,9 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     });
 
     // Without a server, the CLI starts the cluster for the command and stops it after.
-    let out = server_cmd(data.path())
-        .args(["api-token", "create", "--name", "script"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = cli(data.path(), &["api-token", "create", "--name", "script"])
+        .trim()
+        .to_owned();
     assert!(
         token.starts_with("pga_") && !token.contains('\n'),
         "only the bare token on stdout: {token:?}"

@@ -1,14 +1,10 @@
-use crate::helpers::{TestApp, bytes, example_batch, now, reply};
+use crate::helpers::{TestApp, reply};
 
 #[test]
 fn a_revoked_collector_is_refused_at_once_with_its_certificate_and_token() {
     let app = TestApp::spawn();
     let c = app.register("db1");
-    assert_eq!(
-        app.push(&c, &bytes(&example_batch(c.id, now())), "gzip")
-            .status,
-        200
-    );
+    assert_eq!(app.push_example(&c).status, 200);
     let before = app.total_rows();
 
     let r = app.delete(&format!("/api/v1/collectors/{}", c.id));
@@ -17,7 +13,7 @@ fn a_revoked_collector_is_refused_at_once_with_its_certificate_and_token() {
         (200, Some("revoked"))
     );
 
-    let push = app.push(&c, &bytes(&example_batch(c.id, now())), "gzip");
+    let push = app.push_example(&c);
     assert_eq!(
         (push.status, push.body["error"]["code"].as_str()),
         (403, Some("collector_revoked"))

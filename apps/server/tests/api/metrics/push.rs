@@ -4,7 +4,7 @@ use crate::helpers::{TestApp, bytes, example_batch, now};
 fn a_batch_pushed_gzip_and_zstd_lands_in_the_family_tables() {
     let app = TestApp::spawn();
     let c = app.register("db1");
-    let first = app.push(&c, &bytes(&example_batch(c.id, now())), "gzip");
+    let first = app.push_example(&c);
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.body["status"], "ok");
     assert_eq!(first.body["metrics_inserted"], 11);

@@ -44,11 +44,7 @@ fn the_query_returns_counter_rates_and_gauges_per_label_set() {
 fn bad_queries_are_400s_and_unknown_servers_404s() {
     let app = TestApp::spawn();
     let c = app.register("db1");
-    assert_eq!(
-        app.push(&c, &bytes(&example_batch(c.id, now())), "gzip")
-            .status,
-        200
-    );
+    assert_eq!(app.push_example(&c).status, 200);
     let server = app.get("/api/v1/servers").body["servers"][0]["id"]
         .as_i64()
         .unwrap();
