@@ -15,7 +15,7 @@ use pganalytics_ports::store::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::schema::{api_tokens, collector_configs, collectors, registration_tokens};
+use super::schema::{api_tokens, collectors, registration_tokens};
 use super::{PgStore, store_error};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -254,13 +254,8 @@ impl CollectorStore for PgStore {
         id: CollectorId,
         now: OffsetDateTime,
     ) -> Result<CollectorConfig, StoreError> {
-        #[derive(QueryableByName)]
-        struct CheckedIn {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
-            config: Option<serde_json::Value>,
-        }
         let mut conn = self.conn().await?;
-        let row: CheckedIn = diesel::sql_query(
+        let row: StoredConfig = diesel::sql_query(
             "UPDATE collectors c SET last_seen = GREATEST(c.last_seen, $2) WHERE c.id = $1 \
              RETURNING (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config",
         )
@@ -269,32 +264,34 @@ impl CollectorStore for PgStore {
         .get_result(&mut conn)
         .await
         .map_err(|e| store_error(e, "collector"))?;
-        match row.config {
-            None => Ok(CollectorConfig::default()),
-            Some(v) => serde_json::from_value(v).map_err(StoreError::unknown),
-        }
+        row.decode()
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {
         let mut conn = self.conn().await?;
-        let exists: bool =
-            diesel::select(diesel::dsl::exists(collectors::table.find(id.as_uuid())))
-                .get_result(&mut conn)
-                .await
-                .map_err(|e| store_error(e, "collector"))?;
-        if !exists {
-            return Err(StoreError::NotFound {
-                entity: "collector",
-            });
-        }
-        let stored: Option<serde_json::Value> = collector_configs::table
-            .find(id.as_uuid())
-            .select(collector_configs::config)
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(|e| store_error(e, "collector config"))?;
-        match stored {
+        let row: StoredConfig = diesel::sql_query(
+            "SELECT (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config \
+             FROM collectors c WHERE c.id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        row.decode()
+    }
+}
+
+/// A collector's stored configuration, NULL when it has none (then the default applies).
+/// The query finds no row at all for an unknown collector, which becomes `NotFound`.
+#[derive(QueryableByName)]
+struct StoredConfig {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+    config: Option<serde_json::Value>,
+}
+
+impl StoredConfig {
+    fn decode(self) -> Result<CollectorConfig, StoreError> {
+        match self.config {
             None => Ok(CollectorConfig::default()),
             Some(v) => serde_json::from_value(v).map_err(StoreError::unknown),
         }
