@@ -215,7 +215,6 @@ impl AppState {
 /// A server that is accepting connections.
 pub struct RunningServer {
     pub addr: SocketAddr,
-    pub handle: actix_web::dev::ServerHandle,
     pub server: actix_web::dev::Server,
     pub backend: Arc<Backend>,
 }
@@ -277,7 +276,6 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
     .with_context(|| format!("binding {}", settings.listen))?;
     let addr = *http.addrs().first().context("no listening address")?;
     let server = http.run();
-    let handle = server.handle();
     spawn_maintenance(
         backend.clone(),
         Duration::from_secs(settings.maintenance_interval_seconds.max(60)),
@@ -286,7 +284,6 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
     info!(log, "listening"; "url" => format!("https://{addr}"), "ca_file" => %settings.data_dir.join("ca.pem").display());
     Ok(RunningServer {
         addr,
-        handle,
         server,
         backend,
     })

@@ -177,17 +177,6 @@ impl ColumnValues {
             ColumnKind::Timestamp => Self::Time(vec![None; rows]),
         }
     }
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Text(v) => v.len(),
-            Self::Int(v) => v.len(),
-            Self::Float(v) => v.len(),
-            Self::Time(v) => v.len(),
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A validated block: every row has a time, and `columns[i]` holds the values of
@@ -228,9 +217,6 @@ pub struct ValidatedBatch {
 }
 
 impl ValidatedBatch {
-    pub fn row_count(&self) -> usize {
-        self.blocks.iter().map(FamilyRows::len).sum()
-    }
     pub fn instances(&self) -> BTreeSet<&InstanceName> {
         self.blocks.iter().map(|b| &b.instance).collect()
     }

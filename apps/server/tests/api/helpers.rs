@@ -68,7 +68,7 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 match app::start(&settings, logging::discard()).await {
                     Ok(r) => {
-                        tx.send(Ok((r.addr, r.handle.clone()))).unwrap();
+                        tx.send(Ok((r.addr, r.server.handle()))).unwrap();
                         let _ = r.server.await;
                     }
                     Err(e) => tx.send(Err(format!("{e:#}"))).unwrap(),
