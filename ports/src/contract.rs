@@ -74,6 +74,14 @@ async fn token<S: Stores>(s: &S, uses: u32, expires_in: Duration) -> Registratio
     secret
 }
 
+/// How many uses the registration token has left.
+async fn uses_left<S: Stores>(s: &S, secret: &RegistrationSecret) -> u32 {
+    s.find_registration_token(&secret.hash())
+        .await
+        .unwrap()
+        .uses_left
+}
+
 /// A registered collector to ingest for.
 async fn registered<S: Stores>(s: &S) -> CollectorId {
     let secret = token(s, 1, Duration::hours(1)).await;
@@ -131,13 +139,7 @@ pub async fn enroll_consumes_one_use_and_refuses_when_used_up<S: Stores>(s: S) {
         matches!(err, EnrollError::TokenRejected(CredentialError::UsedUp)),
         "{err:?}"
     );
-    assert_eq!(
-        s.find_registration_token(&secret.hash())
-            .await
-            .unwrap()
-            .uses_left,
-        0
-    );
+    assert_eq!(uses_left(&s, &secret).await, 0);
     assert_eq!(s.list_collectors().await.unwrap().len(), 2);
 }
 
@@ -158,13 +160,7 @@ pub async fn enroll_refuses_unknown_and_expired_tokens_and_writes_nothing<S: Sto
         "{err:?}"
     );
     assert!(s.list_collectors().await.unwrap().is_empty());
-    assert_eq!(
-        s.find_registration_token(&secret.hash())
-            .await
-            .unwrap()
-            .uses_left,
-        1
-    );
+    assert_eq!(uses_left(&s, &secret).await, 1);
 }
 
 pub async fn concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins<S: Stores>(s: S) {
@@ -200,13 +196,7 @@ pub async fn an_active_name_is_unique_and_a_conflict_consumes_no_use<S: Stores>(
         matches!(err, EnrollError::Store(StoreError::Conflict { .. })),
         "{err:?}"
     );
-    assert_eq!(
-        s.find_registration_token(&secret.hash())
-            .await
-            .unwrap()
-            .uses_left,
-        4
-    );
+    assert_eq!(uses_left(&s, &secret).await, 4);
     // Once revoked, the name is free for a re-installed host.
     s.revoke_collector(first.id, now()).await.unwrap();
     s.enroll(&secret.hash(), &collector("same"), now())
