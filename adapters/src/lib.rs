@@ -12,11 +12,15 @@ pub mod jwt;
 pub mod local_postgres;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "pgstats")]
+pub mod pgstats;
 #[cfg(feature = "pki")]
 pub mod pki;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "spool")]
 pub mod spool;
+#[cfg(feature = "testing")]
+pub mod test_clusters;
 #[cfg(feature = "testing")]
 pub mod testing;

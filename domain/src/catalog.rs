@@ -222,6 +222,101 @@ pub static FAMILIES: &[FamilySpec] = &[
         ],
     },
     FamilySpec {
+        name: "pg_lock",
+        retention_days: 30,
+        columns: &[
+            l("datname"), l("locktype"), l("mode"), g("granted"), g("waiting"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_wal",
+        retention_days: 30,
+        columns: &[
+            g("in_recovery"), g("wal_position_bytes"), c("wal_records"), c("wal_fpi"),
+            c("wal_bytes"), c("wal_buffers_full"), c("wal_write"), c("wal_sync"),
+            c("wal_write_time_us"), c("wal_sync_time_us"), ts("stats_reset"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_archiver",
+        retention_days: 30,
+        columns: &[
+            c("archived_count"), c("failed_count"), t("last_archived_wal"),
+            ts("last_archived_time"), t("last_failed_wal"), ts("last_failed_time"),
+            ts("stats_reset"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_replication_slot",
+        retention_days: 30,
+        columns: &[
+            l("slot_name"), l("slot_type"), l("datname"), g("active"), t("wal_status"),
+            g("retained_wal_bytes"), g("safe_wal_size_bytes"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_wal_receiver",
+        retention_days: 30,
+        columns: &[
+            l("sender_host"), t("status"), g("received_lag_bytes"), g("replay_lag_seconds"),
+            g("last_message_age_seconds"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_vacuum_progress",
+        retention_days: 14,
+        columns: &[
+            l("datname"), l("relname"), l("phase"), g("pid"), g("heap_blks_total"),
+            g("heap_blks_scanned"), g("heap_blks_vacuumed"), g("index_vacuum_count"),
+            g("duration_seconds"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_statement",
+        retention_days: 14,
+        columns: &[
+            l("datname"), l("username"), l("queryid"), g("interval_seconds"), g("calls"),
+            g("exec_time_ms"), g("plan_time_ms"), g("rows"), g("shared_blks_hit"),
+            g("shared_blks_read"), g("shared_blks_dirtied"), g("shared_blks_written"),
+            g("temp_blks_written"), g("blk_read_time_ms"), g("blk_write_time_ms"),
+            g("wal_bytes"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_statement_text",
+        retention_days: 30,
+        columns: &[
+            l("datname"), l("queryid"), t("query"),
+        ],
+    },
+    FamilySpec {
+        name: "pg_io",
+        retention_days: 30,
+        columns: &[
+            l("backend_type"), l("object"), l("context"), c("reads"), c("read_time_us"),
+            c("writes"), c("write_time_us"), c("writebacks"), c("extends"), c("hits"),
+            c("evictions"), c("reuses"), c("fsyncs"), c("fsync_time_us"),
+        ],
+    },
+    FamilySpec {
+        name: "sys_pressure",
+        retention_days: 30,
+        columns: &[
+            l("resource"), g("some_avg10"), g("some_avg60"), g("some_avg300"),
+            c("some_total_us"), g("full_avg10"), g("full_avg60"), g("full_avg300"),
+            c("full_total_us"),
+        ],
+    },
+    FamilySpec {
+        name: "agent",
+        retention_days: 30,
+        columns: &[
+            l("collector"), g("duration_ms"), g("rows"), c("errors"), c("skipped_ticks"),
+            g("spool_bytes"), g("spool_records"), c("dropped_records"),
+            c("damaged_records"), c("retries"), c("dead_letters"), g("rss_bytes"),
+        ],
+    },
+    FamilySpec {
         name: "pg_log_event",
         retention_days: 14,
         columns: &[

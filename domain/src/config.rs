@@ -126,6 +126,29 @@ impl CollectorConfig {
     }
 }
 
+/// Which families an agent collects: every family, or only those listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FamilyFilter {
+    only: Option<BTreeSet<String>>,
+}
+
+impl FamilyFilter {
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The server's list; an empty list means every family.
+    pub fn from_config(config: &CollectorConfig) -> Self {
+        Self {
+            only: (!config.enabled_families.is_empty()).then(|| config.enabled_families.clone()),
+        }
+    }
+
+    pub fn allows(&self, family: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.contains(family))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +173,15 @@ mod tests {
         assert!(c.matches_etag("\"v1\", \"v3\""));
         assert!(c.matches_etag("*"));
         assert!(!c.matches_etag("\"v2\""));
+    }
+
+    #[test]
+    fn an_empty_family_list_enables_every_family() {
+        let mut c = CollectorConfig::default();
+        assert!(FamilyFilter::from_config(&c).allows("pg_table"));
+        c.enabled_families.insert("pg_database".into());
+        let f = FamilyFilter::from_config(&c);
+        assert!(f.allows("pg_database") && !f.allows("pg_table"));
     }
 
     #[test]

@@ -8,6 +8,9 @@ pub mod config;
 pub mod credentials;
 pub mod delivery;
 pub mod rates;
+pub mod redact;
+pub mod schedule;
+pub mod statements;
 
 /// Truncates a timestamp to whole microseconds, the resolution PostgreSQL stores, so that a
 /// value round-trips through the database unchanged.

@@ -1,6 +1,10 @@
 //! Where the agent's collectors read from (sync: the agent is threads).
 
+use std::time::Duration;
+
 use pganalytics_domain::collect::CollectedRows;
+use pganalytics_domain::config::FamilyFilter;
+use pganalytics_domain::schedule::Group;
 
 use crate::BoxError;
 
@@ -13,10 +17,49 @@ pub struct SourceError {
     pub cause: Option<BoxError>,
 }
 
-/// Host statistics: CPU, memory, load, disk I/O, network, disk usage.
+impl SourceError {
+    pub fn new(source_name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            source_name,
+            message: message.into(),
+            cause: None,
+        }
+    }
+}
+
+/// What one collector (one stats view, one host source) read in one run.
+#[derive(Debug)]
+pub struct Reading {
+    /// The collector, e.g. `pg_table` or `sys_cpu`: what self-metrics are labelled with.
+    pub collector: &'static str,
+    pub duration: Duration,
+    pub result: Result<Vec<CollectedRows>, SourceError>,
+}
+
+impl Reading {
+    /// Times `read` and labels its outcome with `collector`.
+    pub fn timed(
+        collector: &'static str,
+        read: impl FnOnce() -> Result<Vec<CollectedRows>, SourceError>,
+    ) -> Self {
+        let started = std::time::Instant::now();
+        let result = read();
+        Self {
+            collector,
+            duration: started.elapsed(),
+            result,
+        }
+    }
+}
+
+/// One place the agent collects from: a PostgreSQL instance, or the host.
 #[cfg_attr(feature = "mock", mockall::automock)]
-pub trait HostSource: Send {
-    /// One reading of every host family. A family that cannot be read is reported in the
-    /// errors while the others are still returned: one failing source never stops a cycle.
-    fn collect(&mut self) -> (Vec<CollectedRows>, Vec<SourceError>);
+pub trait Source: Send {
+    /// The instance name the rows describe (`metrics[].instance` in the batch).
+    fn instance(&self) -> &str;
+
+    /// Runs every collector of `group` this source has whose family `enabled` allows. A
+    /// collector that fails is reported in its reading while the others still run: one
+    /// failing collector never stops a cycle.
+    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading>;
 }

@@ -7,9 +7,12 @@ mod disk_usage;
 mod load;
 mod memory;
 mod network;
+mod pressure;
 
 use pganalytics_domain::collect::CollectedRows;
-use pganalytics_ports::sources::{HostSource, SourceError};
+use pganalytics_domain::config::FamilyFilter;
+use pganalytics_domain::schedule::Group;
+use pganalytics_ports::sources::{Reading, Source, SourceError};
 use std::path::PathBuf;
 
 pub use disk_usage::DiskRole;
@@ -17,40 +20,50 @@ pub use disk_usage::DiskRole;
 /// Reads every host family from this machine.
 #[derive(Debug, Default)]
 pub struct ProcHost {
+    /// The instance the host's rows are filed under.
+    pub instance: String,
     /// Paths whose file system gets a role label in `disk_usage` (the data directory, WAL).
     pub roles: Vec<(PathBuf, DiskRole)>,
 }
 
-fn failed(
-    source_name: &'static str,
-    e: impl std::error::Error + Send + Sync + 'static,
-) -> SourceError {
-    SourceError {
-        source_name,
-        message: e.to_string(),
-        cause: Some(Box::new(e)),
-    }
+type Reader<'a> = (
+    &'static str,
+    Box<dyn FnOnce() -> procfs::ProcResult<CollectedRows> + 'a>,
+);
+
+fn read(name: &'static str, f: impl FnOnce() -> procfs::ProcResult<CollectedRows>) -> Reading {
+    Reading::timed(name, || {
+        f().map(|rows| vec![rows]).map_err(|e| SourceError {
+            source_name: name,
+            message: e.to_string(),
+            cause: Some(Box::new(e)),
+        })
+    })
 }
 
-impl HostSource for ProcHost {
-    fn collect(&mut self) -> (Vec<CollectedRows>, Vec<SourceError>) {
-        let readings = [
-            cpu::read().map_err(|e| failed("sys_cpu", e)),
-            memory::read().map_err(|e| failed("sys_memory", e)),
-            load::read().map_err(|e| failed("sys_load", e)),
-            disk_io::read().map_err(|e| failed("sys_disk_io", e)),
-            network::read().map_err(|e| failed("sys_network", e)),
-            disk_usage::read(&self.roles).map_err(|e| failed("disk_usage", e)),
-        ];
-        let mut rows = Vec::new();
-        let mut errors = Vec::new();
-        for r in readings {
-            match r {
-                Ok(r) => rows.push(r),
-                Err(e) => errors.push(e),
-            }
-        }
-        (rows, errors)
+impl Source for ProcHost {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading> {
+        let readers: Vec<Reader<'_>> = match group {
+            Group::Host => vec![
+                ("sys_cpu", Box::new(cpu::read)),
+                ("sys_memory", Box::new(memory::read)),
+                ("sys_load", Box::new(load::read)),
+                ("sys_disk_io", Box::new(disk_io::read)),
+                ("sys_network", Box::new(network::read)),
+                ("sys_pressure", Box::new(pressure::read)),
+            ],
+            Group::Disk => vec![("disk_usage", Box::new(|| disk_usage::read(&self.roles)))],
+            _ => Vec::new(),
+        };
+        readers
+            .into_iter()
+            .filter(|(name, _)| enabled.allows(name))
+            .map(|(name, f)| read(name, f))
+            .collect()
     }
 }
 

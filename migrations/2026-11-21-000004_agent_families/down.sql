@@ -1,0 +1,11 @@
+DROP TABLE metrics.pg_lock;
+DROP TABLE metrics.pg_wal;
+DROP TABLE metrics.pg_archiver;
+DROP TABLE metrics.pg_replication_slot;
+DROP TABLE metrics.pg_wal_receiver;
+DROP TABLE metrics.pg_vacuum_progress;
+DROP TABLE metrics.pg_statement;
+DROP TABLE metrics.pg_statement_text;
+DROP TABLE metrics.pg_io;
+DROP TABLE metrics.sys_pressure;
+DROP TABLE metrics.agent;
