@@ -3,10 +3,12 @@
 //! ureq 3 defaults to its Rustls provider even when only native-tls is compiled in, and
 //! panics on the first https call; the provider is therefore always set explicitly.
 
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::delivery::{PushResult, parse_retry_after};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -46,13 +48,25 @@ impl std::fmt::Debug for Enrolment {
 
 /// An HTTPS agent that trusts only `ca_pem`.
 pub fn agent_trusting(ca_pem: &str) -> Result<ureq::Agent, HttpError> {
+    agent_with(ca_pem, None)
+}
+
+/// An HTTPS agent that trusts only `ca_pem` and presents `client` (certificate, PKCS#8 key).
+fn agent_with(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ureq::Agent, HttpError> {
     let ca = Certificate::from_pem(ca_pem.as_bytes()).map_err(|e| HttpError::Ca(e.to_string()))?;
-    let tls = TlsConfig::builder()
+    let mut tls = TlsConfig::builder()
         .provider(TlsProvider::NativeTls)
-        .root_certs(RootCerts::new_with_certs(&[ca]))
-        .build();
+        .root_certs(RootCerts::new_with_certs(&[ca]));
+    if let Some((cert, key)) = client {
+        let cert = Certificate::from_pem(cert.as_bytes())
+            .map_err(|e| HttpError::Ca(format!("client certificate: {e}")))?;
+        // The error of a key that does not parse is not shown: it could quote the key.
+        let key = PrivateKey::from_pem(key.as_bytes())
+            .map_err(|_| HttpError::Ca("the client key is not a PEM PKCS#8 key".into()))?;
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
+    }
     Ok(ureq::Agent::config_builder()
-        .tls_config(tls)
+        .tls_config(tls.build())
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
@@ -83,12 +97,179 @@ pub fn enrol(
         .read_to_string()
         .map_err(|e| HttpError::Transport(e.to_string()))?;
     if status != 201 {
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        return Err(HttpError::Refused {
-            status,
-            code: v["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
-            message: v["error"]["message"].as_str().unwrap_or(&body).to_owned(),
-        });
+        return Err(error_of(status, &body));
     }
     serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))
+}
+
+/// The answer to a push, as the delivery rules need it.
+#[derive(Debug, Clone)]
+pub struct PushAnswer {
+    pub result: PushResult,
+    pub retry_after: Option<Duration>,
+    /// The server's JSON answer (or the transport error), for the dead-letter reason.
+    pub body: String,
+}
+
+impl PushAnswer {
+    /// `next_config_version` of a successful push.
+    pub fn next_config_version(&self) -> Option<i64> {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()?
+            .get("next_config_version")?
+            .as_i64()
+    }
+}
+
+/// A registered collector talking to its server over mutual TLS.
+pub struct CollectorClient {
+    agent: ureq::Agent,
+    base: String,
+    collector_id: String,
+}
+
+impl std::fmt::Debug for CollectorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorClient")
+            .field("base", &self.base)
+            .field("collector_id", &self.collector_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn error_of(status: u16, body: &str) -> HttpError {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    HttpError::Refused {
+        status,
+        code: v["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
+        message: v["error"]["message"].as_str().unwrap_or(body).to_owned(),
+    }
+}
+
+impl CollectorClient {
+    pub fn new(
+        server_url: &str,
+        ca_pem: &str,
+        cert_pem: &str,
+        key_pem: &str,
+        collector_id: &str,
+    ) -> Result<Self, HttpError> {
+        Ok(Self {
+            agent: agent_with(ca_pem, Some((cert_pem, key_pem)))?,
+            base: format!("{}/api/v1", server_url.trim_end_matches('/')),
+            collector_id: collector_id.to_owned(),
+        })
+    }
+
+    /// `POST /metrics/push` with a zstd-compressed batch. Never fails: a transport error is
+    /// a [`PushResult::NetworkError`] answer.
+    pub fn push(&self, token: &str, zstd_batch: &[u8]) -> PushAnswer {
+        let sent = self
+            .agent
+            .post(&format!("{}/metrics/push", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "zstd")
+            .send(zstd_batch);
+        match sent {
+            Err(e) => PushAnswer {
+                result: PushResult::NetworkError,
+                retry_after: None,
+                body: e.to_string(),
+            },
+            Ok(mut res) => {
+                let retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                let status = res.status().as_u16();
+                // Read the whole body: ureq reuses the connection only then.
+                match res.body_mut().read_to_string() {
+                    Ok(body) => PushAnswer {
+                        result: PushResult::Status(status),
+                        retry_after,
+                        body,
+                    },
+                    Err(e) => PushAnswer {
+                        result: PushResult::NetworkError,
+                        retry_after,
+                        body: e.to_string(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// `POST /collectors/{id}/token`: a fresh collector token, by client certificate alone.
+    pub fn refresh_token(&self) -> Result<String, HttpError> {
+        let mut res = self
+            .agent
+            .post(&format!(
+                "{}/collectors/{}/token",
+                self.base, self.collector_id
+            ))
+            .send_empty()
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        let status = res.status().as_u16();
+        let body = res
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        if status != 200 {
+            return Err(error_of(status, &body));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))?;
+        v["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HttpError::BadAnswer("no token in the answer".into()))
+    }
+
+    /// `GET /config/{id}`; `None` when the server says the version in `etag` is current.
+    pub fn config(
+        &self,
+        token: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<CollectorConfig>, HttpError> {
+        let mut req = self
+            .agent
+            .get(&format!("{}/config/{}", self.base, self.collector_id))
+            .header("Authorization", &format!("Bearer {token}"));
+        if let Some(etag) = etag {
+            req = req.header("If-None-Match", etag);
+        }
+        let mut res = req
+            .call()
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        let status = res.status().as_u16();
+        let body = res
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        match status {
+            304 => Ok(None),
+            200 => serde_json::from_str(&body)
+                .map(Some)
+                .map_err(|e| HttpError::BadAnswer(e.to_string())),
+            _ => Err(error_of(status, &body)),
+        }
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> Result<(), HttpError> {
+        let mut res = self
+            .agent
+            .get(&format!("{}/health", self.base))
+            .call()
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(error_of(status, &body))
+        }
+    }
 }

@@ -97,7 +97,7 @@ pub struct CollectorConfig {
 impl Default for CollectorConfig {
     fn default() -> Self {
         Self {
-            version: 1,
+            version: Self::DEFAULT_VERSION,
             intervals: Intervals::default(),
             enabled_families: BTreeSet::new(),
             config_poll_seconds: 300,
@@ -106,6 +106,15 @@ impl Default for CollectorConfig {
 }
 
 impl CollectorConfig {
+    /// The version of the built-in defaults, before anyone changed a collector's config.
+    pub const DEFAULT_VERSION: i64 = 1;
+
+    /// Whether an operator changed this configuration on the server. Until then an agent
+    /// keeps the intervals of its own configuration file; from then on the server's win.
+    pub fn set_by_operator(&self) -> bool {
+        self.version > Self::DEFAULT_VERSION
+    }
+
     /// A strong ETag derived from the version.
     pub fn etag(&self) -> String {
         format!("\"v{}\"", self.version)

@@ -270,6 +270,24 @@ impl PgTarget {
         self.session().map(|(_, v)| v)
     }
 
+    /// The instance's data directory, when the agent's role may read it (`pg_monitor`) and
+    /// the server runs on this host: disk usage then labels its file system (and WAL's).
+    pub fn data_directory(&mut self) -> Option<std::path::PathBuf> {
+        #[derive(QueryableByName)]
+        struct Dir {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            dir: String,
+        }
+        let (conn, _) = self.session().ok()?;
+        let d: Dir = diesel::sql_query(
+            "/* pganalytics-agent */ SELECT current_setting('data_directory') AS dir",
+        )
+        .get_result(conn)
+        .ok()?;
+        let path = std::path::PathBuf::from(d.dir);
+        path.is_dir().then_some(path)
+    }
+
     /// Closes the session (the next collector reconnects).
     pub fn disconnect(&mut self) {
         self.conn = None;

@@ -1,7 +1,18 @@
-//! `pganalytics-agent`. Today: enrolment with the server. The collectors, the spool and
-//! the daemon come with the agent issue.
+//! `pganalytics-agent`: collects PostgreSQL and host statistics, spools them durably and
+//! pushes them to the server over mutual TLS. See docs/agent.md.
 
+mod batch;
+mod collect;
+mod config;
+mod identity;
+mod logging;
+mod prometheus;
 mod register;
+mod run;
+mod selfmetrics;
+mod sender;
+mod session;
+mod sources;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -9,16 +20,16 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "pganalytics-agent", version, about = "pgAnalytics agent")]
 struct Cli {
-    /// Where the agent keeps its identity (key, certificate, CA) and state.
-    #[arg(
-        long,
-        global = true,
-        env = "PGANALYTICS_AGENT_STATE_DIR",
-        default_value = "pganalytics-agent-state"
-    )]
-    state_dir: PathBuf,
+    /// A TOML configuration file (see docs/agent.md); `PGANALYTICS_AGENT_*` variables
+    /// override it.
+    #[arg(long, global = true, env = "PGANALYTICS_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the agent keeps its identity (key, certificate, CA) and state; overrides
+    /// `state_dir` of the configuration.
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,13 +37,25 @@ enum Command {
     /// Enrol with a server: make a key that never leaves this host, send a CSR with a
     /// registration token, and keep the certificate the server's CA issues.
     Register(register::Args),
+    /// The daemon (the default): collect on schedule, spool, deliver.
+    Run,
+    /// Run one collection cycle.
+    Collect(collect::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Register(args) => register::run(&cli.state_dir, args),
-    };
+    let result = (|| {
+        let mut config = config::AgentConfig::load(cli.config.as_deref())?;
+        if let Some(dir) = cli.state_dir {
+            config.state_dir = dir;
+        }
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Register(args) => register::run(&config.state_dir, args),
+            Command::Run => run::run(cli.config.as_deref(), config),
+            Command::Collect(args) => collect::run(&config, &args),
+        }
+    })();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

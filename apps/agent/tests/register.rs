@@ -1,68 +1,12 @@
 //! `pganalytics-agent register` against the real server over TLS.
 
-use pganalytics_adapters::testing::TestDatabase;
-use pganalytics_server::settings::Settings;
-use pganalytics_server::{app, logging};
-use secrecy::SecretString;
+mod common;
+
+use common::{Server, register};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
 
-struct Server {
-    url: String,
-    ca_file: std::path::PathBuf,
-    token: String,
-    _data: tempfile::TempDir,
-    _db: TestDatabase,
-}
-
-/// A server on a fresh database, and a registration token for one agent.
 fn server() -> Server {
-    let db = TestDatabase::create();
-    let data = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_owned(),
-        database_url: Some(SecretString::from(db.url.clone())),
-        workers: 1,
-        pool_size: 2,
-        ..Settings::default()
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let running = app::start(&settings, logging::discard()).await.unwrap();
-            let token = running
-                .backend
-                .create_registration_token()
-                .execute(1, time::Duration::minutes(10))
-                .await
-                .unwrap();
-            tx.send((running.addr, token.secret.expose().to_owned()))
-                .unwrap();
-            let _ = running.server.await;
-        })
-    });
-    let (addr, token) = rx.recv().unwrap();
-    Server {
-        url: format!("https://localhost:{}", addr.port()),
-        ca_file: data.path().join("ca.pem"),
-        token,
-        _data: data,
-        _db: db,
-    }
-}
-
-fn register(s: &Server, state: &Path, token: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pganalytics-agent"))
-        .args(["register", "--server", &s.url, "--ca-file"])
-        .arg(&s.ca_file)
-        .args(["--name", "db1", "--state-dir"])
-        .arg(state)
-        .args(extra)
-        .env("PGANALYTICS_AGENT_REGISTRATION_TOKEN", token)
-        .output()
-        .unwrap()
+    Server::start()
 }
 
 #[test]

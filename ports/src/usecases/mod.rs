@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod collect;
 mod ingest;
 mod query;
 mod register;
@@ -14,6 +15,7 @@ pub use admin::{
 pub use auth::{
     AuthError, AuthenticateApiToken, AuthenticateCollector, CollectorToken, RefreshCollectorToken,
 };
+pub use collect::{CollectCycle, CycleReport, RunSummary};
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
 pub use query::{QueryError, QueryMetrics, Series, SeriesRequest};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};

@@ -1,0 +1,238 @@
+//! The agent's configuration: defaults, then a TOML file, then `PGANALYTICS_AGENT_*`
+//! variables (`__` separates nested keys: `PGANALYTICS_AGENT_INTERVALS__HOST=5`). Every key
+//! and default is documented in docs/agent.md.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use pganalytics_domain::config::Intervals;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// The instance name the rows are filed under on the server.
+    pub name: String,
+    /// A libpq connection string, URI or service name; empty: libpq's environment
+    /// (PGHOST, PGPORT, PGUSER, PGSERVICE, …).
+    #[serde(serialize_with = "hidden")]
+    pub dsn: SecretString,
+}
+
+fn hidden<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Statements {
+    pub top_n: usize,
+    pub send_texts: bool,
+}
+
+impl Default for Statements {
+    fn default() -> Self {
+        Self {
+            top_n: 100,
+            send_texts: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// The server's base URL; default: the one the agent registered with.
+    pub server_url: Option<String>,
+    /// Identity (key, certificate, token) and state.
+    pub state_dir: PathBuf,
+    /// The spool; default: `<state_dir>/spool`.
+    pub spool_dir: Option<PathBuf>,
+    pub spool_max_bytes: u64,
+    pub targets: Vec<Target>,
+    /// A single target's DSN (`PGANALYTICS_AGENT_DSN`), named `main`, when `targets` is empty.
+    #[serde(serialize_with = "hidden_opt")]
+    pub dsn: Option<SecretString>,
+    /// The instance the host's rows are filed under; default: the first target's name.
+    pub host_instance: Option<String>,
+    /// Collection intervals in seconds, until the server's configuration says otherwise.
+    pub intervals: Intervals,
+    pub statement_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+    pub statements: Statements,
+    /// Serve the agent's own metrics as Prometheus text here (loopback only).
+    pub prometheus_listen: Option<SocketAddr>,
+    /// `json` or `text`; default: text on a terminal, JSON otherwise.
+    pub log_format: Option<String>,
+}
+
+fn hidden_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some(""),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            server_url: None,
+            state_dir: PathBuf::from("pganalytics-agent-state"),
+            spool_dir: None,
+            spool_max_bytes: 256 * 1024 * 1024,
+            targets: Vec::new(),
+            dsn: None,
+            host_instance: None,
+            intervals: Intervals::default(),
+            statement_timeout_ms: 10_000,
+            lock_timeout_ms: 1_000,
+            statements: Statements::default(),
+            prometheus_listen: None,
+            log_format: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl AgentConfig {
+    /// Defaults, then `file` (which must exist when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(AgentConfig::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "the config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(
+            Env::prefixed("PGANALYTICS_AGENT_")
+                .ignore(&["registration_token", "config"])
+                .split("__"),
+        );
+        let mut config: AgentConfig = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if config.targets.is_empty()
+            && let Some(dsn) = config.dsn.take()
+        {
+            config.targets.push(Target {
+                name: "main".into(),
+                dsn,
+            });
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.intervals
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let mut names = std::collections::HashSet::new();
+        for t in &self.targets {
+            pganalytics_domain::collector::InstanceName::parse(&t.name)
+                .map_err(|e| ConfigError(format!("target name {:?}: {e}", t.name)))?;
+            if !names.insert(&t.name) {
+                return Err(ConfigError(format!("two targets are named {:?}", t.name)));
+            }
+        }
+        if let Some(addr) = self.prometheus_listen
+            && !addr.ip().is_loopback()
+        {
+            return Err(ConfigError(format!(
+                "prometheus_listen {addr} is not a loopback address: the agent's metrics are \
+                 served on this host only"
+            )));
+        }
+        if self.spool_max_bytes < 1024 * 1024 {
+            return Err(ConfigError("spool_max_bytes must be at least 1 MiB".into()));
+        }
+        Ok(())
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("spool"))
+    }
+
+    pub fn host_instance(&self) -> String {
+        self.host_instance
+            .clone()
+            .or_else(|| self.targets.first().map(|t| t.name.clone()))
+            .unwrap_or_else(|| "host".into())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_file_and_environment_merge_in_that_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "agent.toml",
+                r#"
+                state_dir = "/var/lib/pganalytics-agent"
+                [intervals]
+                host = 30
+                [[targets]]
+                name = "main"
+                dsn = "host=/run/postgresql user=monitor"
+                [[targets]]
+                name = "reporting"
+                dsn = "service=reporting"
+                "#,
+            )?;
+            jail.set_env("PGANALYTICS_AGENT_INTERVALS__HOST", "5");
+            jail.set_env("PGANALYTICS_AGENT_SERVER_URL", "https://monitor:8443");
+            let c = AgentConfig::load(Some(Path::new("agent.toml"))).unwrap();
+            assert_eq!(c.intervals.host, 5);
+            assert_eq!(c.intervals.activity, 15);
+            assert_eq!(c.targets.len(), 2);
+            assert_eq!(c.server_url.as_deref(), Some("https://monitor:8443"));
+            assert_eq!(c.spool_dir(), Path::new("/var/lib/pganalytics-agent/spool"));
+            assert_eq!(c.host_instance(), "main");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_single_dsn_from_the_environment_is_the_main_target_and_never_printed() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "PGANALYTICS_AGENT_DSN",
+                "postgresql://monitor:s3cret@db/postgres",
+            );
+            let c = AgentConfig::load(None).unwrap();
+            assert_eq!(c.targets[0].name, "main");
+            assert!(!format!("{c:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_the_reason() {
+        Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[intervals]\nhost = 0\n")?;
+            let e = AgentConfig::load(Some(Path::new("a.toml"))).unwrap_err();
+            assert!(e.to_string().contains("host"), "{e}");
+            jail.create_file("b.toml", "prometheus_listen = \"0.0.0.0:9187\"\n")?;
+            let e = AgentConfig::load(Some(Path::new("b.toml"))).unwrap_err();
+            assert!(e.to_string().contains("loopback"), "{e}");
+            jail.create_file("c.toml", "sppol_dir = \"/x\"\n")?;
+            assert!(AgentConfig::load(Some(Path::new("c.toml"))).is_err());
+            assert!(AgentConfig::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,81 @@
+//! The agent's identity in its state directory, as `register` stored it: collector id,
+//! certificate, key, the server's CA, the current collector token.
+
+use anyhow::Context as _;
+use pganalytics_adapters::pki;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+struct Stored {
+    collector_id: String,
+    name: String,
+    server_url: String,
+}
+
+pub struct Identity {
+    pub dir: PathBuf,
+    pub collector_id: uuid::Uuid,
+    pub name: String,
+    pub server_url: String,
+    pub cert_pem: String,
+    pub key_pem: SecretString,
+    pub ca_pem: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("dir", &self.dir)
+            .field("collector_id", &self.collector_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+impl Identity {
+    pub fn dir_in(state_dir: &Path) -> PathBuf {
+        state_dir.join("identity")
+    }
+
+    pub fn load(state_dir: &Path) -> anyhow::Result<Self> {
+        let dir = Self::dir_in(state_dir);
+        let stored = dir.join("collector.json");
+        if !stored.is_file() {
+            anyhow::bail!(
+                "this agent is not registered ({} is missing).\nFix: run `pganalytics-agent \
+                 register --server URL --ca-file CA.pem` with PGANALYTICS_AGENT_REGISTRATION_TOKEN \
+                 set to a token from `pganalytics-server registration-token create`",
+                stored.display()
+            );
+        }
+        let s: Stored = serde_json::from_str(&read(&stored)?)
+            .with_context(|| format!("{} is damaged", stored.display()))?;
+        Ok(Self {
+            collector_id: s.collector_id.parse().context("collector id")?,
+            name: s.name,
+            server_url: s.server_url,
+            cert_pem: read(&dir.join("cert.pem"))?,
+            key_pem: read(&dir.join("key.pem"))?.into(),
+            ca_pem: read(&dir.join("ca.pem"))?,
+            dir,
+        })
+    }
+
+    pub fn token(&self) -> anyhow::Result<SecretString> {
+        Ok(read(&self.dir.join("token"))?.trim().to_owned().into())
+    }
+
+    /// Keeps a fresh token for the next start (0600, replaced atomically).
+    pub fn store_token(&self, token: &SecretString) -> anyhow::Result<()> {
+        let staged = self.dir.join("token.new");
+        pki::write_private_file(&staged, token.expose_secret().as_bytes(), 0o600)?;
+        fs::rename(&staged, self.dir.join("token")).context("storing the token")
+    }
+}

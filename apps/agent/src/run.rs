@@ -1,0 +1,273 @@
+//! `pganalytics-agent run`: the daemon.
+//!
+//! Threads: this one collects on schedule and spools each cycle's batch (compressed, fsynced)
+//! before any network I/O; the sender drains the spool; a signal thread turns SIGTERM/SIGINT
+//! into "finish the cycle, stop" and SIGHUP into "reload the configuration file"; an optional
+//! Prometheus endpoint serves the agent's own figures.
+
+use anyhow::Context as _;
+use nix::sys::signal::{SigSet, Signal as Sig};
+use pganalytics_adapters::spool::{DiskSpool, SpoolOptions};
+use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::delivery::Backoff;
+use pganalytics_ports::spool::Spool;
+use pganalytics_ports::usecases::{CollectCycle, CycleReport};
+use slog::{Logger, error, info, warn};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::batch;
+use crate::config::AgentConfig;
+use crate::identity::Identity;
+use crate::selfmetrics::SelfMetrics;
+use crate::sender::{Sender, Signal};
+use crate::session::Session;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Stop,
+    Reload,
+}
+
+/// Blocks the signals in this thread (and so in every thread spawned after) and delivers
+/// them on a channel from a thread of their own.
+fn signals() -> anyhow::Result<Receiver<Event>> {
+    let mut set = SigSet::empty();
+    for s in [Sig::SIGTERM, Sig::SIGINT, Sig::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block().context("blocking signals")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            while let Ok(sig) = set.wait() {
+                let event = if sig == Sig::SIGHUP {
+                    Event::Reload
+                } else {
+                    Event::Stop
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(rx)
+}
+
+pub struct Daemon {
+    config_file: Option<PathBuf>,
+    config: AgentConfig,
+    log: Logger,
+    started: Instant,
+    metrics: Arc<SelfMetrics>,
+    spool: Arc<Mutex<DiskSpool>>,
+    session: Arc<Session>,
+    signal: Arc<Signal>,
+    announced_config: Arc<AtomicI64>,
+    server_config: Option<CollectorConfig>,
+    /// The last error of each failing collector: a failure is logged when it starts or
+    /// changes, and its end is logged too, rather than every cycle.
+    failing: HashMap<(String, &'static str), String>,
+}
+
+pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()> {
+    // Before any thread starts (the logger's among them), so that they all inherit the mask.
+    let events = signals()?;
+    let (log, _flush_on_exit) = crate::logging::logger(config.log_format.as_deref());
+    let identity = Identity::load(&config.state_dir)?;
+    let session = Arc::new(Session::open(identity, config.server_url.as_deref())?);
+    let spool_dir = config.spool_dir();
+    let spool = DiskSpool::open(
+        &spool_dir,
+        SpoolOptions {
+            max_bytes: config.spool_max_bytes,
+            ..SpoolOptions::default()
+        },
+    )
+    .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
+    let stats = spool.stats();
+    info!(log, "agent starting";
+        "collector_id" => %session.identity.collector_id, "targets" => config.targets.len(),
+        "spool_dir" => %spool_dir.display(), "spooled_records" => stats.records,
+        "damaged_records" => stats.damaged_records);
+    let daemon = Daemon {
+        config_file: config_file.map(Path::to_path_buf),
+        log,
+        started: Instant::now(),
+        metrics: Arc::new(SelfMetrics::default()),
+        spool: Arc::new(Mutex::new(spool)),
+        session,
+        signal: Arc::new(Signal::default()),
+        announced_config: Arc::new(AtomicI64::new(0)),
+        server_config: None,
+        failing: HashMap::new(),
+        config,
+    };
+    daemon.run(&events)
+}
+
+impl Daemon {
+    fn clock(&self) -> impl Fn() -> Duration + '_ {
+        move || self.started.elapsed()
+    }
+
+    fn cycle(&self) -> CollectCycle {
+        let mut cycle = CollectCycle::new(
+            crate::sources::all(&self.config),
+            self.config.intervals.clone(),
+            self.started.elapsed(),
+        );
+        if let Some(c) = self.server_config.as_ref().filter(|c| c.set_by_operator()) {
+            cycle.apply(c);
+        }
+        cycle
+    }
+
+    fn run(mut self, events: &Receiver<Event>) -> anyhow::Result<()> {
+        let sender = self.start_sender()?;
+        if let Some(addr) = self.config.prometheus_listen {
+            crate::prometheus::serve(addr, self.metrics.clone(), self.log.clone())?;
+        }
+        let mut cycle = self.cycle();
+        let mut next_config_poll = Duration::ZERO;
+        loop {
+            if self.started.elapsed() >= next_config_poll || self.config_announced() {
+                self.poll_config(&mut cycle);
+                let every = self
+                    .server_config
+                    .as_ref()
+                    .map_or(300, |c| c.config_poll_seconds);
+                next_config_poll = self.started.elapsed() + Duration::from_secs(every.into());
+            }
+            let wait = cycle.next_due().saturating_sub(self.started.elapsed());
+            match events.recv_timeout(wait.min(Duration::from_secs(5))) {
+                Ok(Event::Stop) => break,
+                Ok(Event::Reload) => {
+                    self.reload();
+                    cycle = self.cycle();
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if cycle.next_due() > self.started.elapsed() {
+                continue;
+            }
+            let at = batch::now();
+            let report = cycle.run_due(&self.clock(), at);
+            self.metrics
+                .skipped_ticks
+                .store(cycle.skipped_ticks(), Ordering::Relaxed);
+            self.spool_report(report, at);
+        }
+        info!(
+            self.log,
+            "stopping: the cycle is spooled; the sender finishes its push"
+        );
+        self.signal.stop();
+        let _ = sender.join();
+        Ok(())
+    }
+
+    fn start_sender(&self) -> anyhow::Result<std::thread::JoinHandle<()>> {
+        let sender = Sender {
+            spool: self.spool.clone(),
+            session: self.session.clone(),
+            signal: self.signal.clone(),
+            metrics: self.metrics.clone(),
+            dead_letter_dir: self.config.state_dir.join("dead-letter"),
+            announced_config: self.announced_config.clone(),
+            log: self.log.clone(),
+            backoff: Backoff::default(),
+        };
+        std::thread::Builder::new()
+            .name("sender".into())
+            .spawn(move || sender.run())
+            .context("starting the sender")
+    }
+
+    fn config_announced(&self) -> bool {
+        let applied = self.server_config.as_ref().map_or(0, |c| c.version);
+        self.announced_config.load(Ordering::Relaxed) > applied
+    }
+
+    /// Pulls the server's configuration (conditional on the version we have).
+    fn poll_config(&mut self, cycle: &mut CollectCycle) {
+        let etag = self.server_config.as_ref().map(CollectorConfig::etag);
+        match self.session.config(etag.as_deref()) {
+            Ok(Some(config)) => {
+                if config.set_by_operator() {
+                    info!(self.log, "applying the server's configuration"; "config_version" => config.version);
+                    cycle.apply(&config);
+                }
+                self.server_config = Some(config);
+            }
+            Ok(None) => {}
+            Err(e) => warn!(self.log, "cannot fetch the server's configuration"; "error" => %e),
+        }
+    }
+
+    fn reload(&mut self) {
+        match AgentConfig::load(self.config_file.as_deref()) {
+            Ok(config) => {
+                info!(self.log, "configuration reloaded"; "targets" => config.targets.len());
+                self.config = config;
+            }
+            Err(e) => {
+                error!(self.log, "the configuration did not reload; keeping the old one"; "error" => %e)
+            }
+        }
+    }
+
+    fn log_failures(&mut self, report: &CycleReport) {
+        for r in &report.runs {
+            let key = (r.instance.clone(), r.collector);
+            match &r.error {
+                Some(e) if self.failing.get(&key) != Some(e) => {
+                    warn!(self.log, "a collector failed; the others go on (logged again when the error changes)";
+                        "instance" => &r.instance, "collector" => r.collector, "error" => e);
+                    self.failing.insert(key, e.clone());
+                }
+                None if self.failing.remove(&key).is_some() => {
+                    info!(self.log, "a collector works again"; "instance" => &r.instance, "collector" => r.collector);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Adds the agent's own figures and spools the batch before anything is sent.
+    fn spool_report(&mut self, report: CycleReport, at: time::OffsetDateTime) {
+        self.log_failures(&report);
+        self.metrics.record_runs(&report.runs);
+        let groups: Vec<&str> = report.groups.iter().map(|g| g.as_str()).collect();
+        let mut blocks = report.blocks;
+        self.metrics
+            .record_spool(self.spool.lock().unwrap_or_else(|p| p.into_inner()).stats());
+        blocks.extend(self.metrics.blocks(at));
+        let wire = batch::wire(self.session.identity.collector_id, at, blocks);
+        let appended = batch::compress(&wire)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| {
+                let mut spool = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+                let id = spool.append(&bytes)?;
+                self.metrics.record_spool(spool.stats());
+                Ok(id)
+            });
+        match appended {
+            Ok(spool_id) => {
+                info!(self.log, "cycle spooled"; "batch_id" => %wire.batch_id, "spool_id" => spool_id,
+                    "rows" => wire.metrics.iter().map(|b| b.rows.len()).sum::<usize>(),
+                    "groups" => groups.join(","));
+                self.signal.notify();
+            }
+            Err(e) => error!(self.log, "cannot spool the cycle's batch; it is lost"; "error" => %e),
+        }
+    }
+}

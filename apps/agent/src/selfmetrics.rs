@@ -1,0 +1,233 @@
+//! The agent's own figures: in every batch as the `agent` family, and as Prometheus text
+//! when `prometheus_listen` is set.
+
+use pganalytics_domain::batch::WireBlock;
+use pganalytics_ports::spool::SpoolStats;
+use pganalytics_ports::usecases::RunSummary;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CollectorFigures {
+    duration_ms: f64,
+    rows: usize,
+    errors: u64,
+}
+
+/// Shared by the collecting loop, the sender and the Prometheus endpoint.
+#[derive(Debug, Default)]
+pub struct SelfMetrics {
+    collectors: Mutex<BTreeMap<(String, &'static str), CollectorFigures>>,
+    spool: Mutex<SpoolStats>,
+    pub retries: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub delivered: AtomicU64,
+    pub skipped_ticks: AtomicU64,
+}
+
+const COLUMNS: &[&str] = &[
+    "collector",
+    "duration_ms",
+    "rows",
+    "errors",
+    "skipped_ticks",
+    "spool_bytes",
+    "spool_records",
+    "dropped_records",
+    "damaged_records",
+    "retries",
+    "dead_letters",
+    "rss_bytes",
+];
+
+pub fn rss_bytes() -> u64 {
+    // The second field of statm is resident pages.
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as u64);
+    pages * page
+}
+
+impl SelfMetrics {
+    pub fn record_runs(&self, runs: &[RunSummary]) {
+        let mut map = self.collectors.lock().unwrap_or_else(|p| p.into_inner());
+        for r in runs {
+            let f = map.entry((r.instance.clone(), r.collector)).or_default();
+            f.duration_ms = r.duration.as_secs_f64() * 1000.0;
+            f.rows = r.rows;
+            f.errors += u64::from(r.error.is_some());
+        }
+    }
+
+    pub fn record_spool(&self, stats: SpoolStats) {
+        *self.spool.lock().unwrap_or_else(|p| p.into_inner()) = stats;
+    }
+
+    fn spool(&self) -> SpoolStats {
+        *self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The `agent` family: a row per collector and instance (the collectors of the host and
+    /// of every target), and a row for the process (no collector).
+    pub fn blocks(&self, collected_at: OffsetDateTime) -> Vec<WireBlock> {
+        let mut per_instance: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
+        for ((instance, collector), f) in self
+            .collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let mut row = vec![
+                json!(collector),
+                json!(f.duration_ms),
+                json!(f.rows),
+                json!(f.errors),
+            ];
+            row.resize(COLUMNS.len(), Value::Null);
+            per_instance.entry(instance.clone()).or_default().push(row);
+        }
+        let spool = self.spool();
+        let process = vec![
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!(self.skipped_ticks.load(Ordering::Relaxed)),
+            json!(spool.bytes),
+            json!(spool.records),
+            json!(spool.dropped_records),
+            json!(spool.damaged_records),
+            json!(self.retries.load(Ordering::Relaxed)),
+            json!(self.dead_letters.load(Ordering::Relaxed)),
+            json!(rss_bytes()),
+        ];
+        let first = per_instance.keys().next().cloned();
+        if let Some(first) = first {
+            per_instance.get_mut(&first).expect("key").push(process);
+        }
+        per_instance
+            .into_iter()
+            .map(|(instance, rows)| WireBlock {
+                family: "agent".into(),
+                instance,
+                collected_at: Some(collected_at),
+                columns: COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+                rows,
+            })
+            .collect()
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let map = self
+            .collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        header(
+            &mut out,
+            "pganalytics_agent_collector_duration_seconds",
+            "gauge",
+            "How long the collector's last run took.",
+        );
+        for ((instance, collector), f) in &map {
+            let _ = writeln!(
+                out,
+                "pganalytics_agent_collector_duration_seconds{{instance=\"{}\",collector=\"{collector}\"}} {}",
+                escape(instance),
+                f.duration_ms / 1000.0
+            );
+        }
+        header(
+            &mut out,
+            "pganalytics_agent_collector_errors_total",
+            "counter",
+            "Failed runs of the collector.",
+        );
+        for ((instance, collector), f) in &map {
+            let _ = writeln!(
+                out,
+                "pganalytics_agent_collector_errors_total{{instance=\"{}\",collector=\"{collector}\"}} {}",
+                escape(instance),
+                f.errors
+            );
+        }
+        let spool = self.spool();
+        let scalars: [(&str, &str, &str, u64); 8] = [
+            (
+                "pganalytics_agent_spool_bytes",
+                "gauge",
+                "Bytes in the spool.",
+                spool.bytes,
+            ),
+            (
+                "pganalytics_agent_spool_records",
+                "gauge",
+                "Batches waiting in the spool.",
+                spool.records,
+            ),
+            (
+                "pganalytics_agent_spool_dropped_records_total",
+                "counter",
+                "Batches dropped, oldest first, to keep the spool within its limit.",
+                spool.dropped_records,
+            ),
+            (
+                "pganalytics_agent_spool_damaged_records_total",
+                "counter",
+                "Damaged batches skipped (torn writes after a crash).",
+                spool.damaged_records,
+            ),
+            (
+                "pganalytics_agent_push_retries_total",
+                "counter",
+                "Pushes that failed and will be retried.",
+                self.retries.load(Ordering::Relaxed),
+            ),
+            (
+                "pganalytics_agent_dead_letters_total",
+                "counter",
+                "Batches the server refused for good, kept in the dead-letter folder.",
+                self.dead_letters.load(Ordering::Relaxed),
+            ),
+            (
+                "pganalytics_agent_skipped_ticks_total",
+                "counter",
+                "Collection ticks skipped because the previous run was still going.",
+                self.skipped_ticks.load(Ordering::Relaxed),
+            ),
+            (
+                "pganalytics_agent_resident_memory_bytes",
+                "gauge",
+                "Resident set size of the agent.",
+                rss_bytes(),
+            ),
+        ];
+        for (name, kind, help, value) in scalars {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
