@@ -19,6 +19,7 @@ mod indexes;
 mod io;
 mod locks;
 mod query;
+mod readiness;
 mod replication;
 mod slots;
 mod statements;
@@ -37,6 +38,7 @@ use pganalytics_ports::sources::{Reading, Source, SourceError};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
+pub use readiness::{Readiness, readiness};
 pub use statements::StatementsOptions;
 
 /// PostgreSQL 14: `pg_stat_wal`.
@@ -286,6 +288,21 @@ impl PgTarget {
         .ok()?;
         let path = std::path::PathBuf::from(d.dir);
         path.is_dir().then_some(path)
+    }
+
+    /// The agent's privileges and the settings optional features need.
+    pub fn readiness(&mut self) -> Result<Readiness, PgStatsError> {
+        let (conn, _) = self.session()?;
+        readiness(conn)
+    }
+
+    /// Every collector of every group, by name (for `check`).
+    pub fn collector_names() -> Vec<&'static str> {
+        Group::ALL
+            .iter()
+            .flat_map(|g| collectors(*g))
+            .map(|(name, _)| *name)
+            .collect()
     }
 
     /// Closes the session (the next collector reconnects).

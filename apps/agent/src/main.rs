@@ -2,6 +2,7 @@
 //! pushes them to the server over mutual TLS. See docs/agent.md.
 
 mod batch;
+mod check;
 mod collect;
 mod config;
 mod identity;
@@ -41,6 +42,8 @@ enum Command {
     Run,
     /// Run one collection cycle.
     Collect(collect::Args),
+    /// Check every target, collector, the server and the spool; print the fixes.
+    Check,
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +57,13 @@ fn main() -> std::process::ExitCode {
             Command::Register(args) => register::run(&config.state_dir, args),
             Command::Run => run::run(cli.config.as_deref(), config),
             Command::Collect(args) => collect::run(&config, &args),
+            Command::Check => {
+                if check::run(&config)? {
+                    Ok(())
+                } else {
+                    std::process::exit(1)
+                }
+            }
         }
     })();
     match result {
