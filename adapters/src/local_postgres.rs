@@ -102,6 +102,26 @@ impl PgBinaries {
     fn bin(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
     }
+
+    /// Whether these binaries ship the loadable module `name` (e.g. `pg_stat_statements`,
+    /// which a release without contrib lacks).
+    pub fn has_module(&self, name: &str) -> bool {
+        let pkglib = Command::new(self.bin("pg_config"))
+            .arg("--pkglibdir")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        let parent = self.bindir.parent();
+        [
+            pkglib,
+            parent.map(|p| p.join("lib")),
+            parent.map(|p| p.join("lib/postgresql")),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|dir| dir.join(format!("{name}.so")).is_file())
+    }
 }
 
 fn debian_bindirs() -> Vec<PathBuf> {

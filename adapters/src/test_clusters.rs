@@ -114,20 +114,7 @@ pub fn release_binaries(major: u32) -> PgBinaries {
 
 /// Whether a release's binaries ship `pg_stat_statements`.
 pub fn has_pg_stat_statements(binaries: &PgBinaries) -> bool {
-    let pkglib = Command::new(binaries.bindir.join("pg_config"))
-        .arg("--pkglibdir")
-        .output()
-        .ok()
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let candidates = [
-        pkglib,
-        binaries.bindir.parent().map(|p| p.join("lib")),
-        binaries.bindir.parent().map(|p| p.join("lib/postgresql")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .any(|dir| dir.join("pg_stat_statements.so").is_file())
+    binaries.has_module("pg_stat_statements")
 }
 
 /// A private cluster of `binaries` configured as a monitored server, with `extra` settings.

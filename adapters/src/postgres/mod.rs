@@ -161,6 +161,20 @@ pub async fn ensure_database(
     Ok(())
 }
 
+/// `CREATE EXTENSION IF NOT EXISTS pg_stat_statements` in the database of `url` (the demo's
+/// agent watches the server's own cluster; the module must be preloaded).
+pub async fn ensure_pg_stat_statements(url: &str) -> Result<(), PgSetupError> {
+    use diesel_async::AsyncConnection as _;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    Ok(())
+}
+
 fn pool_error(e: PoolError) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }

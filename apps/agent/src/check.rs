@@ -33,7 +33,13 @@ struct Line {
 struct Report(Vec<Line>);
 
 impl Report {
-    fn add(&mut self, status: Status, what: impl Into<String>, detail: impl Into<String>, fix: Option<String>) {
+    fn add(
+        &mut self,
+        status: Status,
+        what: impl Into<String>,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) {
         self.0.push(Line {
             status,
             what: what.into(),
@@ -43,7 +49,13 @@ impl Report {
     }
 
     fn print(&self) {
-        let width = self.0.iter().map(|l| l.what.len()).max().unwrap_or(10).max(10);
+        let width = self
+            .0
+            .iter()
+            .map(|l| l.what.len())
+            .max()
+            .unwrap_or(10)
+            .max(10);
         println!("{:<6}  {:<width$}  DETAIL", "STATUS", "CHECK");
         for l in &self.0 {
             let status = match l.status {
@@ -74,7 +86,9 @@ pub fn run(config: &AgentConfig) -> anyhow::Result<bool> {
             Status::Error,
             "targets",
             "no PostgreSQL target is configured",
-            Some("add [[targets]] name/dsn to the config file, or set PGANALYTICS_AGENT_DSN".into()),
+            Some(
+                "add [[targets]] name/dsn to the config file, or set PGANALYTICS_AGENT_DSN".into(),
+            ),
         );
     }
     for mut target in crate::sources::targets(config) {
@@ -101,7 +115,12 @@ fn check_target(target: &mut PgTarget, report: &mut Report) {
     let ready = match target.readiness() {
         Ok(r) => r,
         Err(e @ pganalytics_adapters::pgstats::PgStatsError::Query { .. }) => {
-            report.add(Status::Error, format!("{name}: connection"), e.detail(), None);
+            report.add(
+                Status::Error,
+                format!("{name}: connection"),
+                e.detail(),
+                None,
+            );
             return;
         }
         Err(e) => {
@@ -157,7 +176,11 @@ fn check_target(target: &mut PgTarget, report: &mut Report) {
 fn privileges(name: &str, ready: &Readiness, report: &mut Report) {
     let what = format!("{name}: privileges");
     if ready.superuser || ready.pg_monitor {
-        let how = if ready.superuser { "superuser" } else { "member of pg_monitor" };
+        let how = if ready.superuser {
+            "superuser"
+        } else {
+            "member of pg_monitor"
+        };
         report.add(Status::Ok, what, how, None);
     } else {
         report.add(
@@ -205,11 +228,19 @@ fn check_server(config: &AgentConfig, report: &mut Report) {
         Err(e) => {
             let msg = format!("{e:#}");
             let (detail, fix) = msg.split_once("\nFix: ").unwrap_or((&msg, ""));
-            report.add(Status::Error, "server", detail, Some(fix.to_owned()).filter(|f| !f.is_empty()));
+            report.add(
+                Status::Error,
+                "server",
+                detail,
+                Some(fix.to_owned()).filter(|f| !f.is_empty()),
+            );
             return;
         }
     };
-    let url = config.server_url.clone().unwrap_or_else(|| identity.server_url.clone());
+    let url = config
+        .server_url
+        .clone()
+        .unwrap_or_else(|| identity.server_url.clone());
     let result = Session::open(identity, Some(&url)).and_then(|s| {
         s.client.health()?;
         // A fresh token proves the certificate is accepted and the collector not revoked.
@@ -247,7 +278,11 @@ fn check_spool(config: &AgentConfig, report: &mut Report) {
             let free = nix::sys::statvfs::statvfs(&dir)
                 .map(|v| v.blocks_available() as u64 * v.fragment_size() as u64)
                 .unwrap_or(0);
-            let status = if free < config.spool_max_bytes { Status::Warn } else { Status::Ok };
+            let status = if free < config.spool_max_bytes {
+                Status::Warn
+            } else {
+                Status::Ok
+            };
             report.add(
                 status,
                 "spool",

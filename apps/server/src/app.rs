@@ -79,7 +79,15 @@ impl Backend {
             Some(url) => (url.expose_secret().to_owned(), None),
             None => {
                 let bins = PgBinaries::locate(settings.pg_bindir.as_deref())?;
-                let opts = ClusterOptions::new(settings.data_dir.join("postgres"), bins);
+                let mut opts = ClusterOptions::new(settings.data_dir.join("postgres"), bins);
+                // The agent of the demo (or any agent watching this cluster) gets query
+                // statistics; harmless for the server's own use.
+                if opts.binaries.has_module("pg_stat_statements") {
+                    opts.settings.push((
+                        "shared_preload_libraries".into(),
+                        "pg_stat_statements".into(),
+                    ));
+                }
                 let cluster =
                     tokio::task::spawn_blocking(move || LocalCluster::start(opts)).await??;
                 info!(log, "private PostgreSQL cluster is up"; "socket_dir" => %cluster.socket_dir().display(),

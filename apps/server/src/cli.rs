@@ -119,34 +119,63 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
 
 async fn serve(settings: &Settings, log: Logger, demo: bool) -> anyhow::Result<()> {
     let running = app::start(settings, log).await?;
-    if demo {
-        let reg = running
-            .backend
-            .create_registration_token()
-            .execute(10, time::Duration::days(1))
-            .await?;
-        let api = running
-            .backend
-            .create_api_token()
-            .execute("demo", Some(time::Duration::days(7)))
-            .await?;
-        let url = format!("https://localhost:{}", running.addr.port());
-        let ca = std::fs::canonicalize(settings.data_dir.join("ca.pem"))?;
-        let mut err = std::io::stderr().lock();
-        writeln!(
-            err,
-            "\npgAnalytics server is running at {url}\n\
-             CA certificate:      {ca}\n\
-             registration token:  {reg}   (10 agents, 24 h)\n\
-             API token:           {api}   (7 days)\n\n\
-             Try it:\n  curl --cacert {ca} {url}/api/v1/health\n  \
-             curl --cacert {ca} -H 'Authorization: Bearer {api}' {url}/api/v1/servers\n\n\
-             Ctrl-C stops the server (and its private PostgreSQL).\n",
-            ca = ca.display(),
-            reg = reg.secret.expose(),
-            api = api.secret.expose(),
-        )?;
+    if !demo {
+        running.server.await?;
+        return Ok(());
     }
-    running.server.await?;
+    let url = format!("https://localhost:{}", running.addr.port());
+    let reg = running
+        .backend
+        .create_registration_token()
+        .execute(10, time::Duration::days(1))
+        .await?;
+    let api = running
+        .backend
+        .create_api_token()
+        .execute("demo", Some(time::Duration::days(7)))
+        .await?;
+    // The server must be serving while the demo's agent registers.
+    let server = actix_web::rt::spawn(running.server);
+    let agent = crate::demo::start_agent(&running.backend, settings, &url).await;
+    let ca = std::fs::canonicalize(settings.data_dir.join("ca.pem"))?;
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "\npgAnalytics server is running at {url}\n\
+         CA certificate:      {ca}\n\
+         registration token:  {reg}   (10 agents, 24 h)\n\
+         API token:           {api}   (7 days)\n",
+        ca = ca.display(),
+        reg = reg.secret.expose(),
+        api = api.secret.expose(),
+    )?;
+    match &agent {
+        Ok(agent) => writeln!(
+            err,
+            "An agent (collector \"{name}\") monitors this server's PostgreSQL and this host;\n\
+             its state is in {state}, its log in {log}.\n\
+             The first batch arrives within seconds; the dashboards' data within a minute.\n\n\
+             Try it:\n  curl --cacert {ca} {url}/api/v1/health\n  \
+             curl --cacert {ca} -H 'Authorization: Bearer {api}' {url}/api/v1/servers\n  \
+             curl --cacert {ca} -H 'Authorization: Bearer {api}' \\\n    \
+             '{url}/api/v1/servers/1/metrics?family=pg_database&columns=xact_commit,size_bytes&step=30s'\n\n\
+             To watch another database, run an agent on its host (docs/agent.md):\n  \
+             pganalytics-agent register --server {url} --ca-file {ca}   # with PGANALYTICS_AGENT_REGISTRATION_TOKEN\n  \
+             PGANALYTICS_AGENT_DSN='host=… user=… dbname=postgres' pganalytics-agent run\n",
+            name = agent.collector_name,
+            state = agent.state_dir.display(),
+            log = agent.log_file.display(),
+            ca = ca.display(),
+            api = api.secret.expose(),
+        )?,
+        Err(e) => writeln!(err, "The demo's agent did not start: {e:#}\n")?,
+    }
+    writeln!(
+        err,
+        "Ctrl-C stops the server, its agent and its private PostgreSQL.\n"
+    )?;
+    drop(err);
+    server.await??;
+    drop(agent);
     Ok(())
 }

@@ -4,6 +4,16 @@ use pganalytics_server::logging;
 use pganalytics_server::settings::Settings;
 
 fn main() -> std::process::ExitCode {
+    // `pganalytics-server agent …` is the agent's own command line: the demo runs its agent
+    // from this executable. Not listed in --help: the agent has a binary of its own.
+    let mut args = std::env::args_os();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "agent") {
+        let _server = args.next();
+        let _agent = args.next();
+        return pganalytics_agent::main_with(
+            std::iter::once("pganalytics-agent".into()).chain(args),
+        );
+    }
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,

@@ -77,6 +77,18 @@ fn postmaster_alive(data_dir: &Path) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Whether an agent process of this data directory's demo is running.
+fn agent_running(data_dir: &Path) -> bool {
+    let state = data_dir.join("demo-agent");
+    let needle = state.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .any(|c| c.contains(" agent run ") && c.contains(&needle) && !c.starts_with("setpriv"))
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -115,13 +127,34 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
         (health.status, health.body["database"].as_str()),
         (200, Some("ok"))
     );
-    let servers = reply(
-        client
-            .get(&format!("{url}/api/v1/servers"))
-            .header("Authorization", &format!("Bearer {api}"))
-            .call(),
+    // The demo's own agent monitors the cluster: live data shows up by itself.
+    let get = |path: &str| {
+        reply(
+            client
+                .get(&format!("{url}/api/v1{path}"))
+                .header("Authorization", &format!("Bearer {api}"))
+                .call(),
+        )
+    };
+    wait_until("the demo agent's first batch", || {
+        get("/servers").body["servers"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    });
+    let servers = get("/servers");
+    assert_eq!(servers.body["servers"][0]["instance"], "main");
+    let id = servers.body["servers"][0]["id"].as_i64().unwrap();
+    let series = get(&format!(
+        "/servers/{id}/metrics?family=pg_database&columns=size_bytes"
+    ));
+    assert!(
+        series.body["series"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{}",
+        series.body
     );
-    assert_eq!(servers.status, 200);
+    assert!(agent_running(data.path()), "the demo's agent runs");
 
     // Beside the running server, the CLI attaches to its cluster.
     assert!(
@@ -140,6 +173,7 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     wait_until("the private PostgreSQL to stop", || {
         !postmaster_alive(data.path())
     });
+    wait_until("the demo's agent to stop", || !agent_running(data.path()));
 
     // Without a server, the CLI starts the cluster for the command and stops it after.
     let token = cli(data.path(), &["api-token", "create", "--name", "script"])

@@ -1,0 +1,81 @@
+//! `pganalytics-agent`: collects PostgreSQL and host statistics, spools them durably and
+//! pushes them to the server over mutual TLS. See docs/agent.md.
+//!
+//! A library with a thin binary, so that `pganalytics-server demo` can run the very same
+//! agent as a child process of its own executable.
+
+mod batch;
+mod check;
+mod collect;
+mod config;
+mod identity;
+mod logging;
+mod prometheus;
+mod register;
+mod run;
+mod selfmetrics;
+mod sender;
+mod session;
+mod sources;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "pganalytics-agent", version, about = "pgAnalytics agent")]
+struct Cli {
+    /// A TOML configuration file (see docs/agent.md); `PGANALYTICS_AGENT_*` variables
+    /// override it.
+    #[arg(long, global = true, env = "PGANALYTICS_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the agent keeps its identity (key, certificate, CA) and state; overrides
+    /// `state_dir` of the configuration.
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enrol with a server: make a key that never leaves this host, send a CSR with a
+    /// registration token, and keep the certificate the server's CA issues.
+    Register(register::Args),
+    /// The daemon (the default): collect on schedule, spool, deliver.
+    Run,
+    /// Run one collection cycle.
+    Collect(collect::Args),
+    /// Check every target, collector, the server and the spool; print the fixes.
+    Check,
+}
+
+/// The agent's command line: `args` as `std::env::args_os()` gives them.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+    let cli = Cli::parse_from(args);
+    let result = (|| {
+        let mut config = config::AgentConfig::load(cli.config.as_deref())?;
+        if let Some(dir) = cli.state_dir {
+            config.state_dir = dir;
+        }
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Register(args) => register::run(&config.state_dir, args),
+            Command::Run => run::run(cli.config.as_deref(), config),
+            Command::Collect(args) => collect::run(&config, &args),
+            Command::Check => {
+                if check::run(&config)? {
+                    Ok(())
+                } else {
+                    std::process::exit(1)
+                }
+            }
+        }
+    })();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pganalytics-agent: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
