@@ -276,7 +276,7 @@ fn check_spool(config: &AgentConfig, report: &mut Report) {
         Ok(spool) => {
             let s = spool.stats();
             let free = nix::sys::statvfs::statvfs(&dir)
-                .map(|v| v.blocks_available() as u64 * v.fragment_size() as u64)
+                .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
                 .unwrap_or(0);
             let status = if free < config.spool_max_bytes {
                 Status::Warn
