@@ -7,6 +7,7 @@ pub mod collector;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
+pub mod logs;
 pub mod rates;
 pub mod redact;
 pub mod schedule;

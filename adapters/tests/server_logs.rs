@@ -1,0 +1,161 @@
+//! The log parser on real server logs: clusters of PostgreSQL 15, 16 and 18 write stderr,
+//! csvlog and jsonlog at once; each format, tailed through a rotation, yields the same
+//! events, classified, with statement literals redacted.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use pganalytics_adapters::logs::{LogTailer, TailOptions};
+use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
+use pganalytics_domain::logs::{Category, LogEvent, LogFormat, LogParser};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+const PREFIX: &str = "%m [%p] %q%u@%d ";
+
+fn settings() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("logging_collector", "on"),
+        ("log_destination", "stderr,csvlog,jsonlog"),
+        ("log_directory", "log"),
+        ("log_line_prefix", PREFIX),
+        ("log_min_duration_statement", "0"),
+        ("log_checkpoints", "on"),
+        ("log_lock_waits", "on"),
+        ("deadlock_timeout", "100ms"),
+        ("log_temp_files", "0"),
+        ("log_connections", "on"),
+        ("lc_messages", "C"),
+        ("log_timezone", "UTC"),
+    ]
+}
+
+fn workload(url: &str, bad_db_url: &str) {
+    let mut a = PgConnection::establish(url).unwrap();
+    a.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, secret text);
+         INSERT INTO t VALUES (1, 'hunter2');
+         SET work_mem = '64kB';
+         SELECT count(*) FROM (SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC) s;
+         CHECKPOINT;",
+    )
+    .unwrap();
+    let _ = a.batch_execute("SELECT * FROM nope WHERE secret = 'hunter2'");
+    let _ = PgConnection::establish(bad_db_url); // FATAL: database does not exist
+    // A lock wait longer than deadlock_timeout.
+    a.batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let url2 = url.to_owned();
+    let waiter = std::thread::spawn(move || {
+        let mut b = PgConnection::establish(&url2).unwrap();
+        b.batch_execute("SELECT * FROM t").unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    a.batch_execute("COMMIT").unwrap();
+    waiter.join().unwrap();
+}
+
+fn tail_all(dir: &Path, suffix: &str, format: LogFormat) -> Vec<LogEvent> {
+    let mut tailer = LogTailer::open(
+        TailOptions {
+            path: dir.to_owned(),
+            suffix: suffix.into(),
+            max_line: 64 * 1024,
+            from_beginning: true,
+        },
+        None,
+    )
+    .unwrap();
+    let mut parser = LogParser::new(format, PREFIX);
+    let mut events = Vec::new();
+    loop {
+        let mut batch = Vec::new();
+        let out = tailer
+            .read(10_000, |l| batch.extend(parser.push(l)))
+            .unwrap();
+        events.extend(batch);
+        if out.lines == 0 {
+            break;
+        }
+    }
+    events.extend(parser.flush());
+    events
+}
+
+fn check_release(major: u32) {
+    let cluster = monitored_cluster(release_binaries(major), &settings());
+    let url = cluster.url("postgres");
+    workload(&url, &cluster.url("no_such_db"));
+    // Rotate, then more work in the new files.
+    let mut c = PgConnection::establish(&url).unwrap();
+    c.batch_execute("SELECT pg_rotate_logfile()").unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    c.batch_execute("SELECT 'after rotation' AS marker")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500)); // the collector writes asynchronously
+    let dir = cluster.data_dir().join("log");
+
+    for (suffix, format) in [
+        (".log", LogFormat::Stderr),
+        (".csv", LogFormat::Csv),
+        (".json", LogFormat::Json),
+    ] {
+        let events = tail_all(&dir, suffix, format);
+        let categories: BTreeSet<&str> = events.iter().map(|e| e.category.as_str()).collect();
+        for expected in [
+            Category::SlowStatement,
+            Category::Checkpoint,
+            Category::TempFile,
+            Category::Error,
+            Category::Fatal,
+            Category::LockWait,
+            Category::Connection,
+        ] {
+            assert!(
+                categories.contains(expected.as_str()),
+                "PostgreSQL {major} {suffix}: no {} event in {categories:?}",
+                expected.as_str()
+            );
+        }
+        let all = format!("{events:?}");
+        assert!(
+            !all.contains("hunter2"),
+            "PostgreSQL {major} {suffix}: a literal leaked"
+        );
+        assert!(
+            events.iter().any(|e| e.message.contains("AS marker")),
+            "PostgreSQL {major} {suffix}: the file after the rotation is read"
+        );
+        let error = events
+            .iter()
+            .find(|e| e.category == Category::Error)
+            .unwrap();
+        // csvlog and jsonlog always carry the SQLSTATE; stderr only with %e in the prefix.
+        let expected = (format != LogFormat::Stderr).then_some("42P01");
+        assert_eq!(error.sqlstate.as_deref(), expected);
+        assert!(
+            events.iter().all(|e| e.time.is_some()),
+            "every event has its own time"
+        );
+        let slow = events
+            .iter()
+            .find(|e| e.category == Category::SlowStatement)
+            .unwrap();
+        assert!(slow.duration_ms.is_some() && slow.pid.is_some());
+    }
+}
+
+#[test]
+fn real_logs_of_postgresql_15_in_three_formats() {
+    check_release(15);
+}
+
+#[test]
+fn real_logs_of_postgresql_16_in_three_formats() {
+    check_release(16);
+}
+
+#[test]
+fn real_logs_of_postgresql_18_in_three_formats() {
+    check_release(18);
+}
