@@ -18,6 +18,7 @@ pub mod dsn;
 mod indexes;
 mod io;
 mod locks;
+mod log_settings;
 mod query;
 mod readiness;
 mod replication;
@@ -38,6 +39,7 @@ use pganalytics_ports::sources::{Reading, Source, SourceError};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
+pub use log_settings::{LogSettings, log_settings};
 pub use readiness::{Readiness, readiness};
 pub use statements::StatementsOptions;
 
@@ -294,6 +296,12 @@ impl PgTarget {
     pub fn readiness(&mut self) -> Result<Readiness, PgStatsError> {
         let (conn, _) = self.session()?;
         readiness(conn)
+    }
+
+    /// Where the target writes its server log (for the agent's log tailer).
+    pub fn log_settings(&mut self) -> Result<LogSettings, PgStatsError> {
+        let (conn, _) = self.session()?;
+        log_settings(conn)
     }
 
     /// Every collector of every group, by name (for `check`).

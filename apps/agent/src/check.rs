@@ -91,8 +91,14 @@ pub fn run(config: &AgentConfig) -> anyhow::Result<bool> {
             ),
         );
     }
-    for mut target in crate::sources::targets(config) {
+    for (mut target, t) in crate::sources::targets(config)
+        .into_iter()
+        .zip(&config.targets)
+    {
         check_target(&mut target, &mut report);
+        if config.tail_logs {
+            check_log(t, &mut target, &mut report);
+        }
     }
     check_host(config, &mut report);
     check_server(config, &mut report);
@@ -200,6 +206,60 @@ fn privileges(name: &str, ready: &Readiness, report: &mut Report) {
             "off: block read/write times stay at zero",
             Some("ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();".into()),
         );
+    }
+}
+
+fn check_log(t: &crate::config::Target, target: &mut PgTarget, report: &mut Report) {
+    let what = format!("{}: server log", t.name);
+    let source = match crate::logs::source(t, target) {
+        Ok(s) => s,
+        Err(reason) => {
+            report.add(Status::Warn, what, "not tailed", Some(reason));
+            return;
+        }
+    };
+    let readable = if source.path.is_dir() {
+        std::fs::read_dir(&source.path).map(|_| ())
+    } else {
+        std::fs::File::open(&source.path).map(|_| ())
+    };
+    if let Err(e) = readable {
+        let status = if source.explicit {
+            Status::Error
+        } else {
+            Status::Warn
+        };
+        report.add(
+            status,
+            what,
+            format!("{}: {e}", source.path.display()),
+            Some(
+                "let the agent's user read the log: e.g. add it to the group of the server's \
+                 files and set log_file_mode = 0640 (and the directory 0750)"
+                    .into(),
+            ),
+        );
+        return;
+    }
+    report.add(
+        Status::Ok,
+        what.clone(),
+        format!("{} ({:?})", source.path.display(), source.format),
+        None,
+    );
+    if source.format == pganalytics_domain::logs::LogFormat::Stderr {
+        let missing = pganalytics_domain::logs::Prefix::missing_essentials(&source.line_prefix);
+        if !missing.is_empty() {
+            report.add(
+                Status::Warn,
+                format!("{}: log_line_prefix", t.name),
+                format!("{:?} lacks {}", source.line_prefix, missing.join(" and ")),
+                Some(
+                    "ALTER SYSTEM SET log_line_prefix = '%m [%p] %q%u@%d '; SELECT pg_reload_conf();"
+                        .into(),
+                ),
+            );
+        }
     }
 }
 

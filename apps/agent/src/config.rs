@@ -5,6 +5,7 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use pganalytics_domain::config::Intervals;
+use pganalytics_domain::logs::LogFormat;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -19,6 +20,25 @@ pub struct Target {
     /// (PGHOST, PGPORT, PGUSER, PGSERVICE, …).
     #[serde(serialize_with = "hidden")]
     pub dsn: SecretString,
+    /// The server log to tail; default: found from the server's settings when it runs on
+    /// this host with the logging collector on.
+    #[serde(default)]
+    pub log: Option<TargetLog>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetLog {
+    /// A log file, or the log directory (its newest file is followed).
+    pub path: PathBuf,
+    #[serde(default = "stderr")]
+    pub format: LogFormat,
+    /// The server's `log_line_prefix` (stderr format); default: asked from the server.
+    pub line_prefix: Option<String>,
+}
+
+fn stderr() -> LogFormat {
+    LogFormat::Stderr
 }
 
 fn hidden<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -66,6 +86,10 @@ pub struct AgentConfig {
     pub prometheus_listen: Option<SocketAddr>,
     /// `json` or `text`; default: text on a terminal, JSON otherwise.
     pub log_format: Option<String>,
+    /// Tail the targets' server logs (`pg_log_event`).
+    pub tail_logs: bool,
+    /// The first time a log is tailed, read it from its beginning rather than its end.
+    pub logs_from_beginning: bool,
 }
 
 fn hidden_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -91,6 +115,8 @@ impl Default for AgentConfig {
             statements: Statements::default(),
             prometheus_listen: None,
             log_format: None,
+            tail_logs: true,
+            logs_from_beginning: false,
         }
     }
 }
@@ -124,6 +150,7 @@ impl AgentConfig {
             config.targets.push(Target {
                 name: "main".into(),
                 dsn,
+                log: None,
             });
         }
         config.validate()?;

@@ -10,6 +10,7 @@ mod collect;
 mod config;
 mod identity;
 mod logging;
+mod logs;
 mod prometheus;
 mod register;
 mod run;

@@ -27,6 +27,10 @@ use crate::selfmetrics::SelfMetrics;
 use crate::sender::{Sender, Signal};
 use crate::session::Session;
 
+/// Log events wait at most this long for a batch, or until there are this many.
+const LOG_FLUSH_EVERY: Duration = Duration::from_secs(5);
+const LOG_FLUSH_EVENTS: usize = 5_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
     Stop,
@@ -71,6 +75,10 @@ pub struct Daemon {
     signal: Arc<Signal>,
     announced_config: Arc<AtomicI64>,
     server_config: Option<CollectorConfig>,
+    log_queue: Arc<crate::logs::LogQueue>,
+    tailers: Vec<std::thread::JoinHandle<()>>,
+    tailers_stop: Arc<std::sync::atomic::AtomicBool>,
+    last_log_flush: Instant,
     /// The last error of each failing collector: a failure is logged when it starts or
     /// changes, and its end is logged too, rather than every cycle.
     failing: HashMap<(String, &'static str), String>,
@@ -106,6 +114,10 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
         signal: Arc::new(Signal::default()),
         announced_config: Arc::new(AtomicI64::new(0)),
         server_config: None,
+        log_queue: Arc::default(),
+        tailers: Vec::new(),
+        tailers_stop: Arc::default(),
+        last_log_flush: Instant::now(),
         failing: HashMap::new(),
         config,
     };
@@ -135,6 +147,7 @@ impl Daemon {
             crate::prometheus::serve(addr, self.metrics.clone(), self.log.clone())?;
         }
         let mut cycle = self.cycle();
+        self.start_tailers();
         let mut next_config_poll = Duration::ZERO;
         loop {
             if self.started.elapsed() >= next_config_poll || self.config_announced() {
@@ -145,22 +158,33 @@ impl Daemon {
                     .map_or(300, |c| c.config_poll_seconds);
                 next_config_poll = self.started.elapsed() + Duration::from_secs(every.into());
             }
+            let longest = if self.tailers.is_empty() { 5 } else { 1 };
             let wait = cycle.next_due().saturating_sub(self.started.elapsed());
-            match events.recv_timeout(wait.min(Duration::from_secs(5))) {
+            match events.recv_timeout(wait.min(Duration::from_secs(longest))) {
                 Ok(Event::Stop) => break,
                 Ok(Event::Reload) => {
                     self.reload();
                     cycle = self.cycle();
+                    self.stop_tailers();
+                    self.start_tailers();
                     continue;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if cycle.next_due() > self.started.elapsed() {
+            let cycle_due = cycle.next_due() <= self.started.elapsed();
+            let queued = self.log_queue.len();
+            let logs_due = queued > 0
+                && (self.last_log_flush.elapsed() >= LOG_FLUSH_EVERY || queued >= LOG_FLUSH_EVENTS);
+            if !cycle_due && !logs_due {
                 continue;
             }
             let at = batch::now();
-            let report = cycle.run_due(&self.clock(), at);
+            let report = if cycle_due {
+                cycle.run_due(&self.clock(), at)
+            } else {
+                CycleReport::default()
+            };
             self.metrics
                 .skipped_ticks
                 .store(cycle.skipped_ticks(), Ordering::Relaxed);
@@ -170,9 +194,36 @@ impl Daemon {
             self.log,
             "stopping: the cycle is spooled; the sender finishes its push"
         );
+        // Events read but not yet spooled keep their position unsaved: read again next start.
+        self.stop_tailers();
         self.signal.stop();
         let _ = sender.join();
         Ok(())
+    }
+
+    fn start_tailers(&mut self) {
+        self.tailers_stop = Arc::default();
+        for source in crate::logs::sources(&self.config, &self.log) {
+            match crate::logs::spawn(
+                source,
+                &self.config.state_dir,
+                self.config.logs_from_beginning,
+                self.log_queue.clone(),
+                self.tailers_stop.clone(),
+                self.log.clone(),
+            ) {
+                Ok(handle) => self.tailers.push(handle),
+                Err(e) => error!(self.log, "cannot start a log tailer"; "error" => %e),
+            }
+        }
+    }
+
+    fn stop_tailers(&mut self) {
+        self.tailers_stop.store(true, Ordering::Relaxed);
+        // A tailer waiting on a full queue sees the stop within half a second.
+        for t in self.tailers.drain(..) {
+            let _ = t.join();
+        }
     }
 
     fn start_sender(&self) -> anyhow::Result<std::thread::JoinHandle<()>> {
@@ -242,15 +293,32 @@ impl Daemon {
         }
     }
 
-    /// Adds the agent's own figures and spools the batch before anything is sent.
+    /// Adds the log events and the agent's own figures and spools the batch before anything
+    /// is sent; then saves the log positions the events were read up to.
     fn spool_report(&mut self, report: CycleReport, at: time::OffsetDateTime) {
         self.log_failures(&report);
+        let drained = self.log_queue.drain();
+        self.last_log_flush = Instant::now();
         self.metrics.record_runs(&report.runs);
         let groups: Vec<&str> = report.groups.iter().map(|g| g.as_str()).collect();
         let mut blocks = report.blocks;
-        self.metrics
-            .record_spool(self.spool.lock().unwrap_or_else(|p| p.into_inner()).stats());
-        blocks.extend(self.metrics.blocks(at));
+        for (instance, events) in drained.events {
+            blocks.push(pganalytics_domain::batch::WireBlock {
+                family: "pg_log_event".into(),
+                instance,
+                collected_at: Some(at),
+                columns: pganalytics_domain::logs::EVENT_COLUMNS
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+                rows: events.iter().map(|e| e.row(at)).collect(),
+            });
+        }
+        if !groups.is_empty() {
+            self.metrics
+                .record_spool(self.spool.lock().unwrap_or_else(|p| p.into_inner()).stats());
+            blocks.extend(self.metrics.blocks(at));
+        }
         let wire = batch::wire(self.session.identity.collector_id, at, blocks);
         let appended = batch::compress(&wire)
             .map_err(anyhow::Error::from)
@@ -266,6 +334,9 @@ impl Daemon {
                     "rows" => wire.metrics.iter().map(|b| b.rows.len()).sum::<usize>(),
                     "groups" => groups.join(","));
                 self.signal.notify();
+                if let Err(e) = crate::logs::save_positions(&drained.positions) {
+                    warn!(self.log, "cannot save the log position; some events may be sent twice after a restart"; "error" => %e);
+                }
             }
             Err(e) => error!(self.log, "cannot spool the cycle's batch; it is lost"; "error" => %e),
         }

@@ -23,12 +23,33 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 /// The longest message kept; longer ones are cut (at a character boundary).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Stderr,
     Csv,
     Json,
+}
+
+impl LogFormat {
+    /// `json`, `csv`, `stderr` as PostgreSQL's `log_destination` names them (without `log`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "stderr" => Some(Self::Stderr),
+            "csv" | "csvlog" => Some(Self::Csv),
+            "json" | "jsonlog" => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    /// The file name suffix the logging collector gives this format.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Stderr => ".log",
+            Self::Csv => ".csv",
+            Self::Json => ".json",
+        }
+    }
 }
 
 /// One event for `pg_log_event`.
