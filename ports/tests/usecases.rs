@@ -127,3 +127,81 @@ fn a_register_request_never_shows_its_token_in_debug_output() {
     let shown = format!("{req:?}");
     assert!(!shown.contains(&secret.expose()[5..]), "{shown}");
 }
+
+mod collect_cycle {
+    use pganalytics_domain::collect::CollectedRows;
+    use pganalytics_domain::config::{CollectorConfig, FamilyFilter, Intervals};
+    use pganalytics_domain::schedule::Group;
+    use pganalytics_ports::sources::{MockSource, Reading, SourceError};
+    use pganalytics_ports::usecases::CollectCycle;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn source(instance: &'static str) -> MockSource {
+        let mut s = MockSource::new();
+        s.expect_instance().return_const(instance.to_owned());
+        s
+    }
+
+    fn rows(family: &'static str) -> CollectedRows {
+        let mut r = CollectedRows::new(family, &["datname"]);
+        r.push(vec![json!("app")]);
+        r
+    }
+
+    #[test]
+    fn a_failing_collector_is_reported_and_the_others_still_make_blocks() {
+        let mut pg = source("main");
+        pg.expect_collect().returning(|group, _| match group {
+            Group::Database => vec![
+                Reading::timed("pg_database", || Ok(vec![rows("pg_database")])),
+                Reading::timed("pg_bgwriter", || {
+                    Err(SourceError::new("pg_bgwriter", "permission denied"))
+                }),
+            ],
+            _ => Vec::new(),
+        });
+        let mut cycle = CollectCycle::new(vec![Box::new(pg)], Intervals::default(), Duration::ZERO);
+        let report = cycle.run(
+            &[Group::Database],
+            &|| Duration::ZERO,
+            pganalytics_domain::truncate_to_micros(time::OffsetDateTime::now_utc()),
+        );
+        assert_eq!(report.blocks.len(), 1);
+        assert_eq!(report.blocks[0].instance, "main");
+        assert_eq!(report.runs.len(), 2);
+        assert_eq!(report.runs[1].error.as_deref(), Some("permission denied"));
+    }
+
+    #[test]
+    fn only_due_groups_run_and_the_servers_families_are_passed_to_sources() {
+        let mut pg = source("main");
+        pg.expect_collect()
+            .withf(|group, filter: &FamilyFilter| {
+                *group == Group::Activity
+                    && filter.allows("pg_activity")
+                    && !filter.allows("pg_table")
+            })
+            .times(1)
+            .returning(|_, _| {
+                vec![Reading::timed("pg_activity", || {
+                    Ok(vec![rows("pg_activity")])
+                })]
+            });
+        let mut cycle = CollectCycle::new(vec![Box::new(pg)], Intervals::default(), Duration::ZERO);
+        let config = CollectorConfig {
+            version: 2,
+            enabled_families: ["pg_activity".to_owned()].into(),
+            ..CollectorConfig::default()
+        };
+        cycle.apply(&config);
+        // Everything is due at start; run only activity, then nothing is due before 15 s.
+        let at = pganalytics_domain::truncate_to_micros(time::OffsetDateTime::now_utc());
+        cycle.run(&[Group::Activity], &|| Duration::ZERO, at);
+        assert_eq!(
+            cycle.next_due(),
+            Duration::ZERO,
+            "other groups are still due"
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! `agent-budget`: the agent's resource budget on a database with many tables, side by side
+//! with `prometheus-postgres-exporter` (when installed), and the log parser's throughput on a
+//! real 1M-line stderr log (and pgBadger's, when installed). A benchmark, not a test:
+//! `cargo run --release -p pganalytics-loadgen --bin agent-budget` (build the agent in
+//! release first: `cargo build --release -p pganalytics-agent`).
+//!
+//! 1. A private PostgreSQL cluster with `--tables` tables, each with a primary key and one
+//!    more index, and `pg_stat_statements`.
+//! 2. The real server in-process; the real agent binary registered and run as a daemon with
+//!    every group every 60 s. After its first full cycle, the CPU (user + system) it uses
+//!    during the next 60 s and its peak RSS are read from /proc, and each collector's SQL
+//!    time from its Prometheus endpoint.
+//! 3. The exporter scraping the same database with per-table queries: RSS, CPU and wall
+//!    time per scrape.
+//! 4. `--log-lines` lines of stderr log written by the cluster with
+//!    `log_min_duration_statement = 0`, then tailed and parsed on one thread: lines/s and
+//!    the RSS growth.
+
+use anyhow::Context as _;
+use clap::Parser;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
+use pganalytics_adapters::logs::{LogTailer, TailOptions};
+use pganalytics_domain::logs::{LogFormat, LogParser};
+use pganalytics_loadgen::{start_server, ticks_of};
+use pganalytics_server::settings::Settings;
+use secrecy::SecretString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(about = "pgAnalytics agent resource budget")]
+struct Args {
+    #[arg(long, default_value_t = 10_000)]
+    tables: usize,
+    /// Log lines to write and parse (0: skip the log phase).
+    #[arg(long, default_value_t = 1_000_000)]
+    log_lines: usize,
+    /// The agent binary (default: next to this one).
+    #[arg(long)]
+    agent: Option<PathBuf>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+const PREFIX: &str = "%m [%p] %q%u@%d ";
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tmp = tempfile::Builder::new()
+        .prefix("pganalytics-budget")
+        .tempdir_in(std::env::temp_dir())?;
+    // PostgreSQL runs as `postgres` when we are root: it must traverse this directory.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    let agent_bin = match &args.agent {
+        Some(a) => a.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("pganalytics-agent"),
+    };
+    anyhow::ensure!(
+        agent_bin.is_file(),
+        "{} is missing: cargo build --release -p pganalytics-agent",
+        agent_bin.display()
+    );
+
+    let mut opts = ClusterOptions::new(dir.join("pg"), PgBinaries::locate(None)?);
+    opts.fsync = false;
+    opts.settings = [
+        ("shared_preload_libraries", "pg_stat_statements"),
+        ("logging_collector", "on"),
+        ("log_directory", "log"),
+        ("log_line_prefix", PREFIX),
+        ("lc_messages", "C"),
+        ("log_timezone", "UTC"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let cluster = LocalCluster::start(opts)?;
+    let url = cluster.url("postgres");
+    let started = Instant::now();
+    create_tables(&url, args.tables)?;
+    println!(
+        "agent-budget: {} tables and {} indexes created in {:.0} s (PostgreSQL {})",
+        args.tables,
+        2 * args.tables,
+        started.elapsed().as_secs_f64(),
+        cluster.data_dir().display()
+    );
+
+    agent_phase(&dir, &url, &agent_bin)?;
+    exporter_phase(&url, args.tables)?;
+    if args.log_lines > 0 {
+        log_phase(&cluster, &url, args.log_lines)?;
+    }
+    Ok(())
+}
+
+fn create_tables(url: &str, tables: usize) -> anyhow::Result<()> {
+    let mut conn = PgConnection::establish(url)?;
+    conn.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")?;
+    // A hundred tables per statement string: one transaction each, within the lock table.
+    for chunk in (0..tables).collect::<Vec<_>>().chunks(100) {
+        let sql: String = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "CREATE TABLE t{i} (id bigint PRIMARY KEY, v text, at timestamptz); \
+                     CREATE INDEX t{i}_at ON t{i} (at); INSERT INTO t{i} VALUES (1, 'x', now());"
+                )
+            })
+            .collect();
+        conn.batch_execute(&sql)?;
+    }
+    conn.batch_execute("ANALYZE")?;
+    Ok(())
+}
+
+/// (CPU seconds, peak RSS bytes, current RSS bytes) of a process.
+fn usage(pid: u32) -> Option<(f64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, _, cpu, _) = ticks_of(&stat)?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|k| k * 1024)
+    };
+    Some((cpu, kb("VmHWM:")?, kb("VmRSS:")?))
+}
+
+fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.join("server"),
+        database_url: Some(SecretString::from(
+            url.replace("/postgres?", "/pganalytics?"),
+        )),
+        workers: 1,
+        pool_size: 4,
+        ..Settings::default()
+    };
+    pganalytics_loadgen::rt()?.block_on(pganalytics_adapters::postgres::ensure_database(
+        url,
+        "pganalytics",
+        None,
+    ))?;
+    let (addr, token) = start_server(settings.clone(), 1)?;
+    let state = dir.join("agent");
+    let out = Command::new(agent_bin)
+        .args([
+            "register",
+            "--server",
+            &format!("https://localhost:{}", addr.port()),
+        ])
+        .arg("--ca-file")
+        .arg(settings.data_dir.join("ca.pem"))
+        .args(["--name", "budget", "--state-dir"])
+        .arg(&state)
+        .env("PGANALYTICS_AGENT_REGISTRATION_TOKEN", token)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut agent = Command::new(agent_bin)
+        .arg("run")
+        .arg("--state-dir")
+        .arg(&state)
+        .env("PGANALYTICS_AGENT_DSN", url)
+        .env("PGANALYTICS_AGENT_PROMETHEUS_LISTEN", "127.0.0.1:19187")
+        .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
+        .envs(
+            [
+                "ACTIVITY",
+                "DATABASE",
+                "REPLICATION",
+                "HOST",
+                "TABLES",
+                "STATEMENTS",
+                "DISK",
+            ]
+            .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), "60".to_owned())),
+        )
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = agent.id();
+    // The first cycle starts at once; the second full one at 60 s. Measure the minute
+    // between 30 s (after the first) and 90 s (after the second).
+    std::thread::sleep(Duration::from_secs(30));
+    let (cpu0, _, _) = usage(pid).context("agent gone")?;
+    std::thread::sleep(Duration::from_secs(60));
+    let (cpu1, peak, rss) = usage(pid).context("agent gone")?;
+    let metrics = ureq::get("http://127.0.0.1:19187/metrics")
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    stop(&mut agent);
+    println!("\nagent (every group every 60 s, {} collectors):", 15);
+    println!(
+        "  CPU per 60-second cycle: {:.0} ms; RSS {:.1} MB (peak {:.1} MB)",
+        (cpu1 - cpu0) * 1000.0,
+        rss as f64 / 1e6,
+        peak as f64 / 1e6
+    );
+    println!("  SQL time per collector (last run):");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("pganalytics_agent_collector_duration_seconds{"))
+    {
+        let collector = line
+            .split("collector=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        let secs: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        if let Some(c) = collector.filter(|c| c.starts_with("pg_")) {
+            println!("    {c:<22} {:>8.1} ms", secs * 1000.0);
+        }
+    }
+    Ok(())
+}
+
+fn stop(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = child.wait();
+}
+
+/// The per-table queries commonly added to the exporter (its documented queries.yaml).
+const EXPORTER_QUERIES: &str = r#"
+pg_stat_user_tables:
+  query: "SELECT current_database() datname, schemaname, relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze, COALESCE(last_vacuum, '1970-01-01Z') as last_vacuum, COALESCE(last_autovacuum, '1970-01-01Z') as last_autovacuum, COALESCE(last_analyze, '1970-01-01Z') as last_analyze, COALESCE(last_autoanalyze, '1970-01-01Z') as last_autoanalyze, vacuum_count, autovacuum_count, analyze_count, autoanalyze_count FROM pg_stat_user_tables"
+  metrics:
+    - datname: {usage: "LABEL", description: "database"}
+    - schemaname: {usage: "LABEL", description: "schema"}
+    - relname: {usage: "LABEL", description: "table"}
+    - seq_scan: {usage: "COUNTER", description: "seq scans"}
+    - seq_tup_read: {usage: "COUNTER", description: "rows read by seq scans"}
+    - idx_scan: {usage: "COUNTER", description: "index scans"}
+    - idx_tup_fetch: {usage: "COUNTER", description: "rows fetched by index scans"}
+    - n_tup_ins: {usage: "COUNTER", description: "inserted"}
+    - n_tup_upd: {usage: "COUNTER", description: "updated"}
+    - n_tup_del: {usage: "COUNTER", description: "deleted"}
+    - n_tup_hot_upd: {usage: "COUNTER", description: "HOT updated"}
+    - n_live_tup: {usage: "GAUGE", description: "live rows"}
+    - n_dead_tup: {usage: "GAUGE", description: "dead rows"}
+    - n_mod_since_analyze: {usage: "GAUGE", description: "modified since analyze"}
+    - last_vacuum: {usage: "GAUGE", description: "last vacuum"}
+    - last_autovacuum: {usage: "GAUGE", description: "last autovacuum"}
+    - last_analyze: {usage: "GAUGE", description: "last analyze"}
+    - last_autoanalyze: {usage: "GAUGE", description: "last autoanalyze"}
+    - vacuum_count: {usage: "COUNTER", description: "vacuums"}
+    - autovacuum_count: {usage: "COUNTER", description: "autovacuums"}
+    - analyze_count: {usage: "COUNTER", description: "analyzes"}
+    - autoanalyze_count: {usage: "COUNTER", description: "autoanalyzes"}
+pg_statio_user_tables:
+  query: "SELECT current_database() datname, schemaname, relname, heap_blks_read, heap_blks_hit, idx_blks_read, idx_blks_hit, toast_blks_read, toast_blks_hit, tidx_blks_read, tidx_blks_hit FROM pg_statio_user_tables"
+  metrics:
+    - datname: {usage: "LABEL", description: "database"}
+    - schemaname: {usage: "LABEL", description: "schema"}
+    - relname: {usage: "LABEL", description: "table"}
+    - heap_blks_read: {usage: "COUNTER", description: "heap blocks read"}
+    - heap_blks_hit: {usage: "COUNTER", description: "heap blocks hit"}
+    - idx_blks_read: {usage: "COUNTER", description: "index blocks read"}
+    - idx_blks_hit: {usage: "COUNTER", description: "index blocks hit"}
+    - toast_blks_read: {usage: "COUNTER", description: "toast blocks read"}
+    - toast_blks_hit: {usage: "COUNTER", description: "toast blocks hit"}
+    - tidx_blks_read: {usage: "COUNTER", description: "toast index blocks read"}
+    - tidx_blks_hit: {usage: "COUNTER", description: "toast index blocks hit"}
+"#;
+
+fn exporter_phase(url: &str, tables: usize) -> anyhow::Result<()> {
+    let Ok(bin) = which("prometheus-postgres-exporter") else {
+        println!("\nprometheus-postgres-exporter is not installed: comparison skipped");
+        return Ok(());
+    };
+    let queries = std::env::temp_dir().join(format!("budget-queries-{}.yaml", std::process::id()));
+    std::fs::write(&queries, EXPORTER_QUERIES)?;
+    let dsn = format!("{url}&sslmode=disable");
+    let mut exporter = Command::new(bin)
+        .args(["--web.listen-address=127.0.0.1:19188", "--log.level=error"])
+        .arg(format!("--extend.query-path={}", queries.display()))
+        .env("DATA_SOURCE_NAME", dsn)
+        .stderr(Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = exporter.id();
+    let scrape = || -> anyhow::Result<(Duration, usize)> {
+        let t = Instant::now();
+        let body = ureq::get("http://127.0.0.1:19188/metrics")
+            .call()?
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()?;
+        Ok((
+            t.elapsed(),
+            body.lines()
+                .filter(|l| l.starts_with("pg_stat_user_tables_seq_scan"))
+                .count(),
+        ))
+    };
+    scrape()?; // warm-up
+    let (cpu0, _, _) = usage(pid).context("exporter gone")?;
+    let mut wall = Duration::ZERO;
+    let mut series = 0;
+    for _ in 0..3 {
+        let (d, n) = scrape()?;
+        wall += d;
+        series = n;
+    }
+    let (cpu1, peak, rss) = usage(pid).context("exporter gone")?;
+    stop(&mut exporter);
+    let _ = std::fs::remove_file(queries);
+    println!(
+        "\nprometheus-postgres-exporter (per-table queries, {series} of {tables} tables exported):\n  \
+         CPU per scrape {:.0} ms, wall time per scrape {:.0} ms; RSS {:.1} MB (peak {:.1} MB)",
+        (cpu1 - cpu0) * 1000.0 / 3.0,
+        wall.as_secs_f64() * 1000.0 / 3.0,
+        rss as f64 / 1e6,
+        peak as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn which(name: &str) -> anyhow::Result<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .context("not found")
+}
+
+fn self_rss() -> u64 {
+    usage(std::process::id()).map_or(0, |(_, _, rss)| rss)
+}
+
+fn log_phase(cluster: &LocalCluster, url: &str, lines: usize) -> anyhow::Result<()> {
+    let log_dir = cluster.data_dir().join("log");
+    let mut conn = PgConnection::establish(url)?;
+    conn.batch_execute("SELECT pg_rotate_logfile()")?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut conn = PgConnection::establish(url)?;
+    conn.batch_execute("SET log_min_duration_statement = 0")?;
+    // Extended protocol: parse, bind and execute are each logged with their duration, and
+    // the parameters as DETAIL lines; every tenth statement spans lines.
+    let started = Instant::now();
+    let mut written = 0usize;
+    let mut i = 0u64;
+    while written < lines {
+        if i.is_multiple_of(10) {
+            diesel::sql_query("SELECT id, v\n  FROM t1\n WHERE id = $1 AND v <> $2")
+                .bind::<diesel::sql_types::BigInt, _>(i as i64)
+                .bind::<diesel::sql_types::Text, _>("secret value")
+                .execute(&mut conn)?;
+            written += 9;
+        } else {
+            diesel::sql_query("SELECT $1::bigint + 1 AS n")
+                .bind::<diesel::sql_types::BigInt, _>(i as i64)
+                .execute(&mut conn)?;
+            written += 5;
+        }
+        i += 1;
+    }
+    drop(conn);
+    std::thread::sleep(Duration::from_secs(2));
+    let newest = std::fs::read_dir(&log_dir)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .context("no log file")?
+        .path();
+    let bytes = std::fs::metadata(&newest)?.len();
+    let counted = std::fs::read(&newest)?
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    println!(
+        "\nlog: {counted} lines ({:.0} MB) of stderr log written in {:.0} s by {i} statements",
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let rss_before = self_rss();
+    let cpu_before = thread_cpu();
+    let t = Instant::now();
+    let mut tailer = LogTailer::open(
+        TailOptions {
+            path: newest.clone(),
+            suffix: ".log".into(),
+            max_line: 64 * 1024,
+            from_beginning: true,
+        },
+        None,
+    )?;
+    let mut parser = LogParser::new(LogFormat::Stderr, PREFIX);
+    let (mut read, mut events) = (0usize, 0usize);
+    loop {
+        let out = tailer.read(100_000, |l| events += usize::from(parser.push(l).is_some()))?;
+        read += out.lines;
+        if out.lines == 0 {
+            break;
+        }
+    }
+    events += usize::from(parser.flush().is_some());
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = thread_cpu() - cpu_before;
+    println!(
+        "  agent parser (one thread): {read} lines, {events} events in {secs:.2} s = {:.0} lines/s \
+         ({:.0} lines per CPU second); RSS {:.1} MB before, {:.1} MB after",
+        read as f64 / secs,
+        read as f64 / cpu.max(1e-9),
+        rss_before as f64 / 1e6,
+        self_rss() as f64 / 1e6
+    );
+    if let Ok(pgbadger) = which("pgbadger") {
+        let t = Instant::now();
+        let out = Command::new(pgbadger)
+            .args(["-j", "1", "-q", "-f", "stderr", "-p", PREFIX, "-o"])
+            .arg(std::env::temp_dir().join("budget-pgbadger.html"))
+            .arg(&newest)
+            .output()?;
+        if out.status.success() {
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "  pgBadger (-j 1) on the same file: {secs:.1} s = {:.0} lines/s",
+                counted as f64 / secs
+            );
+        }
+    }
+    Ok(())
+}
+
+/// CPU seconds of the calling thread.
+fn thread_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    ticks_of(&stat).map_or(0.0, |(_, _, s, _)| s)
+}
