@@ -365,6 +365,7 @@ pub fn parse_certificate(pem: &str) -> Result<CertificateInfo, String> {
         fingerprint: Fingerprint::of_der(&der),
         serial,
         not_after,
+        pem: pem.to_owned(),
     })
 }
 

@@ -171,6 +171,9 @@ pub struct CertificateInfo {
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// The certificate itself (public), served to its agent after a renewal; not listed.
+    #[serde(skip)]
+    pub pem: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

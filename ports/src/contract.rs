@@ -54,6 +54,7 @@ pub fn collector(name: &str) -> Collector {
             fingerprint: fingerprint(name.len() as u8),
             serial: "0A1B".into(),
             not_after: now() + Duration::days(90),
+            pem: format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n"),
         },
         registered_at: now(),
         last_seen: None,
@@ -246,6 +247,42 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
     assert_eq!(s.collector_config(c.id).await.unwrap().version, 1);
 }
 
+pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S) {
+    let secret = token(&s, 2, Duration::hours(1)).await;
+    let c = collector("renewing");
+    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    let renewed = CertificateInfo {
+        fingerprint: fingerprint(200),
+        serial: "0B".into(),
+        not_after: now() + Duration::days(180),
+        pem: "-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n".into(),
+    };
+    let old = c.certificate.fingerprint.clone();
+    let after = s
+        .replace_certificate(c.id, &old, renewed.clone())
+        .await
+        .unwrap();
+    assert_eq!(after.certificate, renewed);
+    assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
+    // A second renewal presenting the old certificate loses.
+    assert!(matches!(
+        s.replace_certificate(c.id, &old, c.certificate.clone()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
+    // A revoked collector's certificate is never replaced.
+    s.revoke_collector(c.id, now()).await.unwrap();
+    assert!(matches!(
+        s.replace_certificate(c.id, &renewed.fingerprint, c.certificate.clone()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let missing = CollectorId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        s.replace_certificate(missing, &old, renewed).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
     let secret = ApiTokenSecret::from_bytes(&[1, 2, 3, 4, 5, 6], &rand_bytes());
     let t = ApiToken {
@@ -434,6 +471,7 @@ macro_rules! store_contract_tests {
             concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins,
             an_active_name_is_unique_and_a_conflict_consumes_no_use,
             collectors_are_read_revoked_and_touched,
+            a_certificate_is_replaced_only_over_the_current_one,
             tokens_are_found_by_hash_and_duplicates_conflict,
             ingest_stores_rows_and_creates_one_server_per_instance,
             a_replayed_batch_writes_nothing_and_returns_the_original_counts,

@@ -4,9 +4,11 @@
 use async_trait::async_trait;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
-use pganalytics_domain::collector::{Collector, CollectorId, MonitoredServer};
+use pganalytics_domain::collector::{CertificateInfo, Collector, CollectorId, MonitoredServer};
 use pganalytics_domain::config::CollectorConfig;
-use pganalytics_domain::credentials::{ApiToken, CredentialError, RegistrationToken, TokenHash};
+use pganalytics_domain::credentials::{
+    ApiToken, CredentialError, Fingerprint, RegistrationToken, TokenHash,
+};
 use pganalytics_domain::rates::Point;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,6 +77,19 @@ pub trait CollectorStore: Send + Sync {
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+    ) -> Result<Collector, StoreError>;
+
+    /// Replaces the collector's certificate with `new` (a renewal), if its current one is
+    /// still `current`: a compare-and-swap, so two renewals racing cannot both win.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id and `Conflict` when the current certificate
+    /// is no longer `current` or the collector is revoked; nothing changes then.
+    async fn replace_certificate(
+        &self,
+        id: CollectorId,
+        current: &Fingerprint,
+        new: CertificateInfo,
     ) -> Result<Collector, StoreError>;
 
     /// Records that the collector was seen at `now` (never moves `last_seen` backwards) and

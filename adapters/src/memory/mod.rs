@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use pganalytics_domain::batch::{ColumnValues, ValidatedBatch};
 use pganalytics_domain::catalog::ColumnKind;
 use pganalytics_domain::collector::{
-    Collector, CollectorId, CollectorStatus, InstanceName, MonitoredServer,
+    CertificateInfo, Collector, CollectorId, CollectorStatus, InstanceName, MonitoredServer,
 };
 use pganalytics_domain::config::CollectorConfig;
-use pganalytics_domain::credentials::{ApiToken, RegistrationToken, TokenHash};
+use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
 use pganalytics_domain::rates::Point;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
@@ -146,6 +146,27 @@ impl CollectorStore for MemoryStore {
             .find(|c| c.id == id)
             .ok_or(not_found("collector"))?;
         c.status = CollectorStatus::Revoked;
+        Ok(c.clone())
+    }
+
+    async fn replace_certificate(
+        &self,
+        id: CollectorId,
+        current: &Fingerprint,
+        new: CertificateInfo,
+    ) -> Result<Collector, StoreError> {
+        let mut s = self.lock();
+        let c = s
+            .collectors
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or(not_found("collector"))?;
+        if &c.certificate.fingerprint != current || !c.is_active() {
+            return Err(StoreError::Conflict {
+                entity: "certificate",
+            });
+        }
+        c.certificate = new;
         Ok(c.clone())
     }
 

@@ -54,6 +54,7 @@ struct CollectorRow {
     last_seen: Option<OffsetDateTime>,
     revoked_at: Option<OffsetDateTime>,
     config_version: i64,
+    cert_pem: String,
 }
 
 impl CollectorRow {
@@ -70,6 +71,7 @@ impl CollectorRow {
             last_seen: c.last_seen,
             revoked_at: None,
             config_version: c.config_version,
+            cert_pem: c.certificate.pem.clone(),
         }
     }
 
@@ -92,6 +94,7 @@ impl CollectorRow {
                     .map_err(|_| corrupt("fingerprint"))?,
                 serial: self.cert_serial.clone(),
                 not_after: self.cert_not_after,
+                pem: self.cert_pem.clone(),
             },
             registered_at: self.registered_at,
             last_seen: self.last_seen,
@@ -247,6 +250,38 @@ impl CollectorStore for PgStore {
         .map_err(|e| store_error(e, "collector"))?;
         drop(conn);
         self.get_collector(id).await
+    }
+
+    async fn replace_certificate(
+        &self,
+        id: CollectorId,
+        current: &Fingerprint,
+        new: CertificateInfo,
+    ) -> Result<Collector, StoreError> {
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(
+            collectors::table
+                .find(id.as_uuid())
+                .filter(collectors::status.eq("active"))
+                .filter(collectors::cert_fingerprint.eq(current.as_str())),
+        )
+        .set((
+            collectors::cert_fingerprint.eq(new.fingerprint.as_str()),
+            collectors::cert_serial.eq(&new.serial),
+            collectors::cert_not_after.eq(new.not_after),
+            collectors::cert_pem.eq(&new.pem),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        drop(conn);
+        let collector = self.get_collector(id).await?;
+        if updated == 0 {
+            return Err(StoreError::Conflict {
+                entity: "certificate",
+            });
+        }
+        Ok(collector)
     }
 
     async fn check_in(

@@ -24,6 +24,7 @@ diesel::table! {
         last_seen -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         config_version -> Int8,
+        cert_pem -> Text,
     }
 }
 

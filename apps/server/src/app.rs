@@ -12,7 +12,7 @@ use pganalytics_ports::env::Clock;
 use pganalytics_ports::store::MetricStore;
 use pganalytics_ports::usecases::{
     AuthenticateApiToken, AuthenticateCollector, CollectorAdmin, CreateApiToken,
-    CreateRegistrationToken, GetCollectorConfig, IngestBatch, QueryMetrics, RefreshCollectorToken,
+    CreateRegistrationToken, GetCollectorConfig, IngestBatch, QueryMetrics, RefreshCollectorToken, RenewCollectorCertificate, CurrentCertificate,
     RegisterCollector, ServerCatalog,
 };
 use secrecy::ExposeSecret;
@@ -141,6 +141,8 @@ pub struct AppState {
     pub register: RegisterCollector,
     pub auth_collector: Arc<AuthenticateCollector>,
     pub refresh_token: RefreshCollectorToken,
+    pub renew: RenewCollectorCertificate,
+    pub current_certificate: CurrentCertificate,
     pub ingest: IngestBatch,
     pub config: GetCollectorConfig,
     pub query: QueryMetrics,
@@ -184,6 +186,15 @@ impl AppState {
                 signer: b.signer.clone(),
                 clock: clock.clone(),
                 ids,
+            },
+            renew: RenewCollectorCertificate {
+                auth: auth_collector.clone(),
+                collectors: b.store.clone(),
+                ca: b.ca.clone(),
+                clock: clock.clone(),
+            },
+            current_certificate: CurrentCertificate {
+                collectors: b.store.clone(),
             },
             auth_collector,
             ingest: IngestBatch {

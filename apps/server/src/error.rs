@@ -8,7 +8,7 @@ use pganalytics_domain::batch::BatchError;
 use pganalytics_domain::credentials::CredentialError;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::crypto::TokenError;
-use pganalytics_ports::usecases::{AuthError, IngestError, QueryError, RegisterError};
+use pganalytics_ports::usecases::{AuthError, IngestError, QueryError, RegisterError, RenewError};
 use serde_json::json;
 use std::fmt;
 
@@ -140,6 +140,20 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid(b) => b.into(),
             IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RenewError> for ApiError {
+    fn from(e: RenewError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            RenewError::Auth(a) => a.into(),
+            RenewError::InvalidCsr(_) => Self::new(S::BAD_REQUEST, "invalid_csr", msg),
+            RenewError::Superseded => Self::new(S::CONFLICT, "certificate_superseded", msg),
+            RenewError::Pki(ref cause) => Self::internal(cause),
+            RenewError::Store(s) => s.into(),
         }
     }
 }
@@ -289,6 +303,17 @@ mod tests {
             ),
             (RegisterError::Pki(PkiError::Internal(io())).into(), 500),
             (RegisterError::Token(TokenError::Signing).into(), 500),
+            (RenewError::Auth(AuthError::CertificateMismatch).into(), 403),
+            (
+                RenewError::InvalidCsr(PkiError::InvalidCsr("x".into())).into(),
+                400,
+            ),
+            (RenewError::Superseded.into(), 409),
+            (RenewError::Pki(PkiError::Internal(io())).into(), 500),
+            (
+                RenewError::Store(StoreError::Unavailable(io())).into(),
+                503,
+            ),
             (QueryError::UnknownFamily("x".into()).into(), 400),
             (
                 QueryError::UnknownColumn {

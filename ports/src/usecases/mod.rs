@@ -7,6 +7,7 @@ mod collect;
 mod ingest;
 mod query;
 mod register;
+mod renew;
 
 pub use admin::{
     CollectorAdmin, CreateApiToken, CreateRegistrationToken, CreateTokenError, CreatedApiToken,
@@ -18,4 +19,5 @@ pub use auth::{
 pub use collect::{CollectCycle, CycleReport, RunSummary};
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
 pub use query::{QueryError, QueryMetrics, Series, SeriesRequest};
+pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};

@@ -32,6 +32,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::delete().to(collectors::revoke::delete),
             )
             .route(
+                "/collectors/{id}/certificate",
+                web::post().to(collectors::certificate::post),
+            )
+            .route(
+                "/collectors/{id}/certificate",
+                web::get().to(collectors::certificate::get),
+            )
+            .route(
                 "/collectors/{id}/token",
                 web::post().to(collectors::token::post),
             )

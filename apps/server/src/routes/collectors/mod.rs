@@ -1,3 +1,4 @@
+pub mod certificate;
 pub mod get;
 pub mod list;
 pub mod register;

@@ -1,3 +1,4 @@
+mod certificate;
 mod register;
 mod revoke;
 mod token;
