@@ -257,6 +257,19 @@ impl CollectorClient {
         }
     }
 
+    /// `POST /collectors/{id}/certificate`: a certificate for the key of `csr_pem`.
+    pub fn renew_certificate(&self, csr_pem: &str) -> Result<String, HttpError> {
+        let mut res = self
+            .agent
+            .post(&format!(
+                "{}/collectors/{}/certificate",
+                self.base, self.collector_id
+            ))
+            .send_json(json!({ "csr": csr_pem }))
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        certificate_of(&mut res)
+    }
+
     /// `GET /health`.
     pub fn health(&self) -> Result<(), HttpError> {
         let mut res = self
@@ -272,4 +285,38 @@ impl CollectorClient {
             Err(error_of(status, &body))
         }
     }
+}
+
+fn certificate_of(res: &mut ureq::http::Response<ureq::Body>) -> Result<String, HttpError> {
+    let status = res.status().as_u16();
+    let body = res
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| HttpError::Transport(e.to_string()))?;
+    if status != 200 {
+        return Err(error_of(status, &body));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))?;
+    v["certificate"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| HttpError::BadAnswer("no certificate in the answer".into()))
+}
+
+/// `GET /collectors/{id}/certificate` (public): the collector's current certificate.
+pub fn current_certificate(
+    server_url: &str,
+    ca_pem: &str,
+    collector_id: &str,
+) -> Result<String, HttpError> {
+    let url = format!(
+        "{}/api/v1/collectors/{collector_id}/certificate",
+        server_url.trim_end_matches('/')
+    );
+    let mut res = agent_trusting(ca_pem)?
+        .get(&url)
+        .call()
+        .map_err(|e| HttpError::Transport(e.to_string()))?;
+    certificate_of(&mut res)
 }

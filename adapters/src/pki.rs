@@ -369,6 +369,17 @@ pub fn parse_certificate(pem: &str) -> Result<CertificateInfo, String> {
     })
 }
 
+/// A PEM certificate's validity (not before, not after), read with `x509-cert`.
+pub fn validity(pem: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).ok()?;
+    let v = cert.tbs_certificate().validity();
+    let at = |t: x509_cert::time::Time| {
+        let secs = i64::try_from(t.to_unix_duration().as_secs()).ok()?;
+        OffsetDateTime::from_unix_timestamp(secs).ok()
+    };
+    Some((at(v.not_before)?, at(v.not_after)?))
+}
+
 /// The common name of a PEM certificate's subject, read with `x509-cert`.
 pub fn common_name(pem: &str) -> Option<String> {
     let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).ok()?;

@@ -291,9 +291,29 @@ impl CollectorClaims {
     }
 }
 
+/// Whether a certificate valid from `not_before` to `not_after` should be renewed at
+/// `now`: when less than a third of its life is left (30 days of a 90-day certificate), early
+/// enough that a renewal failing for a while never lets it expire.
+pub fn renewal_due(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    not_after - now < (not_after - not_before) / 3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renewal_is_due_in_the_last_third_of_a_certificates_life() {
+        let from = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let to = from + time::Duration::days(90);
+        assert!(!renewal_due(from, to, from + time::Duration::days(59)));
+        assert!(renewal_due(from, to, from + time::Duration::days(61)));
+        assert!(renewal_due(from, to, to + time::Duration::days(1)));
+    }
 
     #[test]
     fn registration_secret_round_trips_and_hides_itself_in_debug() {

@@ -266,14 +266,16 @@ pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S
     assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
     // A second renewal presenting the old certificate loses.
     assert!(matches!(
-        s.replace_certificate(c.id, &old, c.certificate.clone()).await,
+        s.replace_certificate(c.id, &old, c.certificate.clone())
+            .await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
     // A revoked collector's certificate is never replaced.
     s.revoke_collector(c.id, now()).await.unwrap();
     assert!(matches!(
-        s.replace_certificate(c.id, &renewed.fingerprint, c.certificate.clone()).await,
+        s.replace_certificate(c.id, &renewed.fingerprint, c.certificate.clone())
+            .await,
         Err(StoreError::Conflict { .. })
     ));
     let missing = CollectorId::from_uuid(Uuid::new_v4());

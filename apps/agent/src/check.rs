@@ -283,6 +283,14 @@ fn check_host(config: &AgentConfig, report: &mut Report) {
 }
 
 fn check_server(config: &AgentConfig, report: &mut Report) {
+    if let Err(e) = crate::renew::recover(&config.state_dir, config.server_url.as_deref()) {
+        report.add(
+            Status::Error,
+            "certificate",
+            format!("an interrupted renewal could not be finished: {e:#}"),
+            None,
+        );
+    }
     let identity = match Identity::load(&config.state_dir) {
         Ok(i) => i,
         Err(e) => {
@@ -301,8 +309,24 @@ fn check_server(config: &AgentConfig, report: &mut Report) {
         .server_url
         .clone()
         .unwrap_or_else(|| identity.server_url.clone());
+    if let Some((_, to)) = pganalytics_adapters::pki::validity(&identity.cert_pem) {
+        let due = crate::renew::due(&identity, crate::batch::now());
+        report.add(
+            Status::Ok,
+            "certificate",
+            format!(
+                "valid until {to}{}",
+                if due {
+                    "; renewal due (the daemon renews it)"
+                } else {
+                    ""
+                }
+            ),
+            None,
+        );
+    }
     let result = Session::open(identity, Some(&url)).and_then(|s| {
-        s.client.health()?;
+        s.client().health()?;
         // A fresh token proves the certificate is accepted and the collector not revoked.
         s.refresh()?;
         Ok(())

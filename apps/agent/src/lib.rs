@@ -13,6 +13,7 @@ mod logging;
 mod logs;
 mod prometheus;
 mod register;
+mod renew;
 mod run;
 mod selfmetrics;
 mod sender;
@@ -49,6 +50,9 @@ enum Command {
     Collect(collect::Args),
     /// Check every target, collector, the server and the spool; print the fixes.
     Check,
+    /// Renew the client certificate now (the daemon does it by itself when a third of its
+    /// life is left).
+    Renew,
 }
 
 /// The agent's command line: `args` as `std::env::args_os()` gives them.
@@ -63,6 +67,19 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> std::process::Exit
             Command::Register(args) => register::run(&config.state_dir, args),
             Command::Run => run::run(cli.config.as_deref(), config),
             Command::Collect(args) => collect::run(&config, &args),
+            Command::Renew => {
+                renew::recover(&config.state_dir, config.server_url.as_deref())?;
+                let session = session::Session::open(
+                    identity::Identity::load(&config.state_dir)?,
+                    config.server_url.as_deref(),
+                )?;
+                renew::renew(&session, &config.state_dir)?;
+                let valid = pganalytics_adapters::pki::validity(&session.identity().cert_pem);
+                if let Some((_, to)) = valid {
+                    eprintln!("certificate renewed; valid until {to}");
+                }
+                Ok(())
+            }
             Command::Check => {
                 if check::run(&config)? {
                     Ok(())

@@ -88,6 +88,9 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
     // Before any thread starts (the logger's among them), so that they all inherit the mask.
     let events = signals()?;
     let (log, _flush_on_exit) = crate::logging::logger(config.log_format.as_deref());
+    if let Err(e) = crate::renew::recover(&config.state_dir, config.server_url.as_deref()) {
+        warn!(log, "an interrupted certificate renewal could not be finished yet"; "error" => format!("{e:#}"));
+    }
     let identity = Identity::load(&config.state_dir)?;
     let session = Arc::new(Session::open(identity, config.server_url.as_deref())?);
     let spool_dir = config.spool_dir();
@@ -101,7 +104,7 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
     .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
     let stats = spool.stats();
     info!(log, "agent starting";
-        "collector_id" => %session.identity.collector_id, "targets" => config.targets.len(),
+        "collector_id" => %session.identity().collector_id, "targets" => config.targets.len(),
         "spool_dir" => %spool_dir.display(), "spooled_records" => stats.records,
         "damaged_records" => stats.damaged_records);
     let daemon = Daemon {
@@ -149,7 +152,11 @@ impl Daemon {
         let mut cycle = self.cycle();
         self.start_tailers();
         let mut next_config_poll = Duration::ZERO;
+        let mut next_renewal_check = Duration::ZERO;
         loop {
+            if self.started.elapsed() >= next_renewal_check {
+                next_renewal_check = self.started.elapsed() + self.renew_if_due();
+            }
             if self.started.elapsed() >= next_config_poll || self.config_announced() {
                 self.poll_config(&mut cycle);
                 let every = self
@@ -199,6 +206,28 @@ impl Daemon {
         self.signal.stop();
         let _ = sender.join();
         Ok(())
+    }
+
+    /// Renews the certificate when a third of its life is left; returns when to look again.
+    fn renew_if_due(&self) -> Duration {
+        let dir = &self.config.state_dir;
+        if let Err(e) = crate::renew::recover(dir, self.config.server_url.as_deref()) {
+            warn!(self.log, "an interrupted certificate renewal is not finished yet"; "error" => format!("{e:#}"));
+            return Duration::from_secs(300);
+        }
+        if !crate::renew::due(&self.session.identity(), batch::now()) {
+            return Duration::from_secs(3600);
+        }
+        match crate::renew::renew(&self.session, dir) {
+            Ok(()) => {
+                info!(self.log, "client certificate renewed");
+                Duration::from_secs(3600)
+            }
+            Err(e) => {
+                warn!(self.log, "certificate renewal failed; trying again in 15 minutes"; "error" => format!("{e:#}"));
+                Duration::from_secs(900)
+            }
+        }
     }
 
     fn start_tailers(&mut self) {
@@ -319,7 +348,7 @@ impl Daemon {
                 .record_spool(self.spool.lock().unwrap_or_else(|p| p.into_inner()).stats());
             blocks.extend(self.metrics.blocks(at));
         }
-        let wire = batch::wire(self.session.identity.collector_id, at, blocks);
+        let wire = batch::wire(self.session.identity().collector_id, at, blocks);
         let appended = batch::compress(&wire)
             .map_err(anyhow::Error::from)
             .and_then(|bytes| {

@@ -12,8 +12,8 @@ use pganalytics_ports::env::Clock;
 use pganalytics_ports::store::MetricStore;
 use pganalytics_ports::usecases::{
     AuthenticateApiToken, AuthenticateCollector, CollectorAdmin, CreateApiToken,
-    CreateRegistrationToken, GetCollectorConfig, IngestBatch, QueryMetrics, RefreshCollectorToken, RenewCollectorCertificate, CurrentCertificate,
-    RegisterCollector, ServerCatalog,
+    CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, IngestBatch, QueryMetrics,
+    RefreshCollectorToken, RegisterCollector, RenewCollectorCertificate, ServerCatalog,
 };
 use secrecy::ExposeSecret;
 use slog::{Logger, error, info, o, warn};

@@ -310,10 +310,7 @@ mod tests {
             ),
             (RenewError::Superseded.into(), 409),
             (RenewError::Pki(PkiError::Internal(io())).into(), 500),
-            (
-                RenewError::Store(StoreError::Unavailable(io())).into(),
-                503,
-            ),
+            (RenewError::Store(StoreError::Unavailable(io())).into(), 503),
             (QueryError::UnknownFamily("x".into()).into(), 400),
             (
                 QueryError::UnknownColumn {

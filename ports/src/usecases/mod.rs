@@ -19,5 +19,5 @@ pub use auth::{
 pub use collect::{CollectCycle, CycleReport, RunSummary};
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
 pub use query::{QueryError, QueryMetrics, Series, SeriesRequest};
-pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};
+pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};

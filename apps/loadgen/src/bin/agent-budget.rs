@@ -43,6 +43,9 @@ struct Args {
     agent: Option<PathBuf>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Only the log phase.
+    #[arg(long)]
+    only_logs: bool,
 }
 
 const PREFIX: &str = "%m [%p] %q%u@%d ";
@@ -84,6 +87,8 @@ fn main() -> anyhow::Result<()> {
         ("log_line_prefix", PREFIX),
         ("lc_messages", "C"),
         ("log_timezone", "UTC"),
+        // One file for the whole log phase.
+        ("log_rotation_size", "0"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -91,7 +96,7 @@ fn main() -> anyhow::Result<()> {
     let cluster = LocalCluster::start(opts)?;
     let url = cluster.url("postgres");
     let started = Instant::now();
-    create_tables(&url, args.tables)?;
+    create_tables(&url, if args.only_logs { 2 } else { args.tables })?;
     println!(
         "agent-budget: {} tables and {} indexes created in {:.0} s (PostgreSQL {})",
         args.tables,
@@ -100,8 +105,10 @@ fn main() -> anyhow::Result<()> {
         cluster.data_dir().display()
     );
 
-    agent_phase(&dir, &url, &agent_bin)?;
-    exporter_phase(&url, args.tables)?;
+    if !args.only_logs {
+        agent_phase(&dir, &url, &agent_bin)?;
+        exporter_phase(&url, args.tables)?;
+    }
     if args.log_lines > 0 {
         log_phase(&cluster, &url, args.log_lines)?;
     }

@@ -7,7 +7,11 @@ fn renewal_issues_a_certificate_for_the_new_key_and_retires_the_old_one() {
     let path = app.url(&format!("/api/v1/collectors/{}/certificate", old.id));
     let (new_key, csr) = pganalytics_adapters::pki::new_key_and_csr("db1").unwrap();
 
-    let without_cert = reply(app.client().post(&path).send_json(serde_json::json!({ "csr": csr })));
+    let without_cert = reply(
+        app.client()
+            .post(&path)
+            .send_json(serde_json::json!({ "csr": csr })),
+    );
     assert_eq!(without_cert.status, 401, "{}", without_cert.body);
 
     let r = reply(
@@ -17,7 +21,9 @@ fn renewal_issues_a_certificate_for_the_new_key_and_retires_the_old_one() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let cert = r.body["certificate"].as_str().unwrap().to_owned();
-    assert!(pganalytics_adapters::pki::certificate_matches_key(&cert, &new_key));
+    assert!(pganalytics_adapters::pki::certificate_matches_key(
+        &cert, &new_key
+    ));
     assert_eq!(
         pganalytics_adapters::pki::common_name(&cert).as_deref(),
         Some(old.id.to_string().as_str())
