@@ -58,8 +58,19 @@ pub trait Source: Send {
     /// The instance name the rows describe (`metrics[].instance` in the batch).
     fn instance(&self) -> &str;
 
-    /// Runs every collector of `group` this source has whose family `enabled` allows. A
-    /// collector that fails is reported in its reading while the others still run: one
-    /// failing collector never stops a cycle.
-    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading>;
+    /// This source's collectors in `group`, by name (each named after its family).
+    fn collectors(&self, group: Group) -> Vec<&'static str>;
+
+    /// Runs one collector (one of [`collectors`](Self::collectors)). A failure is reported
+    /// in the reading: one failing collector never stops a cycle.
+    fn read(&mut self, collector: &'static str) -> Reading;
+
+    /// Runs every collector of `group` whose family `enabled` allows.
+    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading> {
+        self.collectors(group)
+            .into_iter()
+            .filter(|c| enabled.allows(c))
+            .map(|c| self.read(c))
+            .collect()
+    }
 }

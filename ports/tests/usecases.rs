@@ -130,18 +130,12 @@ fn a_register_request_never_shows_its_token_in_debug_output() {
 
 mod collect_cycle {
     use pganalytics_domain::collect::CollectedRows;
-    use pganalytics_domain::config::{CollectorConfig, FamilyFilter, Intervals};
+    use pganalytics_domain::config::{CollectorConfig, Intervals};
     use pganalytics_domain::schedule::Group;
     use pganalytics_ports::sources::{MockSource, Reading, SourceError};
     use pganalytics_ports::usecases::CollectCycle;
     use serde_json::json;
     use std::time::Duration;
-
-    fn source(instance: &'static str) -> MockSource {
-        let mut s = MockSource::new();
-        s.expect_instance().return_const(instance.to_owned());
-        s
-    }
 
     fn rows(family: &'static str) -> CollectedRows {
         let mut r = CollectedRows::new(family, &["datname"]);
@@ -149,59 +143,56 @@ mod collect_cycle {
         r
     }
 
-    #[test]
-    fn a_failing_collector_is_reported_and_the_others_still_make_blocks() {
-        let mut pg = source("main");
-        pg.expect_collect().returning(|group, _| match group {
-            Group::Database => vec![
-                Reading::timed("pg_database", || Ok(vec![rows("pg_database")])),
-                Reading::timed("pg_bgwriter", || {
-                    Err(SourceError::new("pg_bgwriter", "permission denied"))
-                }),
-            ],
+    /// A PostgreSQL-like source: pg_database and pg_bgwriter in the database group.
+    fn source() -> MockSource {
+        let mut s = MockSource::new();
+        s.expect_instance().return_const("main".to_owned());
+        s.expect_collectors().returning(|group| match group {
+            Group::Database => vec!["pg_database", "pg_bgwriter"],
+            Group::Activity => vec!["pg_activity"],
             _ => Vec::new(),
         });
+        s
+    }
+
+    fn at() -> time::OffsetDateTime {
+        pganalytics_domain::truncate_to_micros(time::OffsetDateTime::now_utc())
+    }
+
+    #[test]
+    fn a_failing_collector_is_reported_and_the_others_still_make_blocks() {
+        let mut pg = source();
+        pg.expect_read().returning(|name| match name {
+            "pg_bgwriter" => Reading::timed(name, || {
+                Err(SourceError::new("pg_bgwriter", "permission denied"))
+            }),
+            _ => Reading::timed(name, || Ok(vec![rows(name)])),
+        });
         let mut cycle = CollectCycle::new(vec![Box::new(pg)], Intervals::default(), Duration::ZERO);
-        let report = cycle.run(
-            &[Group::Database],
-            &|| Duration::ZERO,
-            pganalytics_domain::truncate_to_micros(time::OffsetDateTime::now_utc()),
-        );
+        let report = cycle.run(&[Group::Database], &|| Duration::ZERO, at());
         assert_eq!(report.blocks.len(), 1);
         assert_eq!(report.blocks[0].instance, "main");
+        assert_eq!(report.blocks[0].family, "pg_database");
         assert_eq!(report.runs.len(), 2);
         assert_eq!(report.runs[1].error.as_deref(), Some("permission denied"));
     }
 
     #[test]
-    fn only_due_groups_run_and_the_servers_families_are_passed_to_sources() {
-        let mut pg = source("main");
-        pg.expect_collect()
-            .withf(|group, filter: &FamilyFilter| {
-                *group == Group::Activity
-                    && filter.allows("pg_activity")
-                    && !filter.allows("pg_table")
-            })
+    fn only_the_servers_enabled_families_are_read() {
+        let mut pg = source();
+        pg.expect_read()
+            .withf(|name| name == "pg_database")
             .times(1)
-            .returning(|_, _| {
-                vec![Reading::timed("pg_activity", || {
-                    Ok(vec![rows("pg_activity")])
-                })]
-            });
+            .returning(|name| Reading::timed(name, || Ok(vec![rows(name)])));
         let mut cycle = CollectCycle::new(vec![Box::new(pg)], Intervals::default(), Duration::ZERO);
-        let config = CollectorConfig {
+        cycle.apply(&CollectorConfig {
             version: 2,
-            enabled_families: ["pg_activity".to_owned()].into(),
+            enabled_families: ["pg_database".to_owned()].into(),
             ..CollectorConfig::default()
-        };
-        cycle.apply(&config);
-        // Everything is due at start; run only activity, then nothing is due before 15 s.
-        let at = pganalytics_domain::truncate_to_micros(time::OffsetDateTime::now_utc());
-        cycle.run(&[Group::Activity], &|| Duration::ZERO, at);
-        assert_eq!(
-            cycle.next_due(),
-            Duration::ZERO,
-            "other groups are still due"
-        );
+        });
+        let report = cycle.run(&[Group::Database], &|| Duration::ZERO, at());
+        assert_eq!(report.runs.len(), 1, "pg_bgwriter is not even run");
+        // Only the group that ran moved on; the others are still due.
+        assert_eq!(cycle.next_due(), Duration::ZERO);
     }
 }

@@ -10,7 +10,6 @@ mod network;
 mod pressure;
 
 use pganalytics_domain::collect::CollectedRows;
-use pganalytics_domain::config::FamilyFilter;
 use pganalytics_domain::schedule::Group;
 use pganalytics_ports::sources::{Reading, Source, SourceError};
 use std::path::PathBuf;
@@ -25,11 +24,6 @@ pub struct ProcHost {
     /// Paths whose file system gets a role label in `disk_usage` (the data directory, WAL).
     pub roles: Vec<(PathBuf, DiskRole)>,
 }
-
-type Reader<'a> = (
-    &'static str,
-    Box<dyn FnOnce() -> procfs::ProcResult<CollectedRows> + 'a>,
-);
 
 fn read(name: &'static str, f: impl FnOnce() -> procfs::ProcResult<CollectedRows>) -> Reading {
     Reading::timed(name, || {
@@ -46,24 +40,34 @@ impl Source for ProcHost {
         &self.instance
     }
 
-    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading> {
-        let readers: Vec<Reader<'_>> = match group {
+    fn collectors(&self, group: Group) -> Vec<&'static str> {
+        match group {
             Group::Host => vec![
-                ("sys_cpu", Box::new(cpu::read)),
-                ("sys_memory", Box::new(memory::read)),
-                ("sys_load", Box::new(load::read)),
-                ("sys_disk_io", Box::new(disk_io::read)),
-                ("sys_network", Box::new(network::read)),
-                ("sys_pressure", Box::new(pressure::read)),
+                "sys_cpu",
+                "sys_memory",
+                "sys_load",
+                "sys_disk_io",
+                "sys_network",
+                "sys_pressure",
             ],
-            Group::Disk => vec![("disk_usage", Box::new(|| disk_usage::read(&self.roles)))],
+            Group::Disk => vec!["disk_usage"],
             _ => Vec::new(),
-        };
-        readers
-            .into_iter()
-            .filter(|(name, _)| enabled.allows(name))
-            .map(|(name, f)| read(name, f))
-            .collect()
+        }
+    }
+
+    fn read(&mut self, collector: &'static str) -> Reading {
+        match collector {
+            "sys_cpu" => read(collector, cpu::read),
+            "sys_memory" => read(collector, memory::read),
+            "sys_load" => read(collector, load::read),
+            "sys_disk_io" => read(collector, disk_io::read),
+            "sys_network" => read(collector, network::read),
+            "sys_pressure" => read(collector, pressure::read),
+            "disk_usage" => read(collector, || disk_usage::read(&self.roles)),
+            other => Reading::timed(other, || {
+                Err(SourceError::new(other, "the host has no such collector"))
+            }),
+        }
     }
 }
 

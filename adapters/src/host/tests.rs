@@ -6,7 +6,7 @@ use pganalytics_domain::batch::{
     BatchLimits, ValidationContext, WIRE_VERSION, WireBatch, validate,
 };
 use pganalytics_domain::collector::CollectorId;
-use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::config::{CollectorConfig, FamilyFilter};
 use time::OffsetDateTime;
 
 /// Every group's readings, split into rows and errors.

@@ -33,7 +33,6 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use pganalytics_domain::collect::CollectedRows;
-use pganalytics_domain::config::FamilyFilter;
 use pganalytics_domain::schedule::Group;
 use pganalytics_ports::sources::{Reading, Source, SourceError};
 use secrecy::{ExposeSecret, SecretString};
@@ -324,17 +323,15 @@ impl Source for PgTarget {
         &self.name
     }
 
-    fn collect(&mut self, group: Group, enabled: &FamilyFilter) -> Vec<Reading> {
-        collectors(group)
-            .iter()
-            .filter(|(name, _)| enabled.allows(name))
-            .map(|(name, collect)| {
-                Reading::timed(name, || {
-                    self.run_collector(*collect)
-                        .map_err(|e| SourceError::new(name, e.detail()))
-                })
-            })
-            .collect()
+    fn collectors(&self, group: Group) -> Vec<&'static str> {
+        collectors(group).iter().map(|(name, _)| *name).collect()
+    }
+
+    fn read(&mut self, collector: &'static str) -> Reading {
+        Reading::timed(collector, || {
+            self.run(collector)
+                .map_err(|e| SourceError::new(collector, e.detail()))
+        })
     }
 }
 

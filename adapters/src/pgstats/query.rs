@@ -4,9 +4,9 @@
 //! column that does not match is an error, not a silent conversion: a collector never sends
 //! a value the server would reject.
 
-use diesel::connection::{DefaultLoadingMode, LoadConnection};
+use diesel::connection::LoadConnection;
 use diesel::deserialize::FromSql;
-use diesel::pg::{Pg, PgConnection, PgValue};
+use diesel::pg::{Pg, PgConnection, PgRowByRowLoadingMode, PgValue};
 use diesel::row::{Field, Row};
 use diesel::sql_types;
 use pganalytics_domain::catalog::{self, ColumnKind, FamilySpec};
@@ -43,7 +43,8 @@ pub(super) fn family_rows(
 ) -> Result<CollectedRows, PgStatsError> {
     let spec = spec(family);
     let failed = |e: &dyn std::fmt::Display| PgStatsError::query(family, e);
-    let cursor = LoadConnection::<DefaultLoadingMode>::load(conn, diesel::sql_query(sql))
+    // Row by row: libpq never holds the whole result (10,000 tables' rows) at once.
+    let cursor = LoadConnection::<PgRowByRowLoadingMode>::load(conn, diesel::sql_query(sql))
         .map_err(|e| failed(&e))?;
     let mut out: Option<(CollectedRows, Vec<ColumnKind>)> = None;
     for row in cursor {

@@ -73,7 +73,7 @@ pub fn run(config: &AgentConfig, args: &Args) -> anyhow::Result<()> {
     eprintln!(
         "spooled batch {} ({} rows) as record {id} in {}",
         wire.batch_id,
-        wire.metrics.iter().map(|b| b.rows.len()).sum::<usize>(),
+        wire.rows(),
         dir.display()
     );
     Ok(())

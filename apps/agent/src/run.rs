@@ -8,6 +8,7 @@
 use anyhow::Context as _;
 use nix::sys::signal::{SigSet, Signal as Sig};
 use pganalytics_adapters::spool::{DiskSpool, SpoolOptions};
+use pganalytics_domain::batch::{EncodedBlock, WireBlock};
 use pganalytics_domain::config::CollectorConfig;
 use pganalytics_domain::delivery::Backoff;
 use pganalytics_ports::spool::Spool;
@@ -332,7 +333,7 @@ impl Daemon {
         let groups: Vec<&str> = report.groups.iter().map(|g| g.as_str()).collect();
         let mut blocks = report.blocks;
         for (instance, events) in drained.events {
-            blocks.push(pganalytics_domain::batch::WireBlock {
+            blocks.push(EncodedBlock::encode(WireBlock {
                 family: "pg_log_event".into(),
                 instance,
                 collected_at: Some(at),
@@ -341,7 +342,7 @@ impl Daemon {
                     .map(|c| (*c).to_owned())
                     .collect(),
                 rows: events.iter().map(|e| e.row(at)).collect(),
-            });
+            }));
         }
         if !groups.is_empty() {
             self.metrics
@@ -360,7 +361,7 @@ impl Daemon {
         match appended {
             Ok(spool_id) => {
                 info!(self.log, "cycle spooled"; "batch_id" => %wire.batch_id, "spool_id" => spool_id,
-                    "rows" => wire.metrics.iter().map(|b| b.rows.len()).sum::<usize>(),
+                    "rows" => wire.rows(),
                     "groups" => groups.join(","));
                 self.signal.notify();
                 if let Err(e) = crate::logs::save_positions(&drained.positions) {

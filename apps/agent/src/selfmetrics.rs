@@ -1,7 +1,7 @@
 //! The agent's own figures: in every batch as the `agent` family, and as Prometheus text
 //! when `prometheus_listen` is set.
 
-use pganalytics_domain::batch::WireBlock;
+use pganalytics_domain::batch::{EncodedBlock, WireBlock};
 use pganalytics_ports::spool::SpoolStats;
 use pganalytics_ports::usecases::RunSummary;
 use serde_json::{Value, json};
@@ -78,7 +78,7 @@ impl SelfMetrics {
 
     /// The `agent` family: a row per collector and instance (the collectors of the host and
     /// of every target), and a row for the process (no collector).
-    pub fn blocks(&self, collected_at: OffsetDateTime) -> Vec<WireBlock> {
+    pub fn blocks(&self, collected_at: OffsetDateTime) -> Vec<EncodedBlock> {
         let mut per_instance: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
         for ((instance, collector), f) in self
             .collectors
@@ -116,12 +116,14 @@ impl SelfMetrics {
         }
         per_instance
             .into_iter()
-            .map(|(instance, rows)| WireBlock {
-                family: "agent".into(),
-                instance,
-                collected_at: Some(collected_at),
-                columns: COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
-                rows,
+            .map(|(instance, rows)| {
+                EncodedBlock::encode(WireBlock {
+                    family: "agent".into(),
+                    instance,
+                    collected_at: Some(collected_at),
+                    columns: COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+                    rows,
+                })
             })
             .collect()
     }

@@ -16,8 +16,10 @@ use crate::catalog::{ColumnKind, FamilySpec};
 use crate::collector::{CollectorId, InstanceName};
 
 mod cell;
+mod encoded;
 mod validate;
 
+pub use encoded::{EncodedBatch, EncodedBlock};
 pub use validate::{ValidationContext, parse_and_validate, validate};
 
 pub const WIRE_VERSION: u32 = 1;

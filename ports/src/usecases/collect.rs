@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pganalytics_domain::batch::WireBlock;
+use pganalytics_domain::batch::EncodedBlock;
 use pganalytics_domain::config::{CollectorConfig, FamilyFilter, Intervals};
 use pganalytics_domain::schedule::{Group, Schedule};
 use time::OffsetDateTime;
@@ -24,13 +24,14 @@ pub struct RunSummary {
 #[derive(Debug, Default)]
 pub struct CycleReport {
     pub groups: Vec<Group>,
-    pub blocks: Vec<WireBlock>,
+    /// Encoded as soon as each collector returned (see `EncodedBlock`).
+    pub blocks: Vec<EncodedBlock>,
     pub runs: Vec<RunSummary>,
 }
 
 impl CycleReport {
     pub fn rows(&self) -> usize {
-        self.blocks.iter().map(|b| b.rows.len()).sum()
+        self.blocks.iter().map(|b| b.row_count).sum()
     }
 }
 
@@ -105,7 +106,11 @@ impl CollectCycle {
             let started = clock();
             for source in &mut self.sources {
                 let instance = source.instance().to_owned();
-                for reading in source.collect(*group, &self.filter) {
+                let collectors = source.collectors(*group);
+                // One collector at a time, its rows encoded before the next one reads: a
+                // cycle's memory is one family's values, not the whole group's.
+                for name in collectors.into_iter().filter(|c| self.filter.allows(c)) {
+                    let reading = source.read(name);
                     let (rows, error) = match reading.result {
                         Ok(collected) => {
                             let n = collected.iter().map(|c| c.rows.len()).sum();
@@ -113,7 +118,9 @@ impl CollectCycle {
                                 collected
                                     .into_iter()
                                     .filter(|c| !c.rows.is_empty())
-                                    .map(|c| c.into_block(&instance, collected_at)),
+                                    .map(|c| {
+                                        EncodedBlock::encode(c.into_block(&instance, collected_at))
+                                    }),
                             );
                             (n, None)
                         }
