@@ -211,20 +211,7 @@ impl CollectorClient {
             ))
             .send_empty()
             .map_err(|e| HttpError::Transport(e.to_string()))?;
-        let status = res.status().as_u16();
-        let body = res
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
-        if status != 200 {
-            return Err(error_of(status, &body));
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))?;
-        v["token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| HttpError::BadAnswer("no token in the answer".into()))
+        string_field(&mut res, "token")
     }
 
     /// `GET /config/{id}`; `None` when the server says the version in `etag` is current.
@@ -267,7 +254,7 @@ impl CollectorClient {
             ))
             .send_json(json!({ "csr": csr_pem }))
             .map_err(|e| HttpError::Transport(e.to_string()))?;
-        certificate_of(&mut res)
+        string_field(&mut res, "certificate")
     }
 
     /// `GET /health`.
@@ -287,7 +274,11 @@ impl CollectorClient {
     }
 }
 
-fn certificate_of(res: &mut ureq::http::Response<ureq::Body>) -> Result<String, HttpError> {
+/// The string `field` of a `200` JSON answer; the server's error otherwise.
+fn string_field(
+    res: &mut ureq::http::Response<ureq::Body>,
+    field: &str,
+) -> Result<String, HttpError> {
     let status = res.status().as_u16();
     let body = res
         .body_mut()
@@ -298,10 +289,10 @@ fn certificate_of(res: &mut ureq::http::Response<ureq::Body>) -> Result<String, 
     }
     let v: serde_json::Value =
         serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))?;
-    v["certificate"]
+    v[field]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| HttpError::BadAnswer("no certificate in the answer".into()))
+        .ok_or_else(|| HttpError::BadAnswer(format!("no {field} in the answer")))
 }
 
 /// `GET /collectors/{id}/certificate` (public): the collector's current certificate.
@@ -318,5 +309,5 @@ pub fn current_certificate(
         .get(&url)
         .call()
         .map_err(|e| HttpError::Transport(e.to_string()))?;
-    certificate_of(&mut res)
+    string_field(&mut res, "certificate")
 }

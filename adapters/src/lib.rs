@@ -10,6 +10,8 @@ pub mod http;
 pub mod jwt;
 #[cfg(feature = "local_postgres")]
 pub mod local_postgres;
+#[cfg(feature = "logging")]
+pub mod logging;
 #[cfg(feature = "logs")]
 pub mod logs;
 #[cfg(feature = "memory")]

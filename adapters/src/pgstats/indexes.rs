@@ -5,13 +5,10 @@ use super::{Ctx, PgStatsError, each_database, query};
 use pganalytics_domain::collect::CollectedRows;
 
 /// As for tables, no size is asked for an index whose table or itself is exclusively locked.
-pub(super) const SQL: &str = "/* pganalytics-agent */
-WITH locked AS (
-    SELECT DISTINCT relation FROM pg_locks
-    WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL
-      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-)
-SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
+pub(super) const SQL: &str = concat!(
+    "/* pganalytics-agent */\n",
+    locked_relations_cte!(),
+    "SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
        s.relname::text AS relname, s.indexrelname::text AS indexrelname,
        s.idx_scan::int8 AS idx_scan, s.idx_tup_read::int8 AS idx_tup_read,
        s.idx_tup_fetch::int8 AS idx_tup_fetch,
@@ -22,7 +19,8 @@ SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
        i.indisvalid::int::float8 AS is_valid, i.indisunique::int::float8 AS is_unique
 FROM pg_stat_user_indexes s
 JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
-JOIN pg_index i ON i.indexrelid = s.indexrelid";
+JOIN pg_index i ON i.indexrelid = s.indexrelid"
+);
 
 pub(super) fn collect(ctx: &mut Ctx<'_>) -> Result<Vec<CollectedRows>, PgStatsError> {
     each_database(ctx, "pg_index", |conn| {

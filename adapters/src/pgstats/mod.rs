@@ -10,6 +10,19 @@
 //! - relation sizes are not asked for relations someone holds an `AccessExclusiveLock` on,
 //!   so a long `ALTER TABLE` never makes the agent queue behind it.
 
+/// Relations someone holds an `AccessExclusiveLock` on in the current database: their sizes
+/// are not asked for (a size takes an `AccessShareLock` and would queue behind it).
+macro_rules! locked_relations_cte {
+    () => {
+        "WITH locked AS (
+    SELECT DISTINCT relation FROM pg_locks
+    WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+)
+"
+    };
+}
+
 mod activity;
 mod archiver;
 mod bgwriter;

@@ -7,13 +7,10 @@ use pganalytics_domain::collect::CollectedRows;
 /// Sizes take an `AccessShareLock`: they are skipped (NULL) for relations someone holds an
 /// `AccessExclusiveLock` on, rather than wait behind a long `ALTER TABLE` (and make every
 /// session queued behind us wait too).
-pub(super) const SQL: &str = "/* pganalytics-agent */
-WITH locked AS (
-    SELECT DISTINCT relation FROM pg_locks
-    WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL
-      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-)
-SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
+pub(super) const SQL: &str = concat!(
+    "/* pganalytics-agent */\n",
+    locked_relations_cte!(),
+    "SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
        s.relname::text AS relname,
        s.seq_scan::int8 AS seq_scan, s.seq_tup_read::int8 AS seq_tup_read,
        s.idx_scan::int8 AS idx_scan, s.idx_tup_fetch::int8 AS idx_tup_fetch,
@@ -38,7 +35,8 @@ SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
 JOIN pg_class c ON c.oid = s.relid
-LEFT JOIN locked l ON l.relation = s.relid";
+LEFT JOIN locked l ON l.relation = s.relid"
+);
 
 pub(super) fn collect(ctx: &mut Ctx<'_>) -> Result<Vec<CollectedRows>, PgStatsError> {
     each_database(ctx, "pg_table", |conn| {

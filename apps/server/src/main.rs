@@ -22,10 +22,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let log = logging::logger(settings.log_format.as_deref());
+    let (log, flush_on_exit) = logging::logger(settings.log_format.as_deref());
     let result = actix_web::rt::System::new().block_on(cli::run(cli, settings, log.clone()));
     // Flush the async log drain before exiting.
     drop(log);
+    drop(flush_on_exit);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
