@@ -27,3 +27,8 @@ demo:
 # Ingest benchmark: N simulated collectors over TLS against a release server (see docs/performance.md).
 bench collectors="200" seconds="60":
     cargo run --release -p pganalytics-loadgen -- --collectors {{collectors}} --seconds {{seconds}}
+
+# Agent budget: 10,000 tables, the exporter side by side, a 1M-line log (see docs/performance.md).
+bench-agent tables="10000" log_lines="1000000":
+    cargo build --release -p pganalytics-agent
+    cargo run --release -p pganalytics-loadgen --bin agent-budget -- --tables {{tables}} --log-lines {{log_lines}}
