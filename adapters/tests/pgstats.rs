@@ -138,14 +138,14 @@ fn check_release(major: u32) {
     for family in &expected {
         let rows: usize = collected
             .get(family)
-            .map_or(0, |v| v.iter().map(|r| r.rows.len()).sum());
+            .map_or(0, |v| v.iter().map(|r| r.len()).sum());
         assert!(rows > 0, "PostgreSQL {major}: {family} returned no rows");
     }
     let tables = &collected["pg_table"];
     assert!(
         tables
             .iter()
-            .flat_map(|r| &r.rows)
+            .flat_map(|r| r.rows())
             .any(|r| r[0] == "app" && r[2] == "accounts"),
         "tables of every database are read"
     );
@@ -153,7 +153,7 @@ fn check_release(major: u32) {
         let texts = &collected["pg_statement_text"][0];
         assert!(
             texts
-                .rows
+                .rows()
                 .iter()
                 .all(|r| !r[2].as_str().unwrap().contains("'user'")),
             "statement texts are redacted"
@@ -185,8 +185,8 @@ fn check_release(major: u32) {
         metrics: collected
             .into_values()
             .flatten()
-            .filter(|r| !r.rows.is_empty())
-            .map(|r| r.into_block("main", now))
+            .filter(|r| !r.is_empty())
+            .map(|r| r.to_wire_block("main", now))
             .collect(),
     };
     let ctx = ValidationContext {

@@ -49,23 +49,19 @@ fn every_host_family_reads_rows_that_validate_against_the_catalog() {
     for r in &rows {
         // A container may see no whole disk; PSI is optional in the kernel.
         let may_be_empty = matches!(r.family, "sys_disk_io" | "sys_pressure");
-        assert!(
-            may_be_empty || !r.rows.is_empty(),
-            "{} has no rows",
-            r.family
-        );
+        assert!(may_be_empty || !r.is_empty(), "{} has no rows", r.family);
     }
-    let load1 = rows[2].rows[0][0].as_f64().unwrap();
+    let load1 = rows[2].rows()[0][0].as_f64().unwrap();
     assert_eq!(
         (load1 * 100.0).round() / 100.0,
         load1,
         "two decimals, as the kernel reports"
     );
     let cpu = &rows[0];
-    assert_eq!(cpu.rows[0][0], "all");
-    assert!(cpu.rows.len() >= 2, "a row per CPU besides the total");
+    assert_eq!(cpu.rows()[0][0], "all");
+    assert!(cpu.len() >= 2, "a row per CPU besides the total");
     assert!(
-        rows[6].rows.iter().any(|r| r[3] == "data_directory"),
+        rows[6].rows().iter().any(|r| r[3] == "data_directory"),
         "the data directory's file system is labelled"
     );
 
@@ -79,7 +75,7 @@ fn every_host_family_reads_rows_that_validate_against_the_catalog() {
         collected_at: now,
         metrics: rows
             .into_iter()
-            .map(|r| r.into_block("main", now))
+            .map(|r| r.to_wire_block("main", now))
             .collect(),
     };
     let ctx = ValidationContext {
@@ -102,7 +98,9 @@ fn counters_move_forward_between_readings() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     let second = collect_all(&mut host).0;
     let total = |rows: &[CollectedRows]| -> u64 {
-        (1..=8).map(|c| rows[0].rows[0][c].as_u64().unwrap()).sum()
+        (1..=8)
+            .map(|c| rows[0].rows()[0][c].as_u64().unwrap())
+            .sum()
     };
     assert!(
         total(&second) >= total(&first),

@@ -161,7 +161,7 @@ fn check_target(target: &mut PgTarget, report: &mut Report) {
             let ms = reading.duration.as_secs_f64() * 1000.0;
             match reading.result {
                 Ok(rows) => {
-                    let n: usize = rows.iter().map(|r| r.rows.len()).sum();
+                    let n: usize = rows.iter().map(|r| r.len()).sum();
                     report.add(Status::Ok, what, format!("{n} rows in {ms:.1} ms"), None);
                 }
                 Err(e) if reading.collector == "pg_statement" => {
@@ -273,7 +273,7 @@ fn check_host(config: &AgentConfig, report: &mut Report) {
             let what = format!("host: {}", reading.collector);
             match reading.result {
                 Ok(rows) => {
-                    let n: usize = rows.iter().map(|r| r.rows.len()).sum();
+                    let n: usize = rows.iter().map(|r| r.len()).sum();
                     report.add(Status::Ok, what, format!("{n} rows"), None);
                 }
                 Err(e) => report.add(Status::Error, what, e.message, None),

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use pganalytics_domain::batch::EncodedBlock;
+use pganalytics_domain::collect::CollectedRows;
 use pganalytics_domain::config::{CollectorConfig, FamilyFilter, Intervals};
 use pganalytics_domain::schedule::{Group, Schedule};
 use time::OffsetDateTime;
@@ -113,14 +114,12 @@ impl CollectCycle {
                     let reading = source.read(name);
                     let (rows, error) = match reading.result {
                         Ok(collected) => {
-                            let n = collected.iter().map(|c| c.rows.len()).sum();
+                            let n = collected.iter().map(CollectedRows::len).sum();
                             report.blocks.extend(
                                 collected
                                     .into_iter()
-                                    .filter(|c| !c.rows.is_empty())
-                                    .map(|c| {
-                                        EncodedBlock::encode(c.into_block(&instance, collected_at))
-                                    }),
+                                    .filter(|c| !c.is_empty())
+                                    .map(|c| c.into_block(&instance, collected_at)),
                             );
                             (n, None)
                         }
