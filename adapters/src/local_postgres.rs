@@ -147,6 +147,9 @@ pub struct ClusterOptions {
     pub port: u16,
     /// Extra `-c name=value` settings.
     pub settings: Vec<(String, String)>,
+    /// Make the cluster a streaming standby of the primary at this connection URL
+    /// (`pg_basebackup -R`) instead of running `initdb`.
+    pub standby_of: Option<String>,
 }
 
 impl ClusterOptions {
@@ -158,6 +161,7 @@ impl ClusterOptions {
             max_connections: 100,
             port: 5432,
             settings: Vec::new(),
+            standby_of: None,
         }
     }
 }
@@ -256,7 +260,10 @@ impl LocalCluster {
         prepare_dirs(&opts, run_as)?;
         let pgdata = opts.dir.join("pgdata");
         if !pgdata.join("PG_VERSION").exists() {
-            initdb(&opts, run_as, &pgdata)?;
+            match &opts.standby_of {
+                Some(primary) => basebackup(&opts, run_as, &pgdata, primary)?,
+                None => initdb(&opts, run_as, &pgdata)?,
+            }
         }
         if let Some(pid) = live_postmaster(&pgdata) {
             let cluster = Self { opts, owned: None };
@@ -398,6 +405,29 @@ fn initdb(opts: &ClusterOptions, run_as: RunAs, pgdata: &Path) -> Result<(), Loc
     if !out.status.success() {
         return Err(LocalPgError::Command {
             command: format!("initdb -D {}", pgdata.display()),
+            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn basebackup(
+    opts: &ClusterOptions,
+    run_as: RunAs,
+    pgdata: &Path,
+    primary: &str,
+) -> Result<(), LocalPgError> {
+    let out = run_as
+        .command(&opts.binaries.bin("pg_basebackup"), false)
+        .arg("-D")
+        .arg(pgdata)
+        .args(["-d", primary, "-R", "-X", "stream", "-c", "fast"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_err(&opts.binaries.bindir))?;
+    if !out.status.success() {
+        return Err(LocalPgError::Command {
+            command: format!("pg_basebackup -D {}", pgdata.display()),
             detail: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }

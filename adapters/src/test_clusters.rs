@@ -117,6 +117,22 @@ pub fn has_pg_stat_statements(binaries: &PgBinaries) -> bool {
     binaries.has_module("pg_stat_statements")
 }
 
+/// A streaming standby of `primary` (a `pg_basebackup` of it), from the same binaries.
+pub fn standby_of(primary: &LocalCluster, binaries: PgBinaries) -> LocalCluster {
+    let mut opts = ClusterOptions::new(crate::testing::cluster_dir(), binaries);
+    opts.fsync = false;
+    opts.max_connections = 50;
+    opts.standby_of = Some(primary.url("postgres"));
+    if has_pg_stat_statements(&opts.binaries) {
+        // Like its primary, so that the standby's statements are collected too.
+        opts.settings.push((
+            "shared_preload_libraries".into(),
+            "pg_stat_statements".into(),
+        ));
+    }
+    LocalCluster::start(opts).unwrap_or_else(|e| panic!("standby cluster: {e}"))
+}
+
 /// A private cluster of `binaries` configured as a monitored server, with `extra` settings.
 pub fn monitored_cluster(binaries: PgBinaries, extra: &[(&str, &str)]) -> LocalCluster {
     let statements = has_pg_stat_statements(&binaries);

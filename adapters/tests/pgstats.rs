@@ -7,7 +7,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use pganalytics_adapters::pgstats::{self, PgTarget, SessionLimits};
 use pganalytics_adapters::test_clusters::{
-    has_pg_stat_statements, monitored_cluster, release_binaries,
+    has_pg_stat_statements, monitored_cluster, release_binaries, standby_of,
 };
 use pganalytics_domain::batch::{
     BatchLimits, ValidationContext, WIRE_VERSION, WireBatch, validate,
@@ -68,6 +68,44 @@ fn collect_everything(
     out
 }
 
+fn rows_of(target: &mut PgTarget, group: Group, family: &str) -> usize {
+    target
+        .collect(group, &FamilyFilter::all())
+        .into_iter()
+        .filter_map(|r| r.result.ok())
+        .flatten()
+        .filter(|r| r.family == family)
+        .map(|r| r.len())
+        .sum()
+}
+
+/// Starts a VACUUM slowed to a crawl by its cost delay, waits for the collector to see it,
+/// then cancels it. Returns the rows the collector saw.
+fn vacuum_in_progress(app_url: &str, admin: &mut PgConnection, target: &mut PgTarget) -> usize {
+    let url = app_url.to_owned();
+    let vacuum = std::thread::spawn(move || {
+        let mut c = PgConnection::establish(&url).unwrap();
+        // Separate statements: VACUUM cannot run in the implicit transaction of a
+        // multi-statement query.
+        c.batch_execute("SET vacuum_cost_delay = 100").unwrap();
+        c.batch_execute("SET vacuum_cost_limit = 1").unwrap();
+        let _ = c.batch_execute("VACUUM (DISABLE_PAGE_SKIPPING) accounts");
+    });
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = rows_of(target, Group::Activity, "pg_vacuum_progress");
+        if seen > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    admin
+        .batch_execute("SELECT pg_cancel_backend(pid) FROM pg_stat_progress_vacuum")
+        .unwrap();
+    vacuum.join().unwrap();
+    seen
+}
+
 fn check_release(major: u32) {
     let binaries = release_binaries(major);
     let statements = has_pg_stat_statements(&binaries);
@@ -117,6 +155,40 @@ fn check_release(major: u32) {
         .execute(&mut PgConnection::establish(&cluster.url("app")).unwrap())
         .expect("query");
     let collected = collect_everything(&mut target, statements);
+
+    // A vacuum held back by its cost delay shows in pg_stat_progress_vacuum.
+    let vacuum_rows = vacuum_in_progress(&cluster.url("app"), &mut admin, &mut target);
+    assert!(
+        vacuum_rows > 0,
+        "PostgreSQL {major}: no pg_vacuum_progress row"
+    );
+
+    // A standby: the primary sees it replicate, the standby's receiver and every collector
+    // work in recovery.
+    let standby = standby_of(&cluster, release_binaries(major));
+    let replicating = (0..150).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        rows_of(&mut target, Group::Replication, "pg_replication") > 0
+    });
+    assert!(
+        replicating,
+        "PostgreSQL {major}: no pg_stat_replication row"
+    );
+    let mut replica = PgTarget::new(
+        "standby",
+        standby.url("postgres").into(),
+        SessionLimits::default(),
+    );
+    let on_standby = collect_everything(&mut replica, statements);
+    let received: usize = on_standby
+        .get("pg_wal_receiver")
+        .map_or(0, |v| v.iter().map(|r| r.len()).sum());
+    assert!(
+        received > 0,
+        "PostgreSQL {major}: no pg_stat_wal_receiver row on the standby"
+    );
+    let wal = &on_standby["pg_wal"][0].rows()[0];
+    assert_eq!(wal[0], 1.0, "the standby reports itself in recovery");
 
     let mut expected = vec![
         "pg_activity",
