@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// Collection intervals per collector group, in seconds.
+/// Collection intervals per collector group, in seconds. Groups left out of a JSON or TOML
+/// document keep their default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Intervals {
     pub activity: u32,
     pub database: u32,

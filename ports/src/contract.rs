@@ -10,6 +10,7 @@ use pganalytics_domain::catalog;
 use pganalytics_domain::collector::{
     CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
 };
+use pganalytics_domain::config::Intervals;
 use pganalytics_domain::credentials::{
     ApiToken, ApiTokenSecret, CredentialError, Fingerprint, RegistrationSecret, RegistrationToken,
 };
@@ -285,6 +286,40 @@ pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S
     ));
 }
 
+pub async fn a_configuration_change_bumps_the_version_once_per_change<S: Stores>(s: S) {
+    let secret = token(&s, 1, Duration::hours(1)).await;
+    let c = collector("configured");
+    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    let faster = Intervals {
+        host: 5,
+        ..Intervals::default()
+    };
+    let families: std::collections::BTreeSet<String> = ["sys_load".to_owned()].into();
+    let set = s
+        .set_collector_config(c.id, faster.clone(), families.clone(), now())
+        .await
+        .unwrap();
+    assert_eq!((set.version, set.intervals.host), (2, 5));
+    assert_eq!(set.enabled_families, families);
+    assert_eq!(s.collector_config(c.id).await.unwrap(), set);
+    assert_eq!(s.check_in(c.id, now()).await.unwrap().version, 2);
+    assert_eq!(s.get_collector(c.id).await.unwrap().config_version, 2);
+    // Concurrent changes each get their own version.
+    let (a, b) = tokio::join!(
+        s.set_collector_config(c.id, faster.clone(), families.clone(), now()),
+        s.set_collector_config(c.id, faster, families, now()),
+    );
+    let mut versions = [a.unwrap().version, b.unwrap().version];
+    versions.sort_unstable();
+    assert_eq!(versions, [3, 4]);
+    let missing = CollectorId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        s.set_collector_config(missing, Intervals::default(), Default::default(), now())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
     let secret = ApiTokenSecret::from_bytes(&[1, 2, 3, 4, 5, 6], &rand_bytes());
     let t = ApiToken {
@@ -474,6 +509,7 @@ macro_rules! store_contract_tests {
             an_active_name_is_unique_and_a_conflict_consumes_no_use,
             collectors_are_read_revoked_and_touched,
             a_certificate_is_replaced_only_over_the_current_one,
+            a_configuration_change_bumps_the_version_once_per_change,
             tokens_are_found_by_hash_and_duplicates_conflict,
             ingest_stores_rows_and_creates_one_server_per_instance,
             a_replayed_batch_writes_nothing_and_returns_the_original_counts,

@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
 use pganalytics_domain::collector::{CertificateInfo, Collector, CollectorId, MonitoredServer};
-use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{
     ApiToken, CredentialError, Fingerprint, RegistrationToken, TokenHash,
 };
 use pganalytics_domain::rates::Point;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -109,6 +109,19 @@ pub trait CollectorStore: Send + Sync {
     /// # Errors
     /// MUST return `NotFound` for an unknown id.
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError>;
+
+    /// Replaces the collector's intervals and enabled families, one version above the
+    /// current one (atomically, also under concurrent updates); returns the new configuration.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn set_collector_config(
+        &self,
+        id: CollectorId,
+        intervals: Intervals,
+        enabled_families: BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> Result<CollectorConfig, StoreError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]

@@ -7,7 +7,7 @@ use pganalytics_domain::catalog::ColumnKind;
 use pganalytics_domain::collector::{
     CertificateInfo, Collector, CollectorId, CollectorStatus, InstanceName, MonitoredServer,
 };
-use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
 use pganalytics_domain::rates::Point;
 use pganalytics_ports::StoreError;
@@ -15,6 +15,7 @@ use pganalytics_ports::store::{
     ApiTokenStore, CollectorStore, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport,
     MetricStore, RawSeries, RegistrationTokenStore, SeriesQuery,
 };
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
@@ -183,6 +184,30 @@ impl CollectorStore for MemoryStore {
             .ok_or(not_found("collector"))?;
         c.last_seen = Some(c.last_seen.map_or(now, |seen| seen.max(now)));
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn set_collector_config(
+        &self,
+        id: CollectorId,
+        intervals: Intervals,
+        enabled_families: BTreeSet<String>,
+        _now: OffsetDateTime,
+    ) -> Result<CollectorConfig, StoreError> {
+        let mut s = self.lock();
+        let c = s
+            .collectors
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or(not_found("collector"))?;
+        c.config_version += 1;
+        let config = CollectorConfig {
+            version: c.config_version,
+            intervals,
+            enabled_families,
+            ..CollectorConfig::default()
+        };
+        s.configs.insert(id, config.clone());
+        Ok(config)
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {

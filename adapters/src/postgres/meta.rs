@@ -6,12 +6,13 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use pganalytics_domain::collector::{
     CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
 };
-use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
     ApiTokenStore, CollectorStore, EnrollError, RegistrationTokenStore,
 };
+use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -295,6 +296,46 @@ impl CollectorStore for PgStore {
              RETURNING (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config",
         )
         .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        row.decode()
+    }
+
+    async fn set_collector_config(
+        &self,
+        id: CollectorId,
+        intervals: Intervals,
+        enabled_families: BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> Result<CollectorConfig, StoreError> {
+        let draft = CollectorConfig {
+            version: 0, // set from the stored version below, in the same statement
+            intervals,
+            enabled_families,
+            ..CollectorConfig::default()
+        };
+        let draft = serde_json::to_value(&draft).map_err(StoreError::unknown)?;
+        let mut conn = self.conn().await?;
+        // One statement: the upsert bumps the version atomically and the collector's copy
+        // of it follows; an unknown collector inserts nothing and returns no row.
+        let row: StoredConfig = diesel::sql_query(
+            "WITH up AS ( \
+               INSERT INTO collector_configs (collector_id, version, config, updated_at) \
+               SELECT c.id, c.config_version + 1, \
+                      jsonb_set($2::jsonb, '{version}', to_jsonb(c.config_version + 1)), $3 \
+               FROM collectors c WHERE c.id = $1 \
+               ON CONFLICT (collector_id) DO UPDATE SET \
+                 version = collector_configs.version + 1, \
+                 config = jsonb_set(EXCLUDED.config, '{version}', to_jsonb(collector_configs.version + 1)), \
+                 updated_at = EXCLUDED.updated_at \
+               RETURNING collector_id, version, config), \
+             touched AS (UPDATE collectors SET config_version = up.version FROM up WHERE collectors.id = up.collector_id) \
+             SELECT config FROM up",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+        .bind::<diesel::sql_types::Jsonb, _>(draft)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .get_result(&mut conn)
         .await

@@ -14,6 +14,7 @@ use pganalytics_ports::usecases::{
     AuthenticateApiToken, AuthenticateCollector, CollectorAdmin, CreateApiToken,
     CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, IngestBatch, QueryMetrics,
     RefreshCollectorToken, RegisterCollector, RenewCollectorCertificate, ServerCatalog,
+    UpdateCollectorConfig,
 };
 use secrecy::ExposeSecret;
 use slog::{Logger, error, info, o, warn};
@@ -145,6 +146,7 @@ pub struct AppState {
     pub current_certificate: CurrentCertificate,
     pub ingest: IngestBatch,
     pub config: GetCollectorConfig,
+    pub update_config: UpdateCollectorConfig,
     pub query: QueryMetrics,
     pub auth_api: AuthenticateApiToken,
     pub collectors: CollectorAdmin,
@@ -205,6 +207,10 @@ impl AppState {
             },
             config: GetCollectorConfig {
                 collectors: b.store.clone(),
+            },
+            update_config: UpdateCollectorConfig {
+                collectors: b.store.clone(),
+                clock: clock.clone(),
             },
             query: QueryMetrics {
                 metrics: b.store.clone(),

@@ -8,7 +8,9 @@ use pganalytics_domain::batch::BatchError;
 use pganalytics_domain::credentials::CredentialError;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::crypto::TokenError;
-use pganalytics_ports::usecases::{AuthError, IngestError, QueryError, RegisterError, RenewError};
+use pganalytics_ports::usecases::{
+    AuthError, ConfigUpdateError, IngestError, QueryError, RegisterError, RenewError,
+};
 use serde_json::json;
 use std::fmt;
 
@@ -140,6 +142,15 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid(b) => b.into(),
             IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ConfigUpdateError> for ApiError {
+    fn from(e: ConfigUpdateError) -> Self {
+        match e {
+            ConfigUpdateError::Invalid(msg) => Self::bad_request("invalid_config", msg),
+            ConfigUpdateError::Store(s) => s.into(),
         }
     }
 }
@@ -309,6 +320,14 @@ mod tests {
                 400,
             ),
             (RenewError::Superseded.into(), 409),
+            (ConfigUpdateError::Invalid("x".into()).into(), 400),
+            (
+                ConfigUpdateError::Store(StoreError::NotFound {
+                    entity: "collector",
+                })
+                .into(),
+                404,
+            ),
             (RenewError::Pki(PkiError::Internal(io())).into(), 500),
             (RenewError::Store(StoreError::Unavailable(io())).into(), 503),
             (QueryError::UnknownFamily("x".into()).into(), 400),

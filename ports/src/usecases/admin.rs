@@ -1,8 +1,9 @@
 use pganalytics_domain::collector::{Collector, CollectorId, MonitoredServer};
-use pganalytics_domain::config::CollectorConfig;
+use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{
     ApiToken, ApiTokenSecret, CredentialError, RegistrationSecret, RegistrationToken, Uses,
 };
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -136,6 +137,46 @@ impl GetCollectorConfig {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigUpdateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Changes a collector's configuration: its agent picks it up at its next push (the answer
+/// announces the new version) without a restart.
+pub struct UpdateCollectorConfig {
+    pub collectors: Arc<dyn CollectorStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl UpdateCollectorConfig {
+    pub async fn execute(
+        &self,
+        id: CollectorId,
+        intervals: Intervals,
+        enabled_families: BTreeSet<String>,
+    ) -> Result<CollectorConfig, ConfigUpdateError> {
+        intervals
+            .validate()
+            .map_err(|e| ConfigUpdateError::Invalid(e.to_string()))?;
+        if let Some(unknown) = enabled_families
+            .iter()
+            .find(|f| pganalytics_domain::catalog::family(f).is_none())
+        {
+            return Err(ConfigUpdateError::Invalid(format!(
+                "{unknown} is not a metric family"
+            )));
+        }
+        Ok(self
+            .collectors
+            .set_collector_config(id, intervals, enabled_families, self.clock.now())
+            .await?)
+    }
+}
+
 /// The monitored instances the server has seen.
 pub struct ServerCatalog {
     pub metrics: Arc<dyn MetricStore>,
@@ -155,5 +196,6 @@ crate::usecases::auth::opaque_debug!(
     CreateApiToken,
     CollectorAdmin,
     GetCollectorConfig,
+    UpdateCollectorConfig,
     ServerCatalog
 );

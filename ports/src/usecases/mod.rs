@@ -10,8 +10,9 @@ mod register;
 mod renew;
 
 pub use admin::{
-    CollectorAdmin, CreateApiToken, CreateRegistrationToken, CreateTokenError, CreatedApiToken,
-    CreatedRegistrationToken, GetCollectorConfig, ServerCatalog,
+    CollectorAdmin, ConfigUpdateError, CreateApiToken, CreateRegistrationToken, CreateTokenError,
+    CreatedApiToken, CreatedRegistrationToken, GetCollectorConfig, ServerCatalog,
+    UpdateCollectorConfig,
 };
 pub use auth::{
     AuthError, AuthenticateApiToken, AuthenticateCollector, CollectorToken, RefreshCollectorToken,

@@ -14,41 +14,50 @@ pub struct Server {
     pub url: String,
     pub ca_file: PathBuf,
     pub token: String,
+    /// An API token for the REST API (people and scripts).
+    pub api_token: String,
     pub db: TestDatabase,
     data: tempfile::TempDir,
     addr: SocketAddr,
     running: Option<(actix_web::dev::ServerHandle, std::thread::JoinHandle<()>)>,
 }
 
-fn launch(
-    settings: Settings,
-) -> (
+/// What a started server hands back: its address, a registration token and an API token,
+/// and how to stop it.
+type Launched = (
     SocketAddr,
-    String,
+    (String, String),
     actix_web::dev::ServerHandle,
     std::thread::JoinHandle<()>,
-) {
+);
+
+fn launch(settings: Settings) -> Launched {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let running = app::start(&settings, logging::discard()).await.unwrap();
-            let token = running
-                .backend
+            let backend = &running.backend;
+            let token = backend
                 .create_registration_token()
                 .execute(1, time::Duration::minutes(10))
                 .await
                 .unwrap();
-            tx.send((
-                running.addr,
+            let api = backend
+                .create_api_token()
+                .execute("tests", None)
+                .await
+                .unwrap();
+            let tokens = (
                 token.secret.expose().to_owned(),
-                running.server.handle(),
-            ))
-            .unwrap();
+                api.secret.expose().to_owned(),
+            );
+            tx.send((running.addr, tokens, running.server.handle()))
+                .unwrap();
             let _ = running.server.await;
         })
     });
-    let (addr, token, handle) = rx.recv().unwrap();
-    (addr, token, handle, thread)
+    let (addr, tokens, handle) = rx.recv().unwrap();
+    (addr, tokens, handle, thread)
 }
 
 impl Server {
@@ -57,11 +66,12 @@ impl Server {
         let db = TestDatabase::create();
         let data = tempfile::tempdir().unwrap();
         let settings = Self::settings(&db, data.path(), "127.0.0.1:0".parse().unwrap());
-        let (addr, token, handle, thread) = launch(settings);
+        let (addr, (token, api_token), handle, thread) = launch(settings);
         Self {
             url: format!("https://localhost:{}", addr.port()),
             ca_file: data.path().join("ca.pem"),
             token,
+            api_token,
             db,
             data,
             addr,

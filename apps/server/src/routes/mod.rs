@@ -45,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/metrics/push", web::post().to(metrics::push::post))
             .route("/config/{collector_id}", web::get().to(config::get::get))
+            .route("/config/{collector_id}", web::put().to(config::put::put))
             .route("/servers", web::get().to(servers::list::get))
             .route("/servers/{id}", web::get().to(servers::get::get))
             .route(

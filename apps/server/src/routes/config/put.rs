@@ -1,0 +1,41 @@
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use pganalytics_domain::config::Intervals;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiCaller;
+use crate::routes::collectors::parse_id;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    /// Seconds per group; groups left out get their default.
+    #[serde(default)]
+    intervals: Intervals,
+    /// Families the agent collects; empty or left out: every family.
+    #[serde(default)]
+    enabled_families: BTreeSet<String>,
+}
+
+/// `PUT /api/v1/config/{collector_id}` — replaces a collector's configuration (API token).
+/// The version goes up by one; the agent learns of it from its next push's answer and pulls
+/// it without a restart.
+pub async fn put(
+    _caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<Body>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let config = state
+        .update_config
+        .execute(id, body.intervals, body.enabled_families)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, config.etag()))
+        .json(&config))
+}
