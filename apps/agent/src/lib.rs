@@ -58,42 +58,41 @@ enum Command {
 /// The agent's command line: `args` as `std::env::args_os()` gives them.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
     let cli = Cli::parse_from(args);
-    let result = (|| {
-        let mut config = config::AgentConfig::load(cli.config.as_deref())?;
-        if let Some(dir) = cli.state_dir {
-            config.state_dir = dir;
-        }
-        match cli.command.unwrap_or(Command::Run) {
-            Command::Register(args) => register::run(&config.state_dir, args),
-            Command::Run => run::run(cli.config.as_deref(), config),
-            Command::Collect(args) => collect::run(&config, &args),
-            Command::Renew => {
-                renew::recover(&config.state_dir, config.server_url.as_deref())?;
-                let session = session::Session::open(
-                    identity::Identity::load(&config.state_dir)?,
-                    config.server_url.as_deref(),
-                )?;
-                renew::renew(&session, &config.state_dir)?;
-                let valid = pganalytics_adapters::pki::validity(&session.identity().cert_pem);
-                if let Some((_, to)) = valid {
-                    eprintln!("certificate renewed; valid until {to}");
-                }
-                Ok(())
-            }
-            Command::Check => {
-                if check::run(&config)? {
-                    Ok(())
-                } else {
-                    std::process::exit(1)
-                }
-            }
-        }
-    })();
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match dispatch(cli) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        // `check` printed what is wrong already.
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("pganalytics-agent: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the command; `Ok(false)` when it ran but found errors (`check`).
+fn dispatch(cli: Cli) -> anyhow::Result<bool> {
+    let mut config = config::AgentConfig::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.state_dir {
+        config.state_dir = dir;
+    }
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Register(args) => register::run(&config.state_dir, args).map(|()| true),
+        Command::Run => run::run(cli.config.as_deref(), config).map(|()| true),
+        Command::Collect(args) => collect::run(&config, &args).map(|()| true),
+        Command::Renew => renew_now(&config).map(|()| true),
+        Command::Check => check::run(&config),
+    }
+}
+
+fn renew_now(config: &config::AgentConfig) -> anyhow::Result<()> {
+    renew::recover(&config.state_dir, config.server_url.as_deref())?;
+    let session = session::Session::open(
+        identity::Identity::load(&config.state_dir)?,
+        config.server_url.as_deref(),
+    )?;
+    renew::renew(&session, &config.state_dir)?;
+    if let Some((_, to)) = pganalytics_adapters::pki::validity(&session.identity().cert_pem) {
+        eprintln!("certificate renewed; valid until {to}");
+    }
+    Ok(())
 }
