@@ -71,6 +71,33 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The private cluster runs the way we recommend a monitored server to: query statistics
+/// (when the binaries ship them), and a server log the agent can read (the demo's agent tails
+/// it) — a week of daily files, each day overwriting last week's, so it never fills the disk.
+fn private_cluster_settings(binaries: &PgBinaries) -> Vec<(String, String)> {
+    let mut settings = vec![
+        ("logging_collector", "on"),
+        ("log_directory", "log"),
+        ("log_filename", "postgresql-%a.log"),
+        ("log_truncate_on_rotation", "on"),
+        ("log_rotation_age", "1d"),
+        ("log_rotation_size", "0"),
+        ("log_line_prefix", "%m [%p] %q%u@%d %e "),
+        ("log_checkpoints", "on"),
+        ("log_lock_waits", "on"),
+        ("log_temp_files", "0"),
+        ("log_autovacuum_min_duration", "1s"),
+        ("log_min_duration_statement", "1s"),
+    ];
+    if binaries.has_module("pg_stat_statements") {
+        settings.push(("shared_preload_libraries", "pg_stat_statements"));
+    }
+    settings
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 impl Backend {
     /// Opens (creating on first use) the data directory, the database and the keys, and
     /// runs pending migrations.
@@ -81,14 +108,7 @@ impl Backend {
             None => {
                 let bins = PgBinaries::locate(settings.pg_bindir.as_deref())?;
                 let mut opts = ClusterOptions::new(settings.data_dir.join("postgres"), bins);
-                // The agent of the demo (or any agent watching this cluster) gets query
-                // statistics; harmless for the server's own use.
-                if opts.binaries.has_module("pg_stat_statements") {
-                    opts.settings.push((
-                        "shared_preload_libraries".into(),
-                        "pg_stat_statements".into(),
-                    ));
-                }
+                opts.settings = private_cluster_settings(&opts.binaries);
                 let cluster =
                     tokio::task::spawn_blocking(move || LocalCluster::start(opts)).await??;
                 info!(log, "private PostgreSQL cluster is up"; "socket_dir" => %cluster.socket_dir().display(),

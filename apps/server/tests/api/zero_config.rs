@@ -156,6 +156,25 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     );
     assert!(agent_running(data.path()), "the demo's agent runs");
 
+    // It tails the private cluster's server log: an error there becomes an event.
+    {
+        use diesel::Connection as _;
+        use diesel::connection::SimpleConnection as _;
+        let url = format!(
+            "postgresql:///postgres?host={}&user=postgres",
+            data.path().join("postgres/run").display()
+        );
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        let _ = conn.batch_execute("SELECT * FROM zero_config_missing_table");
+    }
+    wait_until("the error in the server log to arrive as an event", || {
+        let events = get(&format!("/servers/{id}/metrics?family=pg_log_event"));
+        events.body["series"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|s| s["labels"]["category"] == "error" && s["labels"]["sqlstate"] == "42P01")
+        })
+    });
+
     // Beside the running server, the CLI attaches to its cluster.
     assert!(
         cli(data.path(), &["registration-token", "create"])
