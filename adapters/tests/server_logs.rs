@@ -92,7 +92,23 @@ fn check_release(major: u32) {
     std::thread::sleep(Duration::from_millis(1200));
     c.batch_execute("SELECT 'after rotation' AS marker")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500)); // the collector writes asynchronously
+    // The logging collector writes asynchronously: wait until every format has the marker.
+    let written = |suffix: &str| {
+        std::fs::read_dir(cluster.data_dir().join("log"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("AS marker")))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ![".log", ".csv", ".json"].iter().all(|s| written(s)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the marker never reached the logs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let dir = cluster.data_dir().join("log");
 
     for (suffix, format) in [

@@ -13,7 +13,7 @@
 //! - **Bounded lines**: a line longer than `max_line` is cut there and the rest skipped
 //!   without buffering, so a 1 GB line costs `max_line` bytes of memory.
 //! - **First start**: without a saved position, reading starts at the end of the newest file
-//!   (history is not replayed) unless `from_beginning` is set.
+//!   (history is not replayed), or with `from_beginning` at the start of the oldest one.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
@@ -92,15 +92,23 @@ impl LogTailer {
             t.start(file, pos.path, pos.inode, offset)?;
             return Ok(t);
         }
-        if let Some(path) = t.newest()? {
-            let file = File::open(&path)?;
+        // From the beginning: the oldest file first (the newer ones follow as rotations);
+        // otherwise the end of the newest.
+        let files = t.files()?;
+        let first = if t.opts.from_beginning {
+            files.first()
+        } else {
+            files.last()
+        };
+        if let Some((_, path)) = first {
+            let file = File::open(path)?;
             let offset = if t.opts.from_beginning {
                 0
             } else {
                 file.metadata()?.len()
             };
             let inode = file.metadata()?.ino();
-            t.start(file, path, inode, offset)?;
+            t.start(file, path.clone(), inode, offset)?;
         }
         Ok(t)
     }

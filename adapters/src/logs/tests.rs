@@ -123,3 +123,15 @@ fn a_huge_line_is_cut_without_being_held_in_memory() {
     assert_eq!(out.cut, 1);
     assert!(t.partial.capacity() < 1 << 20);
 }
+
+#[test]
+fn from_the_beginning_reads_every_file_of_the_directory_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("postgresql-1.log"), "a\n");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    append(&dir.path().join("postgresql-2.log"), "b\n");
+    let mut t = LogTailer::open(opts(dir.path(), true), None).unwrap();
+    assert_eq!(lines(&mut t).0, ["a", "b"]);
+    let mut at_end = LogTailer::open(opts(dir.path(), false), None).unwrap();
+    assert!(lines(&mut at_end).0.is_empty());
+}
