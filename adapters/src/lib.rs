@@ -16,6 +16,8 @@ pub mod logging;
 pub mod logs;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "password")]
+pub mod password;
 #[cfg(feature = "pgstats")]
 pub mod pgstats;
 #[cfg(feature = "pki")]

@@ -67,3 +67,34 @@ pub trait TokenSigner: Send + Sync {
     /// after `now`, `WrongAudience` for another audience or issuer, `Malformed` otherwise.
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError>;
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Bcrypt reads 72 bytes (with a terminating NUL) at most; a longer password is refused,
+    /// never silently cut.
+    #[error("a password is at most 71 bytes long")]
+    TooLong,
+    #[error("the password hasher failed")]
+    Internal(#[source] BoxError),
+}
+
+/// Password hashing for people's logins. Slow on purpose (bcrypt): implementations MUST run
+/// the work off the async workers.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// A salted hash of `password`.
+    ///
+    /// # Errors
+    /// MUST return `TooLong` for a password of more than 71 bytes.
+    async fn hash(&self, password: secrecy::SecretString) -> Result<String, PasswordError>;
+
+    /// Whether `password` matches `hash`. With `hash = None` (no such user) it MUST spend the
+    /// same time as for a real hash and answer false, so timing does not reveal whether a
+    /// user exists.
+    async fn verify(
+        &self,
+        password: secrecy::SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, PasswordError>;
+}

@@ -1,0 +1,120 @@
+//! Who may do what: the roles people and API tokens have, and the one permission table the
+//! server checks every request against (the seeds' RBAC: admin, user, viewer).
+//!
+//! - **admin** manages users, API tokens, collectors, registration tokens, alert rules and
+//!   collector configuration, reads the audit log, and does everything a user does;
+//! - **user** reads everything, acknowledges alerts and edits alert rules;
+//! - **viewer** only reads.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+    Viewer,
+}
+
+/// What a request does, at the granularity roles are granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Servers, metrics, collectors, alerts, rules: anything that reads.
+    Read,
+    AcknowledgeAlerts,
+    EditAlertRules,
+    ManageUsers,
+    ManageApiTokens,
+    ManageCollectors,
+    ManageRegistrationTokens,
+    ManageCollectorConfig,
+    ReadAuditLog,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 9] = [
+        Permission::Read,
+        Permission::AcknowledgeAlerts,
+        Permission::EditAlertRules,
+        Permission::ManageUsers,
+        Permission::ManageApiTokens,
+        Permission::ManageCollectors,
+        Permission::ManageRegistrationTokens,
+        Permission::ManageCollectorConfig,
+        Permission::ReadAuditLog,
+    ];
+}
+
+/// The permission table: what each role is granted.
+#[rustfmt::skip]
+const GRANTS: &[(Role, &[Permission])] = &[
+    (Role::Admin, &Permission::ALL),
+    (Role::User, &[Permission::Read, Permission::AcknowledgeAlerts, Permission::EditAlertRules]),
+    (Role::Viewer, &[Permission::Read]),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: admin, user or viewer")]
+pub struct UnknownRole(pub String);
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::User, Role::Viewer];
+
+    pub fn allows(self, permission: Permission) -> bool {
+        GRANTS
+            .iter()
+            .any(|(role, granted)| *role == self && granted.contains(&permission))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, UnknownRole> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_permission_matrix_is_the_documented_one() {
+        use Permission as P;
+        let expected = |role: Role, p: Permission| match role {
+            Role::Admin => true,
+            Role::User => matches!(p, P::Read | P::AcknowledgeAlerts | P::EditAlertRules),
+            Role::Viewer => p == P::Read,
+        };
+        for role in Role::ALL {
+            for p in Permission::ALL {
+                assert_eq!(role.allows(p), expected(role, p), "{role:?} × {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_role_is_in_the_table_once() {
+        for role in Role::ALL {
+            assert_eq!(GRANTS.iter().filter(|(r, _)| *r == role).count(), 1);
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names_and_others_are_refused() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+        }
+        assert!(Role::parse("root").is_err());
+        assert!(Role::parse("Admin").is_err());
+    }
+}
