@@ -24,6 +24,8 @@ pub mod pgstats;
 pub mod pki;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "testing")]
