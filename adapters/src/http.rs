@@ -86,16 +86,12 @@ pub fn enrol(
         "{}/api/v1/collectors/register",
         server_url.trim_end_matches('/')
     );
-    let mut res = agent_trusting(ca_pem)?
-        .post(&url)
-        .header("Authorization", &format!("Bearer {registration_token}"))
-        .send_json(json!({ "name": name, "hostname": hostname, "csr": csr_pem }))
-        .map_err(|e| HttpError::Transport(e.to_string()))?;
-    let status = res.status().as_u16();
-    let body = res
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| HttpError::Transport(e.to_string()))?;
+    let (status, body) = answer(
+        agent_trusting(ca_pem)?
+            .post(&url)
+            .header("Authorization", &format!("Bearer {registration_token}"))
+            .send_json(json!({ "name": name, "hostname": hostname, "csr": csr_pem })),
+    )?;
     if status != 201 {
         return Err(error_of(status, &body));
     }
@@ -203,15 +199,15 @@ impl CollectorClient {
 
     /// `POST /collectors/{id}/token`: a fresh collector token, by client certificate alone.
     pub fn refresh_token(&self) -> Result<String, HttpError> {
-        let mut res = self
-            .agent
-            .post(&format!(
-                "{}/collectors/{}/token",
-                self.base, self.collector_id
-            ))
-            .send_empty()
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
-        string_field(&mut res, "token")
+        string_field(
+            self.agent
+                .post(&format!(
+                    "{}/collectors/{}/token",
+                    self.base, self.collector_id
+                ))
+                .send_empty(),
+            "token",
+        )
     }
 
     /// `GET /config/{id}`; `None` when the server says the version in `etag` is current.
@@ -227,14 +223,7 @@ impl CollectorClient {
         if let Some(etag) = etag {
             req = req.header("If-None-Match", etag);
         }
-        let mut res = req
-            .call()
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
-        let status = res.status().as_u16();
-        let body = res
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        let (status, body) = answer(req.call())?;
         match status {
             304 => Ok(None),
             200 => serde_json::from_str(&body)
@@ -246,26 +235,20 @@ impl CollectorClient {
 
     /// `POST /collectors/{id}/certificate`: a certificate for the key of `csr_pem`.
     pub fn renew_certificate(&self, csr_pem: &str) -> Result<String, HttpError> {
-        let mut res = self
-            .agent
-            .post(&format!(
-                "{}/collectors/{}/certificate",
-                self.base, self.collector_id
-            ))
-            .send_json(json!({ "csr": csr_pem }))
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
-        string_field(&mut res, "certificate")
+        string_field(
+            self.agent
+                .post(&format!(
+                    "{}/collectors/{}/certificate",
+                    self.base, self.collector_id
+                ))
+                .send_json(json!({ "csr": csr_pem })),
+            "certificate",
+        )
     }
 
     /// `GET /health`.
     pub fn health(&self) -> Result<(), HttpError> {
-        let mut res = self
-            .agent
-            .get(&format!("{}/health", self.base))
-            .call()
-            .map_err(|e| HttpError::Transport(e.to_string()))?;
-        let status = res.status().as_u16();
-        let body = res.body_mut().read_to_string().unwrap_or_default();
+        let (status, body) = answer(self.agent.get(&format!("{}/health", self.base)).call())?;
         if status == 200 {
             Ok(())
         } else {
@@ -274,16 +257,22 @@ impl CollectorClient {
     }
 }
 
-/// The string `field` of a `200` JSON answer; the server's error otherwise.
-fn string_field(
-    res: &mut ureq::http::Response<ureq::Body>,
-    field: &str,
-) -> Result<String, HttpError> {
-    let status = res.status().as_u16();
+type Sent = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
+
+/// The status and the whole body of an answer (read to the end: ureq reuses a connection
+/// only then); no answer at all is a transport error.
+fn answer(sent: Sent) -> Result<(u16, String), HttpError> {
+    let mut res = sent.map_err(|e| HttpError::Transport(e.to_string()))?;
     let body = res
         .body_mut()
         .read_to_string()
         .map_err(|e| HttpError::Transport(e.to_string()))?;
+    Ok((res.status().as_u16(), body))
+}
+
+/// The string `field` of a `200` JSON answer; the server's error otherwise.
+fn string_field(sent: Sent, field: &str) -> Result<String, HttpError> {
+    let (status, body) = answer(sent)?;
     if status != 200 {
         return Err(error_of(status, &body));
     }
@@ -305,9 +294,5 @@ pub fn current_certificate(
         "{}/api/v1/collectors/{collector_id}/certificate",
         server_url.trim_end_matches('/')
     );
-    let mut res = agent_trusting(ca_pem)?
-        .get(&url)
-        .call()
-        .map_err(|e| HttpError::Transport(e.to_string()))?;
-    string_field(&mut res, "certificate")
+    string_field(agent_trusting(ca_pem)?.get(&url).call(), "certificate")
 }

@@ -63,6 +63,13 @@ fn not_found(entity: &'static str) -> StoreError {
     StoreError::NotFound { entity }
 }
 
+fn collector_mut(s: &mut State, id: CollectorId) -> Result<&mut Collector, StoreError> {
+    s.collectors
+        .iter_mut()
+        .find(|c| c.id == id)
+        .ok_or(not_found("collector"))
+}
+
 #[async_trait]
 impl RegistrationTokenStore for MemoryStore {
     async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError> {
@@ -141,11 +148,7 @@ impl CollectorStore for MemoryStore {
         _now: OffsetDateTime,
     ) -> Result<Collector, StoreError> {
         let mut s = self.lock();
-        let c = s
-            .collectors
-            .iter_mut()
-            .find(|c| c.id == id)
-            .ok_or(not_found("collector"))?;
+        let c = collector_mut(&mut s, id)?;
         c.status = CollectorStatus::Revoked;
         Ok(c.clone())
     }
@@ -157,11 +160,7 @@ impl CollectorStore for MemoryStore {
         new: CertificateInfo,
     ) -> Result<Collector, StoreError> {
         let mut s = self.lock();
-        let c = s
-            .collectors
-            .iter_mut()
-            .find(|c| c.id == id)
-            .ok_or(not_found("collector"))?;
+        let c = collector_mut(&mut s, id)?;
         if &c.certificate.fingerprint != current || !c.is_active() {
             return Err(StoreError::Conflict {
                 entity: "certificate",
@@ -177,11 +176,7 @@ impl CollectorStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<CollectorConfig, StoreError> {
         let mut s = self.lock();
-        let c = s
-            .collectors
-            .iter_mut()
-            .find(|c| c.id == id)
-            .ok_or(not_found("collector"))?;
+        let c = collector_mut(&mut s, id)?;
         c.last_seen = Some(c.last_seen.map_or(now, |seen| seen.max(now)));
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
     }
@@ -194,11 +189,7 @@ impl CollectorStore for MemoryStore {
         _now: OffsetDateTime,
     ) -> Result<CollectorConfig, StoreError> {
         let mut s = self.lock();
-        let c = s
-            .collectors
-            .iter_mut()
-            .find(|c| c.id == id)
-            .ok_or(not_found("collector"))?;
+        let c = collector_mut(&mut s, id)?;
         c.config_version += 1;
         let config = CollectorConfig {
             version: c.config_version,

@@ -165,7 +165,7 @@ impl SelfMetrics {
             );
         }
         let spool = self.spool();
-        let scalars: [(&str, &str, &str, u64); 8] = [
+        let scalars: [(&str, &str, &str, u64); 9] = [
             (
                 "pganalytics_agent_spool_bytes",
                 "gauge",
@@ -189,6 +189,12 @@ impl SelfMetrics {
                 "counter",
                 "Damaged batches skipped (torn writes after a crash).",
                 spool.damaged_records,
+            ),
+            (
+                "pganalytics_agent_delivered_batches_total",
+                "counter",
+                "Batches the server acknowledged.",
+                self.delivered.load(Ordering::Relaxed),
             ),
             (
                 "pganalytics_agent_push_retries_total",
