@@ -1,4 +1,5 @@
-//! Collector tokens: ES256 JWTs signed with josekit.
+//! Collector and people's access tokens: ES256 JWTs signed with josekit, told apart by
+//! their audience (`pganalytics-collector`, `pganalytics-api`).
 //!
 //! The signing key (EC P-256, PKCS#8) is created on first start and kept in the data
 //! directory with mode 0600, so tokens survive a restart. Verification pins the algorithm:
@@ -15,6 +16,7 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use pganalytics_domain::credentials::{CollectorClaims, CredentialError};
+use pganalytics_domain::users::AccessClaims;
 use pganalytics_ports::crypto::{TokenError, TokenSigner};
 use std::fs;
 use std::io::Write;
@@ -98,8 +100,8 @@ impl JoseSigner {
     }
 }
 
-impl TokenSigner for JoseSigner {
-    fn issue(&self, claims: &CollectorClaims) -> Result<String, TokenError> {
+impl JoseSigner {
+    fn sign(&self, claims: &impl serde::Serialize) -> Result<String, TokenError> {
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
         header.set_key_id(&self.key_id);
@@ -111,7 +113,8 @@ impl TokenSigner for JoseSigner {
         jwt::encode_with_signer(&payload, &header, &self.signer).map_err(|_| TokenError::Signing)
     }
 
-    fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError> {
+    /// The claims of a token this key signed, unchecked (the caller validates them).
+    fn open<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
         if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
             return Err(TokenError::Malformed);
         }
@@ -127,14 +130,38 @@ impl TokenSigner for JoseSigner {
                 }
                 _ => TokenError::Malformed,
             })?;
-        let claims: CollectorClaims =
-            serde_json::from_value(serde_json::Value::Object(payload.claims_set().clone()))
-                .map_err(|_| TokenError::Malformed)?;
-        claims.validate(now).map_err(|e| match e {
-            CredentialError::Expired => TokenError::Expired,
-            CredentialError::WrongAudience => TokenError::WrongAudience,
-            _ => TokenError::Malformed,
-        })?;
+        serde_json::from_value(serde_json::Value::Object(payload.claims_set().clone()))
+            .map_err(|_| TokenError::Malformed)
+    }
+}
+
+fn claims_error(e: CredentialError) -> TokenError {
+    match e {
+        CredentialError::Expired => TokenError::Expired,
+        CredentialError::WrongAudience => TokenError::WrongAudience,
+        _ => TokenError::Malformed,
+    }
+}
+
+impl TokenSigner for JoseSigner {
+    fn issue(&self, claims: &CollectorClaims) -> Result<String, TokenError> {
+        self.sign(claims)
+    }
+
+    fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError> {
+        let claims: CollectorClaims = self.open(token)?;
+        claims.validate(now).map_err(claims_error)?;
+        Ok(claims)
+    }
+
+    fn issue_access(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        self.sign(claims)
+    }
+
+    fn verify_access(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
+        // A collector token has no `sid`: it fails here as malformed, or on its audience.
+        let claims: AccessClaims = self.open(token)?;
+        claims.validate(now).map_err(claims_error)?;
         Ok(claims)
     }
 }

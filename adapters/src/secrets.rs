@@ -13,6 +13,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
+use pganalytics_ports::crypto::CipherError;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 const VERSION: &str = "v1";
@@ -169,6 +170,67 @@ impl KeyRing {
             return Ok(stored.to_owned());
         }
         self.encrypt(&self.decrypt(stored, context)?, context)
+    }
+}
+
+impl KeyRing {
+    /// The key ring from `env` (its text) when set, else from the file at `path`, which is
+    /// created with one random key (mode 0600) on first use.
+    pub fn load_or_create(
+        env: Option<&SecretString>,
+        path: &std::path::Path,
+    ) -> Result<Self, SecretsError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        if let Some(text) = env {
+            return Self::parse(text);
+        }
+        let io =
+            |e: std::io::Error| SecretsError::InvalidKeyRing(format!("{}: {e}", path.display()));
+        if !path.exists() {
+            let mut key = [0u8; 32];
+            openssl::rand::rand_bytes(&mut key).map_err(SecretsError::Crypto)?;
+            let id = format!("k{}", time::OffsetDateTime::now_utc().unix_timestamp());
+            let text = format!(
+                "# pgAnalytics secrets key ring: <id>=<64 hex>; the first key encrypts.\n\
+                 # Rotation: docs/operations.md. Back this file up: without it the stored\n\
+                 # secrets cannot be read.\n{id}={}\n",
+                hex::encode(key)
+            );
+            let tmp = path.with_extension("tmp");
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io)?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&tmp, path).map_err(io)?;
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Self::parse(&SecretString::from(text))
+    }
+}
+
+impl pganalytics_ports::crypto::SecretCipher for KeyRing {
+    fn seal(&self, plaintext: &SecretString, purpose: &str) -> Result<String, CipherError> {
+        self.encrypt(plaintext, purpose)
+            .map_err(|e| CipherError::Internal(Box::new(e)))
+    }
+
+    fn open(&self, sealed: &str, purpose: &str) -> Result<SecretString, CipherError> {
+        self.decrypt(sealed, purpose)
+            .map_err(|e| CipherError::Undecryptable(e.to_string()))
+    }
+
+    fn reseal(&self, sealed: &str, purpose: &str) -> Result<Option<String>, CipherError> {
+        let again = self
+            .reencrypt(sealed, purpose)
+            .map_err(|e| CipherError::Undecryptable(e.to_string()))?;
+        Ok((again != sealed).then_some(again))
     }
 }
 

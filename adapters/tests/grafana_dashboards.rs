@@ -70,17 +70,28 @@ async fn every_panel_query_runs_as_the_reader_role_and_the_fed_panels_return_row
     let secret = RegistrationSecret::from_bytes(&[3; 32]);
     let now = pganalytics_domain::truncate_to_micros(OffsetDateTime::now_utc());
     store
-        .create_registration_token(&RegistrationToken {
-            id: uuid::Uuid::new_v4(),
-            hash: secret.hash(),
-            uses_left: 1,
-            expires_at: now + Duration::hours(1),
-            created_at: now,
-        })
+        .create_registration_token(
+            &RegistrationToken {
+                id: uuid::Uuid::new_v4(),
+                hash: secret.hash(),
+                uses_left: 1,
+                expires_at: now + Duration::hours(1),
+                created_at: now,
+            },
+            &pganalytics_ports::contract::audit("registration_token.create"),
+        )
         .await
         .unwrap();
     let collector = pganalytics_ports::contract::collector("grafana-test");
-    store.enroll(&secret.hash(), &collector, now).await.unwrap();
+    store
+        .enroll(
+            &secret.hash(),
+            &collector,
+            now,
+            &pganalytics_ports::contract::audit("collector.register"),
+        )
+        .await
+        .unwrap();
     ingest_example(&store, collector.id, now - Duration::minutes(2), 1_000).await;
     ingest_example(&store, collector.id, now - Duration::minutes(1), 1_600).await;
     let server = store.list_servers().await.unwrap()[0].id;

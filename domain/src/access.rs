@@ -83,6 +83,61 @@ impl Role {
     }
 }
 
+/// Who is making a request, once authenticated, and the role it acts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person logged in: their access token names the session.
+    User {
+        id: uuid::Uuid,
+        username: String,
+        session: uuid::Uuid,
+    },
+    /// A script or a service with an API token.
+    ApiToken {
+        id: uuid::Uuid,
+        prefix: String,
+        owner: Option<uuid::Uuid>,
+    },
+}
+
+impl Principal {
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
+    /// How the principal appears in logs and the audit log: `user:alice`, `token:pga_x1y2z3w4`.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            PrincipalKind::User { username, .. } => format!("user:{username}"),
+            PrincipalKind::ApiToken { prefix, .. } => format!("token:{prefix}"),
+        }
+    }
+
+    pub fn actor(&self) -> crate::audit::Actor {
+        use crate::audit::{Actor, ActorKind};
+        match &self.kind {
+            PrincipalKind::User { id, username, .. } => Actor {
+                kind: ActorKind::User,
+                id: Some(id.to_string()),
+                name: Some(username.clone()),
+                role: Some(self.role),
+            },
+            PrincipalKind::ApiToken { id, prefix, .. } => Actor {
+                kind: ActorKind::ApiToken,
+                id: Some(id.to_string()),
+                name: Some(prefix.clone()),
+                role: Some(self.role),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,6 +227,10 @@ impl RegistrationToken {
 pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
+    /// What the token may do; never more than its creator could.
+    pub role: crate::access::Role,
+    /// The user it was made for (a personal token), or none (a service token).
+    pub owner: Option<Uuid>,
     pub prefix: String,
     pub hash: TokenHash,
     pub created_at: OffsetDateTime,

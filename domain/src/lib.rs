@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod collect;
@@ -13,6 +14,8 @@ pub mod rates;
 pub mod redact;
 pub mod schedule;
 pub mod statements;
+pub mod throttle;
+pub mod users;
 
 /// Truncates a timestamp to whole microseconds, the resolution PostgreSQL stores, so that a
 /// value round-trips through the database unchanged.

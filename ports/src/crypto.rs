@@ -2,6 +2,7 @@
 
 use pganalytics_domain::collector::{CertificateInfo, CollectorId};
 use pganalytics_domain::credentials::CollectorClaims;
+use pganalytics_domain::users::AccessClaims;
 use time::OffsetDateTime;
 
 use crate::BoxError;
@@ -66,6 +67,37 @@ pub trait TokenSigner: Send + Sync {
     /// algorithm (including `alg: none` and other algorithms), `Expired` when `exp` is not
     /// after `now`, `WrongAudience` for another audience or issuer, `Malformed` otherwise.
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError>;
+
+    /// Signs a person's access-token claims into a compact JWT.
+    fn issue_access(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+
+    /// Verifies a person's access token, with the same errors as [`verify`](Self::verify).
+    fn verify_access(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    /// Tampered with, sealed for another purpose, or under a key no longer in the ring.
+    #[error("the secret cannot be decrypted: {0}")]
+    Undecryptable(String),
+    #[error("the secret could not be encrypted")]
+    Internal(#[source] BoxError),
+}
+
+/// Encryption of the secrets the server stores (webhook signing keys, database credentials).
+/// `purpose` is bound to the ciphertext: a value sealed for one purpose does not open for
+/// another.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait SecretCipher: Send + Sync {
+    fn seal(&self, plaintext: &secrecy::SecretString, purpose: &str)
+    -> Result<String, CipherError>;
+
+    /// # Errors
+    /// MUST return `Undecryptable` for a tampered value, another purpose or an unknown key.
+    fn open(&self, sealed: &str, purpose: &str) -> Result<secrecy::SecretString, CipherError>;
+
+    /// The value sealed again under the current key, or `None` when it already is.
+    fn reseal(&self, sealed: &str, purpose: &str) -> Result<Option<String>, CipherError>;
 }
 
 #[derive(Debug, thiserror::Error)]

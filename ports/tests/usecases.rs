@@ -48,7 +48,7 @@ fn register_with_token(
         hostname: "db1.example.com".into(),
         csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
     };
-    block_on(uc.execute(req)).map(|_| ())
+    block_on(uc.execute(req, Default::default())).map(|_| ())
 }
 
 /// The use cases only await mocks, which complete immediately.

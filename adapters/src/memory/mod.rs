@@ -2,6 +2,7 @@
 //! the store for tools that embed the domain without a database.
 
 use async_trait::async_trait;
+use pganalytics_domain::audit::{AuditEntry, StoredAuditEntry};
 use pganalytics_domain::batch::{ColumnValues, ValidatedBatch};
 use pganalytics_domain::catalog::ColumnKind;
 use pganalytics_domain::collector::{
@@ -10,16 +11,19 @@ use pganalytics_domain::collector::{
 use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
 use pganalytics_domain::rates::Point;
+use pganalytics_domain::users::{RefreshRecord, Session, User};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
-    ApiTokenStore, CollectorStore, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport,
-    MetricStore, RawSeries, RegistrationTokenStore, SeriesQuery,
+    CollectorStore, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport, MetricStore,
+    RawSeries, RegistrationTokenStore, SeriesQuery,
 };
 use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+mod people;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -35,6 +39,23 @@ struct State {
     servers: Vec<MonitoredServer>,
     batches: HashMap<Uuid, IngestCounts>,
     rows: Vec<Row>,
+    users: Vec<User>,
+    sessions: Vec<Session>,
+    /// Refresh tokens and when each was used.
+    refresh: Vec<(RefreshRecord, Option<OffsetDateTime>)>,
+    audit: Vec<StoredAuditEntry>,
+    secrets: BTreeMap<String, String>,
+}
+
+impl State {
+    /// Appends an audit entry; called only once the change it describes has been applied.
+    fn audit(&mut self, entry: &AuditEntry) {
+        let id = self.audit.last().map_or(1, |e| e.id + 1);
+        self.audit.push(StoredAuditEntry {
+            id,
+            entry: entry.clone(),
+        });
+    }
 }
 
 /// One stored row, reduced to what queries read: its labels and numeric values.
@@ -72,7 +93,11 @@ fn collector_mut(s: &mut State, id: CollectorId) -> Result<&mut Collector, Store
 
 #[async_trait]
 impl RegistrationTokenStore for MemoryStore {
-    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError> {
+    async fn create_registration_token(
+        &self,
+        token: &RegistrationToken,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         if s.registration_tokens
             .iter()
@@ -83,6 +108,7 @@ impl RegistrationTokenStore for MemoryStore {
             });
         }
         s.registration_tokens.push(token.clone());
+        s.audit(audit);
         Ok(())
     }
 
@@ -106,6 +132,7 @@ impl CollectorStore for MemoryStore {
         token: &TokenHash,
         collector: &Collector,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<(), EnrollError> {
         let mut s = self.lock();
         let conflict = s
@@ -126,6 +153,7 @@ impl CollectorStore for MemoryStore {
         }
         t.uses_left -= 1;
         s.collectors.push(collector.clone());
+        s.audit(audit);
         Ok(())
     }
 
@@ -146,11 +174,14 @@ impl CollectorStore for MemoryStore {
         &self,
         id: CollectorId,
         _now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
         let mut s = self.lock();
         let c = collector_mut(&mut s, id)?;
         c.status = CollectorStatus::Revoked;
-        Ok(c.clone())
+        let c = c.clone();
+        s.audit(audit);
+        Ok(c)
     }
 
     async fn replace_certificate(
@@ -158,6 +189,7 @@ impl CollectorStore for MemoryStore {
         id: CollectorId,
         current: &Fingerprint,
         new: CertificateInfo,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
         let mut s = self.lock();
         let c = collector_mut(&mut s, id)?;
@@ -167,7 +199,9 @@ impl CollectorStore for MemoryStore {
             });
         }
         c.certificate = new;
-        Ok(c.clone())
+        let c = c.clone();
+        s.audit(audit);
+        Ok(c)
     }
 
     async fn check_in(
@@ -187,6 +221,7 @@ impl CollectorStore for MemoryStore {
         intervals: Intervals,
         enabled_families: BTreeSet<String>,
         _now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<CollectorConfig, StoreError> {
         let mut s = self.lock();
         let c = collector_mut(&mut s, id)?;
@@ -198,6 +233,7 @@ impl CollectorStore for MemoryStore {
             ..CollectorConfig::default()
         };
         s.configs.insert(id, config.clone());
+        s.audit(audit);
         Ok(config)
     }
 
@@ -207,32 +243,6 @@ impl CollectorStore for MemoryStore {
             return Err(not_found("collector"));
         }
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
-    }
-}
-
-#[async_trait]
-impl ApiTokenStore for MemoryStore {
-    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        if s.api_tokens
-            .iter()
-            .any(|t| t.id == token.id || t.hash == token.hash)
-        {
-            return Err(StoreError::Conflict {
-                entity: "API token",
-            });
-        }
-        s.api_tokens.push(token.clone());
-        Ok(())
-    }
-
-    async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError> {
-        self.lock()
-            .api_tokens
-            .iter()
-            .find(|t| &t.hash == hash)
-            .cloned()
-            .ok_or(not_found("API token"))
     }
 }
 

@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use pganalytics_domain::access::Role;
+use pganalytics_domain::audit::AuditEntry;
 use pganalytics_domain::collector::{
     CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
 };
@@ -16,6 +18,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::people::{Tx, tx_result, write_audit};
 use super::schema::{api_tokens, collectors, registration_tokens};
 use super::{PgStore, store_error};
 
@@ -114,11 +117,35 @@ struct ApiTokenRow {
     created_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,
     revoked_at: Option<OffsetDateTime>,
+    role: String,
+    owner_id: Option<Uuid>,
+}
+
+impl ApiTokenRow {
+    fn into_domain(self) -> Result<ApiToken, StoreError> {
+        Ok(ApiToken {
+            id: self.id,
+            role: Role::parse(&self.role).map_err(|_| {
+                StoreError::unknown(format!("API token {} has an invalid role", self.id))
+            })?,
+            owner: self.owner_id,
+            name: self.name,
+            prefix: self.prefix,
+            hash: TokenHash::from_stored(self.token_hash),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        })
+    }
 }
 
 #[async_trait]
 impl RegistrationTokenStore for PgStore {
-    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError> {
+    async fn create_registration_token(
+        &self,
+        token: &RegistrationToken,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let row = TokenRow {
             id: token.id,
             token_hash: token.hash.as_str().to_owned(),
@@ -127,12 +154,17 @@ impl RegistrationTokenStore for PgStore {
             created_at: token.created_at,
         };
         let mut conn = self.conn().await?;
-        diesel::insert_into(registration_tokens::table)
-            .values(&row)
-            .execute(&mut conn)
-            .await
-            .map_err(|e| store_error(e, "registration token"))?;
-        Ok(())
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                diesel::insert_into(registration_tokens::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                write_audit(conn, audit).await?;
+                Ok(())
+            })
+            .await;
+        tx_result(r, "registration token")
     }
 
     async fn find_registration_token(
@@ -169,6 +201,7 @@ impl CollectorStore for PgStore {
         token: &TokenHash,
         collector: &Collector,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<(), EnrollError> {
         let row = CollectorRow::from_domain(collector);
         let hash = token.as_str().to_owned();
@@ -199,6 +232,7 @@ impl CollectorStore for PgStore {
                 .set(registration_tokens::uses_left.eq(registration_tokens::uses_left - 1))
                 .execute(conn)
                 .await?;
+                write_audit(conn, audit).await?;
                 Ok(())
             })
             .await;
@@ -235,22 +269,32 @@ impl CollectorStore for PgStore {
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
         let mut conn = self.conn().await?;
-        diesel::update(
-            collectors::table
-                .find(id.as_uuid())
-                .filter(collectors::status.eq("active")),
-        )
-        .set((
-            collectors::status.eq("revoked"),
-            collectors::revoked_at.eq(now),
-        ))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| store_error(e, "collector"))?;
-        drop(conn);
-        self.get_collector(id).await
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                diesel::update(
+                    collectors::table
+                        .find(id.as_uuid())
+                        .filter(collectors::status.eq("active")),
+                )
+                .set((
+                    collectors::status.eq("revoked"),
+                    collectors::revoked_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+                let row: CollectorRow = collectors::table
+                    .find(id.as_uuid())
+                    .select(CollectorRow::as_select())
+                    .first(conn)
+                    .await?;
+                write_audit(conn, audit).await?;
+                Ok(row)
+            })
+            .await;
+        tx_result(r, "collector")?.into_domain()
     }
 
     async fn replace_certificate(
@@ -258,31 +302,40 @@ impl CollectorStore for PgStore {
         id: CollectorId,
         current: &Fingerprint,
         new: CertificateInfo,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
         let mut conn = self.conn().await?;
-        let updated = diesel::update(
-            collectors::table
-                .find(id.as_uuid())
-                .filter(collectors::status.eq("active"))
-                .filter(collectors::cert_fingerprint.eq(current.as_str())),
-        )
-        .set((
-            collectors::cert_fingerprint.eq(new.fingerprint.as_str()),
-            collectors::cert_serial.eq(&new.serial),
-            collectors::cert_not_after.eq(new.not_after),
-            collectors::cert_pem.eq(&new.pem),
-        ))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| store_error(e, "collector"))?;
-        drop(conn);
-        let collector = self.get_collector(id).await?;
-        if updated == 0 {
-            return Err(StoreError::Conflict {
-                entity: "certificate",
-            });
-        }
-        Ok(collector)
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                let updated = diesel::update(
+                    collectors::table
+                        .find(id.as_uuid())
+                        .filter(collectors::status.eq("active"))
+                        .filter(collectors::cert_fingerprint.eq(current.as_str())),
+                )
+                .set((
+                    collectors::cert_fingerprint.eq(new.fingerprint.as_str()),
+                    collectors::cert_serial.eq(&new.serial),
+                    collectors::cert_not_after.eq(new.not_after),
+                    collectors::cert_pem.eq(&new.pem),
+                ))
+                .execute(conn)
+                .await?;
+                let row: CollectorRow = collectors::table
+                    .find(id.as_uuid())
+                    .select(CollectorRow::as_select())
+                    .first(conn)
+                    .await?;
+                if updated == 0 {
+                    return Err(Tx::Refused(StoreError::Conflict {
+                        entity: "certificate",
+                    }));
+                }
+                write_audit(conn, audit).await?;
+                Ok(row)
+            })
+            .await;
+        tx_result(r, "collector")?.into_domain()
     }
 
     async fn check_in(
@@ -309,6 +362,7 @@ impl CollectorStore for PgStore {
         intervals: Intervals,
         enabled_families: BTreeSet<String>,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<CollectorConfig, StoreError> {
         let draft = CollectorConfig {
             version: 0, // set from the stored version below, in the same statement
@@ -320,7 +374,7 @@ impl CollectorStore for PgStore {
         let mut conn = self.conn().await?;
         // One statement: the upsert bumps the version atomically and the collector's copy
         // of it follows; an unknown collector inserts nothing and returns no row.
-        let row: StoredConfig = diesel::sql_query(
+        let query = diesel::sql_query(
             "WITH up AS ( \
                INSERT INTO collector_configs (collector_id, version, config, updated_at) \
                SELECT c.id, c.config_version + 1, \
@@ -336,11 +390,15 @@ impl CollectorStore for PgStore {
         )
         .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
         .bind::<diesel::sql_types::Jsonb, _>(draft)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| store_error(e, "collector"))?;
-        row.decode()
+        .bind::<diesel::sql_types::Timestamptz, _>(now);
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                let row: StoredConfig = query.get_result(conn).await?;
+                write_audit(conn, audit).await?;
+                Ok(row)
+            })
+            .await;
+        tx_result(r, "collector")?.decode()
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {
@@ -376,7 +434,11 @@ impl StoredConfig {
 
 #[async_trait]
 impl ApiTokenStore for PgStore {
-    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+    async fn create_api_token(
+        &self,
+        token: &ApiToken,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let row = ApiTokenRow {
             id: token.id,
             name: token.name.clone(),
@@ -385,14 +447,21 @@ impl ApiTokenStore for PgStore {
             created_at: token.created_at,
             expires_at: token.expires_at,
             revoked_at: token.revoked_at,
+            role: token.role.as_str().to_owned(),
+            owner_id: token.owner,
         };
         let mut conn = self.conn().await?;
-        diesel::insert_into(api_tokens::table)
-            .values(&row)
-            .execute(&mut conn)
-            .await
-            .map_err(|e| store_error(e, "API token"))?;
-        Ok(())
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                diesel::insert_into(api_tokens::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                write_audit(conn, audit).await?;
+                Ok(())
+            })
+            .await;
+        tx_result(r, "API token")
     }
 
     async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError> {
@@ -403,14 +472,46 @@ impl ApiTokenStore for PgStore {
             .first(&mut conn)
             .await
             .map_err(|e| store_error(e, "API token"))?;
-        Ok(ApiToken {
-            id: r.id,
-            name: r.name,
-            prefix: r.prefix,
-            hash: TokenHash::from_stored(r.token_hash),
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            revoked_at: r.revoked_at,
-        })
+        r.into_domain()
+    }
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ApiTokenRow> = api_tokens::table
+            .order((api_tokens::created_at.desc(), api_tokens::id.desc()))
+            .select(ApiTokenRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "API token"))?;
+        rows.into_iter().map(ApiTokenRow::into_domain).collect()
+    }
+
+    async fn revoke_api_token(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<ApiToken, StoreError> {
+        let mut conn = self.conn().await?;
+        let r = conn
+            .transaction::<_, Tx, _>(async |conn| {
+                let row: ApiTokenRow = diesel::update(api_tokens::table.find(id))
+                    .set(
+                        api_tokens::revoked_at.eq(diesel::dsl::sql::<
+                            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                        >(
+                            "coalesce(revoked_at, "
+                        )
+                        .bind::<diesel::sql_types::Timestamptz, _>(now)
+                        .sql(")")),
+                    )
+                    .returning(ApiTokenRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                write_audit(conn, audit).await?;
+                Ok(row)
+            })
+            .await;
+        tx_result(r, "API token")?.into_domain()
     }
 }

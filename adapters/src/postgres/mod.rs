@@ -12,6 +12,7 @@
 mod ingest;
 mod meta;
 mod metrics;
+mod people;
 mod schema;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -99,6 +100,20 @@ impl PgStore {
             ingest_pool,
             partitions: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// `(pool, state, connections)` for both pools: `size` open, `available` idle, `max`.
+    pub fn pool_usage(&self) -> Vec<(&'static str, &'static str, i64)> {
+        let (a, b) = (self.pool.status(), self.ingest_pool.status());
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        vec![
+            ("main", "size", n(a.size)),
+            ("main", "available", n(a.available)),
+            ("main", "max", n(a.max_size)),
+            ("ingest", "size", n(b.size)),
+            ("ingest", "available", n(b.available)),
+            ("ingest", "max", n(b.max_size)),
+        ]
     }
 
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {

@@ -46,6 +46,8 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        role -> Text,
+        owner_id -> Nullable<Uuid>,
     }
 }
 

@@ -86,7 +86,11 @@ pub fn start_server(
                 let token = running
                     .backend
                     .create_registration_token()
-                    .execute(uses as u32, time::Duration::hours(2))
+                    .execute(
+                        &pganalytics_domain::audit::AuditContext::cli(Some("loadgen".into())),
+                        uses as u32,
+                        time::Duration::hours(2),
+                    )
                     .await?;
                 anyhow::Ok((running, token.secret.expose().to_owned()))
             };

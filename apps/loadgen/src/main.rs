@@ -82,6 +82,11 @@ fn main() -> anyhow::Result<()> {
         database_url: Some(SecretString::from(db_url.clone())),
         workers: 2,
         pool_size: 16,
+        // The benchmark measures ingest, not the rate limits.
+        rate_ingest_per_second: 1_000_000,
+        rate_ingest_burst: 1_000_000,
+        bcrypt_cost: 4,
+        allow_weak_bcrypt: true,
         ..Settings::default()
     };
     let (addr, reg_token) = start_server(settings.clone(), args.collectors + args.flood_workers)?;

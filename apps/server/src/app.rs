@@ -4,18 +4,24 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use pganalytics_adapters::jwt::JoseSigner;
 use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
+use pganalytics_adapters::password::Bcrypt;
 use pganalytics_adapters::pki::OpensslCa;
 use pganalytics_adapters::postgres::{self, PgStore, PoolOptions};
+use pganalytics_adapters::secrets::KeyRing;
 use pganalytics_adapters::system::{OsRandom, SystemClock};
 use pganalytics_domain::batch::BatchLimits;
 use pganalytics_ports::env::Clock;
+use pganalytics_ports::store::AuditStore;
 use pganalytics_ports::store::MetricStore;
 use pganalytics_ports::usecases::{
-    AuthenticateApiToken, AuthenticateCollector, CollectorAdmin, CreateApiToken,
-    CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, IngestBatch, QueryMetrics,
-    RefreshCollectorToken, RegisterCollector, RenewCollectorCertificate, ServerCatalog,
-    UpdateCollectorConfig,
+    AuditLog, AuthenticateCollector, AuthenticatePerson, CollectorAdmin, CreateApiToken,
+    CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, IngestBatch, Login, Logout,
+    QueryMetrics, RefreshCollectorToken, RefreshSession, RegisterCollector,
+    RenewCollectorCertificate, Secrets, ServerCatalog, UpdateCollectorConfig, UserAdmin,
 };
+
+use crate::hygiene::{Budget, RateLimits};
+use crate::selfmetrics::Metrics;
 use secrecy::ExposeSecret;
 use slog::{Logger, error, info, o, warn};
 use std::fs;
@@ -41,6 +47,8 @@ pub struct Backend {
     pub store: Arc<PgStore>,
     pub ca: Arc<OpensslCa>,
     pub signer: Arc<JoseSigner>,
+    pub hasher: Arc<Bcrypt>,
+    pub keyring: Arc<KeyRing>,
     /// The private cluster, when no `database_url` is set. Dropped last: stops PostgreSQL
     /// if this process started it.
     pub cluster: Option<LocalCluster>,
@@ -132,12 +140,37 @@ impl Backend {
         )?;
         let ca = OpensslCa::load_or_create(&settings.data_dir, SystemClock.now())?;
         let signer = JoseSigner::load_or_create(&settings.data_dir.join("jwt.key"))?;
+        let key_file = settings
+            .secrets_key_file
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("secrets.keys"));
+        let keyring = KeyRing::load_or_create(settings.secrets_keys.as_ref(), &key_file)
+            .context("loading the secrets key ring")?;
         Ok(Self {
             store: Arc::new(store),
             ca: Arc::new(ca),
             signer: Arc::new(signer),
+            hasher: Arc::new(Bcrypt::new(settings.bcrypt_cost)?),
+            keyring: Arc::new(keyring),
             cluster,
         })
+    }
+
+    pub fn user_admin(&self) -> UserAdmin {
+        UserAdmin {
+            users: self.store.clone(),
+            hasher: self.hasher.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsRandom),
+        }
+    }
+
+    pub fn secrets(&self) -> Secrets {
+        Secrets {
+            store: self.store.clone(),
+            cipher: self.keyring.clone(),
+            clock: Arc::new(SystemClock),
+        }
     }
 
     pub fn create_registration_token(&self) -> CreateRegistrationToken {
@@ -168,13 +201,26 @@ pub struct AppState {
     pub config: GetCollectorConfig,
     pub update_config: UpdateCollectorConfig,
     pub query: QueryMetrics,
-    pub auth_api: AuthenticateApiToken,
     pub collectors: CollectorAdmin,
     pub servers: ServerCatalog,
+    pub login: Login,
+    pub refresh: RefreshSession,
+    pub logout: Logout,
+    pub auth_person: AuthenticatePerson,
+    pub users: UserAdmin,
+    pub api_tokens: CreateApiToken,
+    pub registration_tokens: CreateRegistrationToken,
+    pub audit_log: AuditLog,
+    pub audit_store: Arc<dyn AuditStore>,
     pub health: Arc<dyn MetricStore>,
+    pub store: Arc<PgStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    pub rate_limits: RateLimits,
+    pub metrics_require_auth: bool,
     pub max_body_bytes: usize,
     pub max_batch_bytes: usize,
+    pub max_json_depth: usize,
     pub log: Logger,
 }
 
@@ -237,10 +283,53 @@ impl AppState {
                 max_rows: 500_000,
                 max_points_per_series: 11_000,
             },
-            auth_api: AuthenticateApiToken {
-                tokens: b.store.clone(),
+            login: Login::new(
+                b.store.clone(),
+                b.store.clone(),
+                b.store.clone(),
+                b.hasher.clone(),
+                b.signer.clone(),
+                clock.clone(),
+                Arc::new(OsRandom),
+            ),
+            refresh: RefreshSession::new(
+                b.store.clone(),
+                b.signer.clone(),
+                clock.clone(),
+                Arc::new(OsRandom),
+            ),
+            logout: Logout {
+                sessions: b.store.clone(),
                 clock: clock.clone(),
             },
+            auth_person: AuthenticatePerson {
+                tokens: b.store.clone(),
+                sessions: b.store.clone(),
+                signer: b.signer.clone(),
+                clock: clock.clone(),
+            },
+            users: b.user_admin(),
+            api_tokens: b.create_api_token(),
+            registration_tokens: b.create_registration_token(),
+            audit_log: AuditLog {
+                audit: b.store.clone(),
+            },
+            audit_store: b.store.clone(),
+            store: b.store.clone(),
+            metrics: Metrics::default(),
+            rate_limits: RateLimits {
+                people_by_address: Budget::new(
+                    settings.rate_people_per_second,
+                    settings.rate_people_burst,
+                ),
+                people_by_credential: Budget::new(
+                    settings.rate_people_per_second,
+                    settings.rate_people_burst,
+                ),
+                ingest: Budget::new(settings.rate_ingest_per_second, settings.rate_ingest_burst),
+            },
+            metrics_require_auth: settings.metrics_require_auth,
+            max_json_depth: settings.max_json_depth,
             collectors: CollectorAdmin {
                 collectors: b.store.clone(),
                 clock: clock.clone(),
@@ -286,11 +375,14 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
             .ca
             .server_identity(&settings.data_dir, &settings.server_names, now)?;
     let acceptor = crate::tls::acceptor(backend.ca.certificate(), &cert_pem, &key_pem)?;
+    ensure_first_admin(&backend, settings, &log).await?;
     let state = web::Data::new(AppState::new(
         &backend,
         settings,
         log.new(o!("component" => "http")),
     ));
+    let cors_origins = settings.cors_allowed_origins.clone();
+    let state_for_pruning = state.clone();
     let workers = if settings.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -306,6 +398,9 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
             )
             .app_data(web::QueryConfig::default().error_handler(crate::routes::query_error))
             .app_data(web::PathConfig::default().error_handler(crate::routes::path_error))
+            .app_data(web::PayloadConfig::default().limit(crate::json::MAX_JSON_BYTES))
+            .wrap(cors(&cors_origins))
+            .wrap(actix_web::middleware::from_fn(crate::hygiene::middleware))
             .wrap(actix_web::middleware::from_fn(crate::routes::access_log))
             .configure(crate::routes::configure)
             .default_service(web::to(crate::routes::not_found))
@@ -321,6 +416,7 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
     .with_context(|| format!("binding {}", settings.listen))?;
     let addr = *http.addrs().first().context("no listening address")?;
     let server = http.run();
+    spawn_rate_limit_pruning(state_for_pruning);
     spawn_maintenance(
         backend.clone(),
         Duration::from_secs(settings.maintenance_interval_seconds.max(60)),
@@ -332,6 +428,61 @@ pub async fn start(settings: &Settings, log: Logger) -> anyhow::Result<RunningSe
         server,
         backend,
     })
+}
+
+/// CORS: off unless origins are configured; then only those, with the methods and headers
+/// the API uses.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default();
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    c.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "x-api-key", "x-request-id"])
+        .expose_headers([
+            "x-request-id",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "retry-after",
+        ])
+        .max_age(600)
+}
+
+/// On a server without users, creates `admin` and prints its password once (to the
+/// terminal, never to the log) unless it was set with `PGANALYTICS_ADMIN_PASSWORD`.
+async fn ensure_first_admin(
+    backend: &Backend,
+    settings: &Settings,
+    log: &Logger,
+) -> anyhow::Result<()> {
+    let Some((user, generated)) = backend
+        .user_admin()
+        .ensure_first_admin(settings.admin_password.clone())
+        .await
+        .context("creating the first administrator")?
+    else {
+        return Ok(());
+    };
+    info!(log, "first administrator created"; "username" => %user.username, "generated_password" => generated.is_some());
+    if let Some(p) = generated {
+        eprintln!(
+            "\n  The first administrator was created. Log in as `admin` with this password; it is\n  \
+             shown this once (change it with PUT /api/v1/auth/password, or reset it with\n  \
+             `pganalytics-server user reset admin`):\n\n      {}\n",
+            p.expose_secret()
+        );
+    }
+    Ok(())
+}
+
+fn spawn_rate_limit_pruning(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.rate_limits.prune();
+        }
+    });
 }
 
 fn spawn_maintenance(backend: Arc<Backend>, every: Duration, log: Logger) {

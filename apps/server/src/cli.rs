@@ -10,6 +10,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use time::format_description::well_known::Rfc3339;
 
+use pganalytics_domain::access::Role;
+use pganalytics_domain::audit::AuditContext;
+use pganalytics_domain::users::UserUpdate;
+use pganalytics_ports::usecases::NewPassword;
+use secrecy::{ExposeSecret as _, SecretString};
+
 use crate::app::{self, Backend};
 use crate::settings::Settings;
 
@@ -43,8 +49,48 @@ pub enum Command {
         #[command(subcommand)]
         action: ApiTokenAction,
     },
+    /// Manage people's accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Secrets stored encrypted in the database.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
     /// Serve, and print a registration token, an API token and how to use them.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user. The password is read from stdin with --password-stdin, else one is
+    /// generated and printed once on stdout.
+    Add {
+        name: String,
+        /// admin, user or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (generated and printed once, or from stdin) and end their
+    /// sessions; re-enables a disabled account. The way back in for a locked-out admin.
+    Reset {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-encrypt every stored secret under the first key of the key ring (run after
+    /// putting a new key first; then the old key can be removed).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +115,29 @@ pub enum ApiTokenAction {
         /// Lifetime, e.g. 90d; default: no expiry.
         #[arg(long)]
         ttl: Option<String>,
+        /// admin, user or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
     },
+}
+
+fn os_user() -> AuditContext {
+    AuditContext::cli(std::env::var("USER").ok())
+}
+
+fn role(v: &str) -> anyhow::Result<Role> {
+    Ok(Role::parse(v)?)
+}
+
+fn password_from(stdin: bool) -> anyhow::Result<NewPassword> {
+    if !stdin {
+        return Ok(NewPassword::Generate);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(NewPassword::Given(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    )))
 }
 
 fn duration(v: &str) -> anyhow::Result<time::Duration> {
@@ -91,7 +159,7 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
             let backend = Backend::open(&settings, &log).await?;
             let created = backend
                 .create_registration_token()
-                .execute(uses, duration(&ttl)?)
+                .execute(&os_user(), uses, duration(&ttl)?)
                 .await?;
             println!("{}", created.secret.expose());
             eprintln!(
@@ -102,19 +170,93 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
             Ok(())
         }
         Command::ApiToken {
-            action: ApiTokenAction::Create { name, ttl },
+            action: ApiTokenAction::Create { name, ttl, role: r },
         } => {
             let backend = Backend::open(&settings, &log).await?;
             let ttl = ttl.as_deref().map(duration).transpose()?;
-            let created = backend.create_api_token().execute(&name, ttl).await?;
+            let created = backend
+                .create_api_token()
+                .execute(&os_user(), &name, role(&r)?, ttl, None)
+                .await?;
             println!("{}", created.secret.expose());
             eprintln!(
-                "API token {:?} ({}) created; it is shown only this once",
-                created.token.name, created.token.prefix
+                "API token {:?} ({}, role {}) created; it is shown only this once",
+                created.token.name,
+                created.token.prefix,
+                created.token.role.as_str()
+            );
+            Ok(())
+        }
+        Command::User { action } => user(action, &settings, &log).await,
+        Command::Secrets {
+            action: SecretsAction::Rotate,
+        } => {
+            let backend = Backend::open(&settings, &log).await?;
+            let report = backend.secrets().rotate().await?;
+            eprintln!(
+                "secrets re-encrypted under key {}: {} re-encrypted, {} already current",
+                backend.keyring.current_id(),
+                report.resealed,
+                report.already_current
             );
             Ok(())
         }
     }
+}
+
+async fn user(action: UserAction, settings: &Settings, log: &Logger) -> anyhow::Result<()> {
+    let backend = Backend::open(settings, log).await?;
+    let users = backend.user_admin();
+    let ctx = os_user();
+    match action {
+        UserAction::Add {
+            name,
+            role: r,
+            password_stdin,
+        } => {
+            let (user, generated) = users
+                .create(&ctx, &name, role(&r)?, password_from(password_stdin)?)
+                .await?;
+            if let Some(p) = generated {
+                println!("{}", p.expose_secret());
+            }
+            eprintln!("user {} ({}) created", user.username, user.role.as_str());
+        }
+        UserAction::Reset {
+            name,
+            password_stdin,
+        } => {
+            let user = users.find(&name).await?;
+            let generated = users
+                .reset_password(&ctx, user.id, password_from(password_stdin)?)
+                .await?;
+            if !user.is_active() {
+                let enable = UserUpdate {
+                    role: None,
+                    disabled: Some(false),
+                };
+                users.update(&ctx, user.id, &enable).await?;
+            }
+            if let Some(p) = generated {
+                println!("{}", p.expose_secret());
+            }
+            eprintln!(
+                "password of {} reset; their sessions have ended",
+                user.username
+            );
+        }
+        UserAction::List => {
+            for u in users.list().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    u.username,
+                    u.role.as_str(),
+                    if u.is_active() { "active" } else { "disabled" }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(settings: &Settings, log: Logger, demo: bool) -> anyhow::Result<()> {
@@ -127,12 +269,18 @@ async fn serve(settings: &Settings, log: Logger, demo: bool) -> anyhow::Result<(
     let reg = running
         .backend
         .create_registration_token()
-        .execute(10, time::Duration::days(1))
+        .execute(&os_user(), 10, time::Duration::days(1))
         .await?;
     let api = running
         .backend
         .create_api_token()
-        .execute("demo", Some(time::Duration::days(7)))
+        .execute(
+            &os_user(),
+            "demo",
+            Role::Viewer,
+            Some(time::Duration::days(7)),
+            None,
+        )
         .await?;
     // The server must be serving while the demo's agent registers.
     let server = actix_web::rt::spawn(running.server);
@@ -144,7 +292,7 @@ async fn serve(settings: &Settings, log: Logger, demo: bool) -> anyhow::Result<(
         "\npgAnalytics server is running at {url}\n\
          CA certificate:      {ca}\n\
          registration token:  {reg}   (10 agents, 24 h)\n\
-         API token:           {api}   (7 days)\n",
+         API token:           {api}   (read-only, 7 days)\n",
         ca = ca.display(),
         reg = reg.secret.expose(),
         api = api.secret.expose(),

@@ -73,7 +73,11 @@ pub async fn start_agent(
     if !state_dir.join("identity/collector.json").exists() {
         let token = backend
             .create_registration_token()
-            .execute(1, time::Duration::minutes(10))
+            .execute(
+                &pganalytics_domain::audit::AuditContext::cli(Some("demo".into())),
+                1,
+                time::Duration::minutes(10),
+            )
             .await?;
         let ca = settings.data_dir.join("ca.pem");
         let mut cmd = agent_command(&exe, false);

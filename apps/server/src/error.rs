@@ -7,9 +7,11 @@ use actix_web::{HttpResponse, ResponseError};
 use pganalytics_domain::batch::BatchError;
 use pganalytics_domain::credentials::CredentialError;
 use pganalytics_ports::StoreError;
+use pganalytics_ports::crypto::PasswordError;
 use pganalytics_ports::crypto::TokenError;
 use pganalytics_ports::usecases::{
-    AuthError, ConfigUpdateError, IngestError, QueryError, RegisterError, RenewError,
+    AuthError, ConfigUpdateError, CreateTokenError, IngestError, LoginError, PersonAuthError,
+    QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
 };
 use serde_json::json;
 use std::fmt;
@@ -22,6 +24,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds, for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,6 +34,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -74,6 +85,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             b.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
         }
+        if let Some(secs) = self.retry_after {
+            b.insert_header(("Retry-After", secs.to_string()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             b.insert_header(("WWW-Authenticate", "Bearer"));
         }
@@ -117,7 +131,6 @@ impl From<AuthError> for ApiError {
                 Self::new(S::UNAUTHORIZED, "token_expired", msg)
             }
             AuthError::InvalidToken(_) => Self::new(S::UNAUTHORIZED, "invalid_token", msg),
-            AuthError::InvalidApiToken => Self::new(S::UNAUTHORIZED, "invalid_api_token", msg),
             AuthError::CertificateMismatch => Self::new(S::FORBIDDEN, "certificate_mismatch", msg),
             AuthError::WrongCollector => Self::new(S::FORBIDDEN, "wrong_collector", msg),
             AuthError::Revoked => Self::new(S::FORBIDDEN, "collector_revoked", msg),
@@ -196,6 +209,89 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+impl From<PersonAuthError> for ApiError {
+    fn from(e: PersonAuthError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            PersonAuthError::Missing => Self::new(S::UNAUTHORIZED, "authentication_required", msg),
+            PersonAuthError::InvalidAccessToken(TokenError::Expired) => {
+                Self::new(S::UNAUTHORIZED, "token_expired", msg)
+            }
+            PersonAuthError::InvalidAccessToken(_) => {
+                Self::new(S::UNAUTHORIZED, "invalid_token", msg)
+            }
+            PersonAuthError::SessionEnded => Self::new(S::UNAUTHORIZED, "session_ended", msg),
+            PersonAuthError::InvalidApiToken => {
+                Self::new(S::UNAUTHORIZED, "invalid_api_token", msg)
+            }
+            PersonAuthError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        let msg = e.to_string();
+        match e {
+            LoginError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", msg)
+            }
+            LoginError::Throttled(wait) => {
+                Self::too_many_requests(msg, wait.whole_seconds().max(1).unsigned_abs())
+            }
+            LoginError::Password(ref cause) => Self::internal(cause),
+            LoginError::Token(ref cause) => Self::internal(cause),
+            LoginError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RefreshError::Invalid => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", msg)
+            }
+            RefreshError::Reused => {
+                Self::new(StatusCode::UNAUTHORIZED, "refresh_token_reused", msg)
+            }
+            RefreshError::Token(ref cause) => Self::internal(cause),
+            RefreshError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<UserAdminError> for ApiError {
+    fn from(e: UserAdminError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            UserAdminError::Invalid(_) => Self::new(S::BAD_REQUEST, "invalid_input", msg),
+            UserAdminError::Password(PasswordError::TooLong) => {
+                Self::new(S::BAD_REQUEST, "invalid_input", msg)
+            }
+            UserAdminError::Password(ref cause) => Self::internal(cause),
+            UserAdminError::WrongPassword => Self::new(S::FORBIDDEN, "wrong_password", msg),
+            UserAdminError::NotAUser => Self::new(S::FORBIDDEN, "not_a_user", msg),
+            UserAdminError::LastAdmin => Self::new(S::CONFLICT, "last_admin", msg),
+            UserAdminError::NameTaken(_) => Self::new(S::CONFLICT, "name_taken", msg),
+            UserAdminError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateTokenError> for ApiError {
+    fn from(e: CreateTokenError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CreateTokenError::Store(s) => s.into(),
+            _ => Self::bad_request("invalid_input", msg),
+        }
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let msg = e.to_string();
@@ -240,7 +336,47 @@ mod tests {
                 AuthError::InvalidToken(TokenError::WrongAudience).into(),
                 401,
             ),
-            (AuthError::InvalidApiToken.into(), 401),
+            (PersonAuthError::InvalidApiToken.into(), 401),
+            (PersonAuthError::Missing.into(), 401),
+            (PersonAuthError::SessionEnded.into(), 401),
+            (
+                PersonAuthError::InvalidAccessToken(TokenError::Expired).into(),
+                401,
+            ),
+            (
+                PersonAuthError::Store(StoreError::Unavailable(io())).into(),
+                503,
+            ),
+            (LoginError::InvalidCredentials.into(), 401),
+            (
+                LoginError::Throttled(time::Duration::seconds(3)).into(),
+                429,
+            ),
+            (RefreshError::Invalid.into(), 401),
+            (RefreshError::Reused.into(), 401),
+            (UserAdminError::LastAdmin.into(), 409),
+            (UserAdminError::NameTaken("x".into()).into(), 409),
+            (UserAdminError::WrongPassword.into(), 403),
+            (UserAdminError::NotAUser.into(), 403),
+            (
+                UserAdminError::Invalid(pganalytics_domain::users::UserError::PasswordTooShort)
+                    .into(),
+                400,
+            ),
+            (
+                UserAdminError::Password(pganalytics_ports::crypto::PasswordError::TooLong).into(),
+                400,
+            ),
+            (
+                UserAdminError::Store(StoreError::NotFound { entity: "user" }).into(),
+                404,
+            ),
+            (CreateTokenError::Ttl.into(), 400),
+            (CreateTokenError::Name.into(), 400),
+            (
+                CreateTokenError::Store(StoreError::Unavailable(io())).into(),
+                503,
+            ),
             (AuthError::CertificateMismatch.into(), 403),
             (AuthError::WrongCollector.into(), 403),
             (AuthError::Revoked.into(), 403),

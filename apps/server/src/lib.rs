@@ -7,8 +7,11 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod hygiene;
+pub mod json;
 pub mod logging;
 pub mod routes;
+pub mod selfmetrics;
 pub mod settings;
 pub mod tls;
 

@@ -37,6 +37,37 @@ pub struct Settings {
     pub log_format: Option<String>,
     /// How often partition maintenance runs, in seconds.
     pub maintenance_interval_seconds: u64,
+    /// Bcrypt cost of new password hashes (each +1 doubles the work; 12 ≈ 0.25 s).
+    /// Below 12 is refused unless `allow_weak_bcrypt` is set (tests). Env: `PGANALYTICS_BCRYPT_COST`.
+    pub bcrypt_cost: u32,
+    /// Permits a bcrypt cost below 12: for test suites only.
+    pub allow_weak_bcrypt: bool,
+    /// The first administrator's password on a server with no user yet; without it one is
+    /// generated and printed once. Env: `PGANALYTICS_ADMIN_PASSWORD`. Never logged.
+    #[serde(skip_serializing)]
+    pub admin_password: Option<SecretString>,
+    /// The key ring for secrets at rest (`<id>=<64 hex>` lines, the first encrypts). Env:
+    /// `PGANALYTICS_SECRETS_KEYS`; without it `secrets_key_file` is used. Never logged.
+    #[serde(skip_serializing)]
+    pub secrets_keys: Option<SecretString>,
+    /// The key ring file, created with one random key on first start. Default:
+    /// `<data_dir>/secrets.keys`. Env: `PGANALYTICS_SECRETS_KEY_FILE`.
+    pub secrets_key_file: Option<PathBuf>,
+    /// Origins allowed to call the API from a browser (CORS); empty (the default): none.
+    /// Env: `PGANALYTICS_CORS_ALLOWED_ORIGINS='[https://grafana.example.com]'`.
+    pub cors_allowed_origins: Vec<String>,
+    /// Requests per second a client address, and separately a credential, may make to the
+    /// people's API, sustained; and the burst allowed above that.
+    pub rate_people_per_second: u32,
+    pub rate_people_burst: u32,
+    /// The same for the collectors' endpoints, per collector (its certificate) — a budget
+    /// of its own, so people cannot starve ingest, nor a noisy agent the people.
+    pub rate_ingest_per_second: u32,
+    pub rate_ingest_burst: u32,
+    /// Whether `GET /metrics` needs a credential (any role). Env: `PGANALYTICS_METRICS_REQUIRE_AUTH`.
+    pub metrics_require_auth: bool,
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    pub max_json_depth: usize,
 }
 
 impl Default for Settings {
@@ -53,11 +84,23 @@ impl Default for Settings {
             max_batch_bytes: 64 * 1024 * 1024,
             log_format: None,
             maintenance_interval_seconds: 3600,
+            bcrypt_cost: 12,
+            allow_weak_bcrypt: false,
+            admin_password: None,
+            secrets_keys: None,
+            secrets_key_file: None,
+            cors_allowed_origins: Vec::new(),
+            rate_people_per_second: 20,
+            rate_people_burst: 200,
+            rate_ingest_per_second: 20,
+            rate_ingest_burst: 200,
+            metrics_require_auth: true,
+            max_json_depth: 32,
         }
     }
 }
 
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 23] = [
     "listen",
     "data_dir",
     "database_url",
@@ -69,6 +112,18 @@ const ENV_KEYS: [&str; 11] = [
     "max_batch_bytes",
     "log_format",
     "maintenance_interval_seconds",
+    "bcrypt_cost",
+    "allow_weak_bcrypt",
+    "admin_password",
+    "secrets_keys",
+    "secrets_key_file",
+    "cors_allowed_origins",
+    "rate_people_per_second",
+    "rate_people_burst",
+    "rate_ingest_per_second",
+    "rate_ingest_burst",
+    "metrics_require_auth",
+    "max_json_depth",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +148,24 @@ impl Settings {
         let settings: Settings = fig.extract().map_err(|e| SettingsError(e.to_string()))?;
         if settings.pool_size == 0 {
             return Err(SettingsError("pool_size must be at least 1".into()));
+        }
+        if !(4..=31).contains(&settings.bcrypt_cost)
+            || (settings.bcrypt_cost < 12 && !settings.allow_weak_bcrypt)
+        {
+            return Err(SettingsError(format!(
+                "bcrypt_cost {} is out of range: 12 to 31 (below 12 only with allow_weak_bcrypt, for tests)",
+                settings.bcrypt_cost
+            )));
+        }
+        if [
+            settings.rate_people_per_second,
+            settings.rate_people_burst,
+            settings.rate_ingest_per_second,
+            settings.rate_ingest_burst,
+        ]
+        .contains(&0)
+        {
+            return Err(SettingsError("rate limits must be at least 1".into()));
         }
         Ok(settings)
     }

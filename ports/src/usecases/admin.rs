@@ -1,3 +1,5 @@
+use pganalytics_domain::access::Role;
+use pganalytics_domain::audit::AuditContext;
 use pganalytics_domain::collector::{Collector, CollectorId, MonitoredServer};
 use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{
@@ -6,6 +8,7 @@ use pganalytics_domain::credentials::{
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 use crate::StoreError;
 use crate::env::{Clock, IdSource};
@@ -30,6 +33,7 @@ impl CreateRegistrationToken {
 
     pub async fn execute(
         &self,
+        ctx: &AuditContext,
         uses: u32,
         ttl: Duration,
     ) -> Result<CreatedRegistrationToken, CreateTokenError> {
@@ -46,7 +50,17 @@ impl CreateRegistrationToken {
             expires_at: now + ttl,
             created_at: now,
         };
-        self.tokens.create_registration_token(&token).await?;
+        let audit = ctx
+            .entry(
+                "registration_token.create",
+                Some(format!("registration_token:{}", token.id)),
+                now,
+            )
+            .detail("uses", token.uses_left)
+            .detail("expires_at", token.expires_at);
+        self.tokens
+            .create_registration_token(&token, &audit)
+            .await?;
         Ok(CreatedRegistrationToken {
             secret,
             uses: uses.get(),
@@ -81,10 +95,15 @@ pub struct CreateApiToken {
 }
 
 impl CreateApiToken {
+    /// A token named `name` acting as `role`, for `owner` (a personal token) or none (a
+    /// service token), valid for `ttl` or until revoked.
     pub async fn execute(
         &self,
+        ctx: &AuditContext,
         name: &str,
+        role: Role,
         ttl: Option<Duration>,
+        owner: Option<Uuid>,
     ) -> Result<CreatedApiToken, CreateTokenError> {
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(CreateTokenError::Name);
@@ -97,14 +116,36 @@ impl CreateApiToken {
         let token = ApiToken {
             id: self.ids.uuid(),
             name: name.to_owned(),
+            role,
+            owner,
             prefix: secret.prefix().to_owned(),
             hash: secret.hash(),
             created_at: now,
             expires_at: ttl.map(|t| now + t),
             revoked_at: None,
         };
-        self.tokens.create_api_token(&token).await?;
+        let audit = ctx
+            .entry(
+                "api_token.create",
+                Some(format!("api_token:{}", token.id)),
+                now,
+            )
+            .detail("prefix", &token.prefix)
+            .detail("name", &token.name)
+            .detail("role", role.as_str());
+        self.tokens.create_api_token(&token, &audit).await?;
         Ok(CreatedApiToken { secret, token })
+    }
+
+    pub async fn list(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.tokens.list_api_tokens().await
+    }
+
+    /// Revokes at once: the next request made with the token is refused.
+    pub async fn revoke(&self, ctx: &AuditContext, id: Uuid) -> Result<ApiToken, StoreError> {
+        let now = self.clock.now();
+        let audit = ctx.entry("api_token.revoke", Some(format!("api_token:{id}")), now);
+        self.tokens.revoke_api_token(id, now, &audit).await
     }
 }
 
@@ -122,8 +163,14 @@ impl CollectorAdmin {
         self.collectors.get_collector(id).await
     }
     /// Revokes at once: the next request with its certificate or token is refused.
-    pub async fn revoke(&self, id: CollectorId) -> Result<Collector, StoreError> {
-        self.collectors.revoke_collector(id, self.clock.now()).await
+    pub async fn revoke(
+        &self,
+        ctx: &AuditContext,
+        id: CollectorId,
+    ) -> Result<Collector, StoreError> {
+        let now = self.clock.now();
+        let audit = ctx.entry("collector.revoke", Some(format!("collector:{id}")), now);
+        self.collectors.revoke_collector(id, now, &audit).await
     }
 }
 
@@ -155,6 +202,7 @@ pub struct UpdateCollectorConfig {
 impl UpdateCollectorConfig {
     pub async fn execute(
         &self,
+        ctx: &AuditContext,
         id: CollectorId,
         intervals: Intervals,
         enabled_families: BTreeSet<String>,
@@ -170,9 +218,24 @@ impl UpdateCollectorConfig {
                 "{unknown} is not a metric family"
             )));
         }
+        let now = self.clock.now();
+        let audit = ctx
+            .entry(
+                "collector.config.update",
+                Some(format!("collector:{id}")),
+                now,
+            )
+            .detail(
+                "enabled_families",
+                enabled_families
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         Ok(self
             .collectors
-            .set_collector_config(id, intervals, enabled_families, self.clock.now())
+            .set_collector_config(id, intervals, enabled_families, now, &audit)
             .await?)
     }
 }

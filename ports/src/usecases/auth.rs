@@ -1,12 +1,12 @@
 use pganalytics_domain::collector::{Collector, CollectorId};
-use pganalytics_domain::credentials::{ApiToken, ApiTokenSecret, CollectorClaims, Fingerprint};
+use pganalytics_domain::credentials::{CollectorClaims, Fingerprint};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::StoreError;
 use crate::crypto::{TokenError, TokenSigner};
 use crate::env::{Clock, IdSource};
-use crate::store::{ApiTokenStore, CollectorStore};
+use crate::store::CollectorStore;
 
 /// A signed collector token and when it expires.
 #[derive(Clone)]
@@ -47,8 +47,6 @@ pub enum AuthError {
     MissingToken,
     #[error("the token is not valid: {0}")]
     InvalidToken(TokenError),
-    #[error("the API token is not valid")]
-    InvalidApiToken,
     #[error("the collector has been revoked")]
     Revoked,
     #[error("the token was issued to another collector")]
@@ -131,28 +129,6 @@ impl RefreshCollectorToken {
     }
 }
 
-/// Checks an API token presented by a person or a script.
-pub struct AuthenticateApiToken {
-    pub tokens: Arc<dyn ApiTokenStore>,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl AuthenticateApiToken {
-    pub async fn execute(&self, presented: Option<&str>) -> Result<ApiToken, AuthError> {
-        let presented = presented.ok_or(AuthError::MissingToken)?;
-        let secret = ApiTokenSecret::parse(presented).map_err(|_| AuthError::InvalidApiToken)?;
-        let token = match self.tokens.find_api_token(&secret.hash()).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound { .. }) => return Err(AuthError::InvalidApiToken),
-            Err(e) => return Err(AuthError::Store(e)),
-        };
-        token
-            .check_usable(self.clock.now())
-            .map_err(|_| AuthError::InvalidApiToken)?;
-        Ok(token)
-    }
-}
-
 macro_rules! opaque_debug {
     ($($t:ty),*) => {$(
         impl std::fmt::Debug for $t {
@@ -162,9 +138,5 @@ macro_rules! opaque_debug {
         }
     )*};
 }
-opaque_debug!(
-    AuthenticateCollector,
-    RefreshCollectorToken,
-    AuthenticateApiToken
-);
+opaque_debug!(AuthenticateCollector, RefreshCollectorToken);
 pub(crate) use opaque_debug;

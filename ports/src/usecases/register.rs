@@ -1,3 +1,4 @@
+use pganalytics_domain::audit::{Actor, ActorKind, AuditContext, Origin};
 use pganalytics_domain::collector::{
     Collector, CollectorId, CollectorName, CollectorStatus, Hostname, NameError,
 };
@@ -58,7 +59,11 @@ pub struct RegisterCollector {
 }
 
 impl RegisterCollector {
-    pub async fn execute(&self, req: RegisterRequest) -> Result<Registration, RegisterError> {
+    pub async fn execute(
+        &self,
+        req: RegisterRequest,
+        origin: Origin,
+    ) -> Result<Registration, RegisterError> {
         let now = self.clock.now();
         let secret = RegistrationSecret::parse(req.registration_token.expose_secret())
             .map_err(|_| RegisterError::InvalidToken)?;
@@ -93,8 +98,22 @@ impl RegisterCollector {
             last_seen: None,
             config_version: 1,
         };
+        let ctx = AuditContext {
+            actor: Actor {
+                kind: ActorKind::RegistrationToken,
+                id: Some(token.id.to_string()),
+                name: None,
+                role: None,
+            },
+            origin,
+        };
+        let audit = ctx
+            .entry("collector.register", Some(format!("collector:{id}")), now)
+            .detail("name", name.as_str())
+            .detail("hostname", collector.hostname.as_str())
+            .detail("certificate_serial", &collector.certificate.serial);
         self.collectors
-            .enroll(&secret.hash(), &collector, now)
+            .enroll(&secret.hash(), &collector, now, &audit)
             .await
             .map_err(|e| match e {
                 EnrollError::UnknownToken => RegisterError::InvalidToken,

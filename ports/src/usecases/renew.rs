@@ -3,6 +3,7 @@
 //! The current certificate of a collector is public and can be fetched by id, which is how
 //! an agent whose renewal answer was lost (a crash) gets the certificate for its new key.
 
+use pganalytics_domain::audit::{Actor, ActorKind, AuditContext, Origin};
 use pganalytics_domain::collector::{CertificateInfo, CollectorId};
 use pganalytics_domain::credentials::Fingerprint;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ impl RenewCollectorCertificate {
         id: CollectorId,
         cert: Option<&Fingerprint>,
         csr_pem: &str,
+        origin: Origin,
     ) -> Result<Renewal, RenewError> {
         let cert = cert.ok_or(AuthError::MissingCertificate)?;
         let collector = self.auth.certificate_holder(id, cert).await?;
@@ -57,9 +59,25 @@ impl RenewCollectorCertificate {
                 PkiError::InvalidCsr(_) => RenewError::InvalidCsr(e),
                 PkiError::Internal(_) => RenewError::Pki(e),
             })?;
+        let ctx = AuditContext {
+            actor: Actor {
+                kind: ActorKind::Collector,
+                id: Some(collector.id.to_string()),
+                name: Some(collector.name.as_str().to_owned()),
+                role: None,
+            },
+            origin,
+        };
+        let audit = ctx
+            .entry(
+                "collector.certificate.renew",
+                Some(format!("collector:{}", collector.id)),
+                self.clock.now(),
+            )
+            .detail("certificate_serial", &issued.info.serial);
         let renewed = self
             .collectors
-            .replace_certificate(collector.id, cert, issued.info)
+            .replace_certificate(collector.id, cert, issued.info, &audit)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { .. } => RenewError::Superseded,

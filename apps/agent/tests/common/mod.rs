@@ -39,12 +39,22 @@ fn launch(settings: Settings) -> Launched {
             let backend = &running.backend;
             let token = backend
                 .create_registration_token()
-                .execute(1, time::Duration::minutes(10))
+                .execute(
+                    &pganalytics_domain::audit::AuditContext::cli(None),
+                    1,
+                    time::Duration::minutes(10),
+                )
                 .await
                 .unwrap();
             let api = backend
                 .create_api_token()
-                .execute("tests", None)
+                .execute(
+                    &pganalytics_domain::audit::AuditContext::cli(None),
+                    "tests",
+                    pganalytics_domain::access::Role::Admin,
+                    None,
+                    None,
+                )
                 .await
                 .unwrap();
             let tokens = (
@@ -86,6 +96,8 @@ impl Server {
             database_url: Some(SecretString::from(db.url.clone())),
             workers: 1,
             pool_size: 2,
+            bcrypt_cost: 4,
+            allow_weak_bcrypt: true,
             ..Settings::default()
         }
     }

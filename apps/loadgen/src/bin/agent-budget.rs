@@ -162,6 +162,11 @@ fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
         )),
         workers: 1,
         pool_size: 4,
+        // The benchmark measures ingest, not the rate limits.
+        rate_ingest_per_second: 1_000_000,
+        rate_ingest_burst: 1_000_000,
+        bcrypt_cost: 4,
+        allow_weak_bcrypt: true,
         ..Settings::default()
     };
     pganalytics_loadgen::rt()?.block_on(pganalytics_adapters::postgres::ensure_database(

@@ -42,6 +42,19 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// The first administrator's password in every test server.
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+
+/// Settings every test server starts from: a cheap bcrypt cost and a known admin password.
+pub fn test_settings() -> Settings {
+    Settings {
+        bcrypt_cost: 4,
+        allow_weak_bcrypt: true,
+        admin_password: Some(SecretString::from(ADMIN_PASSWORD.to_owned())),
+        ..Settings::default()
+    }
+}
+
 impl TestApp {
     /// A server on a fresh database of the shared test cluster.
     pub fn spawn() -> Self {
@@ -61,7 +74,7 @@ impl TestApp {
             workers: 2,
             max_body_bytes: SMALL_BODY_LIMIT,
             max_batch_bytes: SMALL_BATCH_LIMIT,
-            ..Settings::default()
+            ..test_settings()
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -88,7 +101,7 @@ impl TestApp {
             thread: Some(thread),
             _db: db,
         };
-        app.api_token = app.cli(&["api-token", "create", "--name", "tests"]);
+        app.api_token = app.cli(&["api-token", "create", "--name", "tests", "--role", "admin"]);
         app
     }
 

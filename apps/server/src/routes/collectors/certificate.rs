@@ -32,7 +32,12 @@ pub async fn post(
     })?;
     let renewal = state
         .renew
-        .execute(id, peer_fingerprint(&req).as_ref(), &csr)
+        .execute(
+            id,
+            peer_fingerprint(&req).as_ref(),
+            &csr,
+            crate::extract::origin(&req),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(json!({
         "certificate": renewal.certificate.pem,

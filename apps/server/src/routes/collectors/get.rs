@@ -3,11 +3,11 @@ use actix_web::{HttpResponse, web};
 use super::parse_id;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiCaller;
+use crate::extract::{Allowed, perm};
 
 /// `GET /api/v1/collectors/{id}`
 pub async fn get(
-    _caller: ApiCaller,
+    _who: Allowed<perm::Read>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

@@ -3,10 +3,13 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiCaller;
+use crate::extract::{Allowed, perm};
 
 /// `GET /api/v1/collectors`
-pub async fn get(_caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _who: Allowed<perm::Read>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let collectors = state.collectors.list().await?;
     Ok(HttpResponse::Ok().json(json!({ "collectors": collectors })))
 }

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::bearer;
+use crate::extract::{bearer, origin};
 
 #[derive(Debug, Deserialize)]
 pub struct Body {
@@ -39,12 +39,15 @@ pub async fn post(
     })?;
     let reg = state
         .register
-        .execute(RegisterRequest {
-            registration_token: token.into(),
-            name: body.name,
-            hostname: body.hostname,
-            csr_pem,
-        })
+        .execute(
+            RegisterRequest {
+                registration_token: token.into(),
+                name: body.name,
+                hostname: body.hostname,
+                csr_pem,
+            },
+            origin(&req),
+        )
         .await?;
     let fmt = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     Ok(HttpResponse::Created().json(json!({

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiCaller;
+use crate::extract::{Allowed, perm};
+use crate::json::JsonBody;
 use crate::routes::collectors::parse_id;
 
 #[derive(Debug, Deserialize)]
@@ -20,20 +21,20 @@ pub struct Body {
     enabled_families: BTreeSet<String>,
 }
 
-/// `PUT /api/v1/config/{collector_id}` — replaces a collector's configuration (API token).
+/// `PUT /api/v1/config/{collector_id}` — replaces a collector's configuration (admin).
 /// The version goes up by one; the agent learns of it from its next push's answer and pulls
 /// it without a restart.
 pub async fn put(
-    _caller: ApiCaller,
+    who: Allowed<perm::ManageCollectorConfig>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<Body>,
+    body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let body = body.into_inner();
+    let body = body.0;
     let config = state
         .update_config
-        .execute(id, body.intervals, body.enabled_families)
+        .execute(&who.ctx, id, body.intervals, body.enabled_families)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, config.etag()))

@@ -1,4 +1,5 @@
 use actix_web::{HttpRequest, HttpResponse, web};
+use pganalytics_ports::usecases::IngestReport;
 use serde_json::json;
 use std::time::Instant;
 
@@ -16,7 +17,20 @@ pub async fn post(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let encoding = content_encoding(&req)?;
+    let result = ingest(&req, &collector, &state, payload).await;
+    state.metrics.ingest_outcome(&result);
+    let mut value = serde_json::to_value(&result?).unwrap_or_else(|_| json!({}));
+    value["processing_time_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
+    Ok(HttpResponse::Ok().json(value))
+}
+
+async fn ingest(
+    req: &HttpRequest,
+    collector: &AuthenticatedCollector,
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<IngestReport, ApiError> {
+    let encoding = content_encoding(req)?;
     let raw = read_limited(payload, state.max_body_bytes).await?;
     let limit = state.max_batch_bytes;
     let body = web::block(move || decompress(encoding, raw, limit))
@@ -28,8 +42,5 @@ pub async fn post(
                 "the server is shutting down",
             )
         })??;
-    let report = state.ingest.execute(&collector.0, &body).await?;
-    let mut value = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
-    value["processing_time_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
-    Ok(HttpResponse::Ok().json(value))
+    Ok(state.ingest.execute(&collector.0, &body).await?)
 }

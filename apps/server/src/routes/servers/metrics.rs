@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiCaller;
+use crate::extract::{Allowed, perm};
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -43,7 +43,7 @@ fn parse_step(v: &str) -> Result<Duration, ApiError> {
 /// `GET /api/v1/servers/{id}/metrics?family=&columns=&from=&to=&step=` — time series,
 /// averaged per `step`; counters as per-second rates with resets handled.
 pub async fn get(
-    _caller: ApiCaller,
+    _who: Allowed<perm::Read>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<Params>,

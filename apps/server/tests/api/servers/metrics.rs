@@ -86,12 +86,12 @@ fn bad_queries_are_400s_and_unknown_servers_404s() {
 }
 
 #[test]
-fn read_endpoints_need_a_valid_api_token() {
+fn read_endpoints_need_a_valid_credential() {
     let app = TestApp::spawn();
     let anon = reply(app.client().get(&app.url("/api/v1/servers")).call());
     assert_eq!(
         (anon.status, anon.body["error"]["code"].as_str()),
-        (401, Some("token_required"))
+        (401, Some("authentication_required"))
     );
     let bad = reply(
         app.client()

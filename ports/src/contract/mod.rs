@@ -5,6 +5,7 @@
 //! async expression that yields a fresh, empty store and a guard that cleans up after it
 //! (dropped once the store is gone).
 
+use pganalytics_domain::audit::{AuditContext, AuditEntry};
 use pganalytics_domain::batch::{self, BatchLimits, ValidatedBatch, ValidationContext};
 use pganalytics_domain::catalog;
 use pganalytics_domain::collector::{
@@ -22,18 +23,43 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::store::{
-    ApiTokenStore, CollectorStore, EnrollError, IngestOutcome, MetricStore, RegistrationTokenStore,
-    SeriesQuery,
+    ApiTokenStore, AuditStore, CollectorStore, EnrollError, IngestOutcome, MetricStore,
+    RegistrationTokenStore, SecretStore, SeriesQuery, SessionStore, UserStore,
 };
+
+mod people;
+pub use people::*;
 
 /// Everything a full store adapter implements.
 pub trait Stores:
-    CollectorStore + RegistrationTokenStore + ApiTokenStore + MetricStore + 'static
+    CollectorStore
+    + RegistrationTokenStore
+    + ApiTokenStore
+    + MetricStore
+    + UserStore
+    + SessionStore
+    + AuditStore
+    + SecretStore
+    + 'static
 {
 }
-impl<T: CollectorStore + RegistrationTokenStore + ApiTokenStore + MetricStore + 'static> Stores
-    for T
+impl<
+    T: CollectorStore
+        + RegistrationTokenStore
+        + ApiTokenStore
+        + MetricStore
+        + UserStore
+        + SessionStore
+        + AuditStore
+        + SecretStore
+        + 'static,
+> Stores for T
 {
+}
+
+/// An audit entry for `action`, as the CLI would write it.
+pub fn audit(action: &str) -> AuditEntry {
+    AuditContext::cli(Some("contract".into())).entry(action, None, now())
 }
 
 /// The current time at PostgreSQL's resolution: ingest rejects times outside retention.
@@ -72,7 +98,9 @@ async fn token<S: Stores>(s: &S, uses: u32, expires_in: Duration) -> Registratio
         expires_at: now() + expires_in,
         created_at: now(),
     };
-    s.create_registration_token(&t).await.unwrap();
+    s.create_registration_token(&t, &audit("registration_token.create"))
+        .await
+        .unwrap();
     secret
 }
 
@@ -88,7 +116,9 @@ async fn uses_left<S: Stores>(s: &S, secret: &RegistrationSecret) -> u32 {
 async fn registered<S: Stores>(s: &S) -> CollectorId {
     let secret = token(s, 1, Duration::hours(1)).await;
     let c = collector(&format!("c{}", Uuid::new_v4().simple()));
-    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
+        .await
+        .unwrap();
     c.id
 }
 
@@ -127,14 +157,29 @@ pub fn database_batch(
 
 pub async fn enroll_consumes_one_use_and_refuses_when_used_up<S: Stores>(s: S) {
     let secret = token(&s, 2, Duration::hours(1)).await;
-    s.enroll(&secret.hash(), &collector("a1"), now())
-        .await
-        .unwrap();
-    s.enroll(&secret.hash(), &collector("a2"), now())
-        .await
-        .unwrap();
+    s.enroll(
+        &secret.hash(),
+        &collector("a1"),
+        now(),
+        &audit("collector.register"),
+    )
+    .await
+    .unwrap();
+    s.enroll(
+        &secret.hash(),
+        &collector("a2"),
+        now(),
+        &audit("collector.register"),
+    )
+    .await
+    .unwrap();
     let err = s
-        .enroll(&secret.hash(), &collector("a3"), now())
+        .enroll(
+            &secret.hash(),
+            &collector("a3"),
+            now(),
+            &audit("collector.register"),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -148,13 +193,24 @@ pub async fn enroll_consumes_one_use_and_refuses_when_used_up<S: Stores>(s: S) {
 pub async fn enroll_refuses_unknown_and_expired_tokens_and_writes_nothing<S: Stores>(s: S) {
     let unknown = RegistrationSecret::from_bytes(&rand_bytes());
     assert!(matches!(
-        s.enroll(&unknown.hash(), &collector("b1"), now()).await,
+        s.enroll(
+            &unknown.hash(),
+            &collector("b1"),
+            now(),
+            &audit("collector.register")
+        )
+        .await,
         Err(EnrollError::UnknownToken)
     ));
     let secret = token(&s, 1, Duration::minutes(1)).await;
     let later = now() + Duration::minutes(2);
     let err = s
-        .enroll(&secret.hash(), &collector("b2"), later)
+        .enroll(
+            &secret.hash(),
+            &collector("b2"),
+            later,
+            &audit("collector.register"),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -171,7 +227,15 @@ pub async fn concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins<S:
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let (s, h) = (s.clone(), secret.hash());
-            tokio::spawn(async move { s.enroll(&h, &collector(&format!("race{i}")), now()).await })
+            tokio::spawn(async move {
+                s.enroll(
+                    &h,
+                    &collector(&format!("race{i}")),
+                    now(),
+                    &audit("collector.register"),
+                )
+                .await
+            })
         })
         .collect();
     let mut wins = 0;
@@ -189,9 +253,16 @@ pub async fn concurrent_enrolments_race_for_the_last_use_and_exactly_one_wins<S:
 pub async fn an_active_name_is_unique_and_a_conflict_consumes_no_use<S: Stores>(s: S) {
     let secret = token(&s, 5, Duration::hours(1)).await;
     let first = collector("same");
-    s.enroll(&secret.hash(), &first, now()).await.unwrap();
+    s.enroll(&secret.hash(), &first, now(), &audit("collector.register"))
+        .await
+        .unwrap();
     let err = s
-        .enroll(&secret.hash(), &collector("same"), now())
+        .enroll(
+            &secret.hash(),
+            &collector("same"),
+            now(),
+            &audit("collector.register"),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -200,16 +271,25 @@ pub async fn an_active_name_is_unique_and_a_conflict_consumes_no_use<S: Stores>(
     );
     assert_eq!(uses_left(&s, &secret).await, 4);
     // Once revoked, the name is free for a re-installed host.
-    s.revoke_collector(first.id, now()).await.unwrap();
-    s.enroll(&secret.hash(), &collector("same"), now())
+    s.revoke_collector(first.id, now(), &audit("collector.revoke"))
         .await
         .unwrap();
+    s.enroll(
+        &secret.hash(),
+        &collector("same"),
+        now(),
+        &audit("collector.register"),
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
     let secret = token(&s, 1, Duration::hours(1)).await;
     let c = collector("c1");
-    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
+        .await
+        .unwrap();
     assert_eq!(s.get_collector(c.id).await.unwrap(), c);
 
     let t1 = now() + Duration::seconds(10);
@@ -217,10 +297,16 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
     s.check_in(c.id, t1 - Duration::seconds(5)).await.unwrap();
     assert_eq!(s.get_collector(c.id).await.unwrap().last_seen, Some(t1));
 
-    let revoked = s.revoke_collector(c.id, now()).await.unwrap();
+    let revoked = s
+        .revoke_collector(c.id, now(), &audit("collector.revoke"))
+        .await
+        .unwrap();
     assert_eq!(revoked.status, CollectorStatus::Revoked);
     assert_eq!(
-        s.revoke_collector(c.id, now()).await.unwrap().status,
+        s.revoke_collector(c.id, now(), &audit("collector.revoke"))
+            .await
+            .unwrap()
+            .status,
         CollectorStatus::Revoked
     );
     assert_eq!(
@@ -234,7 +320,8 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        s.revoke_collector(missing, now()).await,
+        s.revoke_collector(missing, now(), &audit("collector.revoke"))
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
@@ -251,7 +338,9 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
 pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S) {
     let secret = token(&s, 2, Duration::hours(1)).await;
     let c = collector("renewing");
-    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
+        .await
+        .unwrap();
     let renewed = CertificateInfo {
         fingerprint: fingerprint(200),
         serial: "0B".into(),
@@ -260,28 +349,51 @@ pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S
     };
     let old = c.certificate.fingerprint.clone();
     let after = s
-        .replace_certificate(c.id, &old, renewed.clone())
+        .replace_certificate(
+            c.id,
+            &old,
+            renewed.clone(),
+            &audit("collector.certificate.renew"),
+        )
         .await
         .unwrap();
     assert_eq!(after.certificate, renewed);
     assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
     // A second renewal presenting the old certificate loses.
     assert!(matches!(
-        s.replace_certificate(c.id, &old, c.certificate.clone())
-            .await,
+        s.replace_certificate(
+            c.id,
+            &old,
+            c.certificate.clone(),
+            &audit("collector.certificate.renew")
+        )
+        .await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(s.get_collector(c.id).await.unwrap().certificate, renewed);
     // A revoked collector's certificate is never replaced.
-    s.revoke_collector(c.id, now()).await.unwrap();
+    s.revoke_collector(c.id, now(), &audit("collector.revoke"))
+        .await
+        .unwrap();
     assert!(matches!(
-        s.replace_certificate(c.id, &renewed.fingerprint, c.certificate.clone())
-            .await,
+        s.replace_certificate(
+            c.id,
+            &renewed.fingerprint,
+            c.certificate.clone(),
+            &audit("collector.certificate.renew")
+        )
+        .await,
         Err(StoreError::Conflict { .. })
     ));
     let missing = CollectorId::from_uuid(Uuid::new_v4());
     assert!(matches!(
-        s.replace_certificate(missing, &old, renewed).await,
+        s.replace_certificate(
+            missing,
+            &old,
+            renewed,
+            &audit("collector.certificate.renew")
+        )
+        .await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -289,14 +401,22 @@ pub async fn a_certificate_is_replaced_only_over_the_current_one<S: Stores>(s: S
 pub async fn a_configuration_change_bumps_the_version_once_per_change<S: Stores>(s: S) {
     let secret = token(&s, 1, Duration::hours(1)).await;
     let c = collector("configured");
-    s.enroll(&secret.hash(), &c, now()).await.unwrap();
+    s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
+        .await
+        .unwrap();
     let faster = Intervals {
         host: 5,
         ..Intervals::default()
     };
     let families: std::collections::BTreeSet<String> = ["sys_load".to_owned()].into();
     let set = s
-        .set_collector_config(c.id, faster.clone(), families.clone(), now())
+        .set_collector_config(
+            c.id,
+            faster.clone(),
+            families.clone(),
+            now(),
+            &audit("collector.config.update"),
+        )
         .await
         .unwrap();
     assert_eq!((set.version, set.intervals.host), (2, 5));
@@ -305,17 +425,24 @@ pub async fn a_configuration_change_bumps_the_version_once_per_change<S: Stores>
     assert_eq!(s.check_in(c.id, now()).await.unwrap().version, 2);
     assert_eq!(s.get_collector(c.id).await.unwrap().config_version, 2);
     // Concurrent changes each get their own version.
+    let entry = audit("collector.config.update");
     let (a, b) = tokio::join!(
-        s.set_collector_config(c.id, faster.clone(), families.clone(), now()),
-        s.set_collector_config(c.id, faster, families, now()),
+        s.set_collector_config(c.id, faster.clone(), families.clone(), now(), &entry),
+        s.set_collector_config(c.id, faster, families, now(), &entry),
     );
     let mut versions = [a.unwrap().version, b.unwrap().version];
     versions.sort_unstable();
     assert_eq!(versions, [3, 4]);
     let missing = CollectorId::from_uuid(Uuid::new_v4());
     assert!(matches!(
-        s.set_collector_config(missing, Intervals::default(), Default::default(), now())
-            .await,
+        s.set_collector_config(
+            missing,
+            Intervals::default(),
+            Default::default(),
+            now(),
+            &audit("collector.config.update")
+        )
+        .await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -325,16 +452,20 @@ pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
     let t = ApiToken {
         id: Uuid::new_v4(),
         name: "grafana".into(),
+        role: pganalytics_domain::access::Role::Viewer,
+        owner: None,
         prefix: secret.prefix().into(),
         hash: secret.hash(),
         created_at: now(),
         expires_at: None,
         revoked_at: None,
     };
-    s.create_api_token(&t).await.unwrap();
+    s.create_api_token(&t, &audit("api_token.create"))
+        .await
+        .unwrap();
     assert_eq!(s.find_api_token(&secret.hash()).await.unwrap(), t);
     assert!(matches!(
-        s.create_api_token(&t).await,
+        s.create_api_token(&t, &audit("api_token.create")).await,
         Err(StoreError::Conflict { .. })
     ));
     let other = ApiTokenSecret::from_bytes(&[0; 6], &rand_bytes());
@@ -346,7 +477,8 @@ pub async fn tokens_are_found_by_hash_and_duplicates_conflict<S: Stores>(s: S) {
     let reg = token(&s, 1, Duration::hours(1)).await;
     let stored = s.find_registration_token(&reg.hash()).await.unwrap();
     assert!(matches!(
-        s.create_registration_token(&stored).await,
+        s.create_registration_token(&stored, &audit("registration_token.create"))
+            .await,
         Err(StoreError::Conflict { .. })
     ));
 }
@@ -514,7 +646,17 @@ macro_rules! store_contract_tests {
             ingest_stores_rows_and_creates_one_server_per_instance,
             a_replayed_batch_writes_nothing_and_returns_the_original_counts,
             concurrent_copies_of_one_batch_are_written_once,
-            maintenance_drops_rows_past_retention
+            maintenance_drops_rows_past_retention,
+            every_mutation_writes_its_audit_entry_and_a_failed_one_writes_none,
+            the_audit_log_filters_and_pages_newest_first,
+            users_are_created_found_updated_and_deleted,
+            the_last_active_admin_cannot_be_removed,
+            the_first_user_is_created_once_even_when_servers_race,
+            a_refresh_token_rotates_once_and_its_reuse_revokes_the_session,
+            concurrent_uses_of_one_refresh_token_rotate_it_once,
+            a_session_ends_with_logout_password_change_disabling_and_deletion,
+            api_tokens_are_listed_and_revoked_with_their_owner,
+            secrets_are_stored_and_resealed_only_over_the_value_read
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {$(

@@ -1,7 +1,11 @@
 //! Store traits. Each method documents what it MUST do; the [`crate::contract`] suite
 //! checks every adapter against these clauses.
+//!
+//! Every method that changes metadata takes the [`AuditEntry`] describing the change and
+//! MUST write it in the same transaction as the change: both or neither.
 
 use async_trait::async_trait;
+use pganalytics_domain::audit::AuditEntry;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
 use pganalytics_domain::collector::{CertificateInfo, Collector, CollectorId, MonitoredServer};
@@ -13,8 +17,12 @@ use pganalytics_domain::rates::Point;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::StoreError;
+
+mod people;
+pub use people::*;
 
 /// Why an enrolment was refused.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +40,11 @@ pub enum EnrollError {
 pub trait RegistrationTokenStore: Send + Sync {
     /// # Errors
     /// MUST return `Conflict` when a token with the same id or hash exists.
-    async fn create_registration_token(&self, token: &RegistrationToken) -> Result<(), StoreError>;
+    async fn create_registration_token(
+        &self,
+        token: &RegistrationToken,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// The token with this hash, whatever its state.
     ///
@@ -60,6 +72,7 @@ pub trait CollectorStore: Send + Sync {
         token: &TokenHash,
         collector: &Collector,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<(), EnrollError>;
 
     /// # Errors
@@ -77,6 +90,7 @@ pub trait CollectorStore: Send + Sync {
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError>;
 
     /// Replaces the collector's certificate with `new` (a renewal), if its current one is
@@ -90,6 +104,7 @@ pub trait CollectorStore: Send + Sync {
         id: CollectorId,
         current: &Fingerprint,
         new: CertificateInfo,
+        audit: &AuditEntry,
     ) -> Result<Collector, StoreError>;
 
     /// Records that the collector was seen at `now` (never moves `last_seen` backwards) and
@@ -121,6 +136,7 @@ pub trait CollectorStore: Send + Sync {
         intervals: Intervals,
         enabled_families: BTreeSet<String>,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> Result<CollectorConfig, StoreError>;
 }
 
@@ -129,12 +145,31 @@ pub trait CollectorStore: Send + Sync {
 pub trait ApiTokenStore: Send + Sync {
     /// # Errors
     /// MUST return `Conflict` when a token with the same id or hash exists.
-    async fn create_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+    async fn create_api_token(
+        &self,
+        token: &ApiToken,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// # Errors
     /// MUST return `NotFound` when no token has this hash (revoked and expired tokens are
     /// returned; the caller checks them).
     async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError>;
+
+    /// Every API token, newest first (revoked and expired ones included).
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Marks the token revoked at `now` (revoking twice keeps the first time); the next
+    /// request made with it is refused.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn revoke_api_token(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<ApiToken, StoreError>;
 }
 
 /// What an ingest wrote, or had written when the batch was first seen.

@@ -1,0 +1,21 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{Allowed, perm};
+
+/// `POST /api/v1/auth/logout` — ends the caller's session: its refresh token and every
+/// access token of it stop working at once.
+pub async fn post(
+    who: Allowed<perm::Read>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.logout.execute(&who.ctx, &who.principal).await? {
+        return Err(ApiError::bad_request(
+            "not_a_session",
+            "an API token has no session to end; revoke it with DELETE /api/v1/api-tokens/{id}",
+        ));
+    }
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,143 @@
+//! The server's own metrics, served as Prometheus text at `GET /metrics`: requests and
+//! their latency per route and status, ingest (batches, rows per family, duplicates,
+//! rejections per reason), rate-limit refusals, the connection pools and the collectors.
+//! Labels are bounded: route patterns (never paths), family names, error codes.
+
+use pganalytics_ports::usecases::{IngestReport, IngestStatus};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::error::ApiError;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    batches: IntCounterVec,
+    rows: IntCounterVec,
+    rejections: IntCounterVec,
+    rate_limited: IntCounterVec,
+    pub pool: IntGaugeVec,
+    pub collectors: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("registered once");
+    g
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let r = Registry::new();
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "pganalytics_http_request_duration_seconds",
+                "Time to answer an HTTP request, by route and status.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(latency.clone()))
+            .expect("registered once");
+        Self {
+            requests: counter(
+                &r,
+                "pganalytics_http_requests_total",
+                "HTTP requests answered, by route and status.",
+                &["method", "route", "status"],
+            ),
+            latency,
+            batches: counter(
+                &r,
+                "pganalytics_ingest_batches_total",
+                "Metric batches accepted: stored, or duplicates of a stored one.",
+                &["outcome"],
+            ),
+            rows: counter(
+                &r,
+                "pganalytics_ingest_rows_total",
+                "Metric rows stored, by family.",
+                &["family"],
+            ),
+            rejections: counter(
+                &r,
+                "pganalytics_ingest_rejections_total",
+                "Pushes refused, by error code.",
+                &["reason"],
+            ),
+            rate_limited: counter(
+                &r,
+                "pganalytics_rate_limited_requests_total",
+                "Requests refused with 429, by budget.",
+                &["budget"],
+            ),
+            pool: gauge(
+                &r,
+                "pganalytics_db_pool_connections",
+                "Database pool connections, by pool and state.",
+                &["pool", "state"],
+            ),
+            collectors: gauge(
+                &r,
+                "pganalytics_collectors",
+                "Registered collectors: active, revoked, and active ones seen in the last 5 minutes (reporting).",
+                &["state"],
+            ),
+            registry: r,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    pub fn ingest_outcome(&self, result: &Result<IngestReport, ApiError>) {
+        match result {
+            Ok(r) if r.status == IngestStatus::Duplicate => {
+                self.batches.with_label_values(&["duplicate"]).inc();
+            }
+            Ok(r) => {
+                self.batches.with_label_values(&["stored"]).inc();
+                for (family, n) in &r.families {
+                    self.rows.with_label_values(&[family.as_str()]).inc_by(*n);
+                }
+            }
+            Err(e) => self.rejections.with_label_values(&[e.code]).inc(),
+        }
+    }
+
+    pub fn rate_limited(&self, budget: &str) {
+        self.rate_limited.with_label_values(&[budget]).inc();
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding of gathered metrics");
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
