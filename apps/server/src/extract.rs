@@ -1,6 +1,7 @@
 //! Request extractors for the two kinds of caller: collectors (client certificate plus
 //! collector token) and people or scripts (access token or API token), and the one place a
-//! person's permission is checked: [`Allowed`].
+//! person's permission is checked: [`authorize`], run by the authorization middleware for
+//! every route of the table (before any body is read) and again by [`Allowed`] in handlers.
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode, header};
@@ -174,46 +175,66 @@ pub struct Allowed<R> {
     _requirement: PhantomData<R>,
 }
 
-impl<R: Requirement + 'static> FromRequest for Allowed<R> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let req = req.clone();
-        Box::pin(async move {
-            let credential = credential(&req)?;
+/// Authenticates the caller of `req` and checks `permission`: 401 without a valid
+/// credential, 403 (and a `denied` audit entry for a refused mutation) without the
+/// permission. The result is kept in the request, so it runs once per request.
+pub async fn authorize(
+    req: &HttpRequest,
+    permission: Permission,
+) -> Result<(Principal, AuditContext), ApiError> {
+    let cached = req.extensions().get::<(Principal, AuditContext)>().cloned();
+    let (principal, ctx) = match cached {
+        Some(p) => p,
+        None => {
+            let state = state(req);
+            let credential = credential(req)?;
             let principal = state.auth_person.execute(credential.as_ref()).await?;
             req.extensions_mut()
                 .insert(PrincipalLabel(principal.label()));
             let ctx = AuditContext {
                 actor: principal.actor(),
-                origin: origin(&req),
+                origin: origin(req),
             };
-            if !principal.allows(R::PERMISSION) {
-                if req.method() != Method::GET && req.method() != Method::HEAD {
-                    let action = format!(
-                        "{} {}",
-                        req.method(),
-                        req.match_pattern().unwrap_or_default()
-                    );
-                    let entry = ctx
-                        .entry(&action, None, state.clock.now())
-                        .denied()
-                        .detail("missing_permission", format!("{:?}", R::PERMISSION));
-                    // Best effort: the refusal stands whether or not it could be recorded.
-                    let _ = state.audit_store.append_audit(&entry).await;
-                }
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!(
-                        "the {} role may not do this (it needs the {:?} permission)",
-                        principal.role.as_str(),
-                        R::PERMISSION
-                    ),
-                ));
-            }
+            req.extensions_mut()
+                .insert((principal.clone(), ctx.clone()));
+            (principal, ctx)
+        }
+    };
+    if !principal.allows(permission) {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let state = state(req);
+            let action = format!(
+                "{} {}",
+                req.method(),
+                req.match_pattern().unwrap_or_default()
+            );
+            let entry = ctx
+                .entry(&action, None, state.clock.now())
+                .denied()
+                .detail("missing_permission", format!("{permission:?}"));
+            // Best effort: the refusal stands whether or not it could be recorded.
+            let _ = state.audit_store.append_audit(&entry).await;
+        }
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the {} role may not do this (it needs the {permission:?} permission)",
+                principal.role.as_str()
+            ),
+        ));
+    }
+    Ok((principal, ctx))
+}
+
+impl<R: Requirement + 'static> FromRequest for Allowed<R> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (principal, ctx) = authorize(&req, R::PERMISSION).await?;
             Ok(Self {
                 principal,
                 ctx,

@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{RequestId, peer_fingerprint};
-use crate::routes::route_of;
+use crate::routes::{Access, route_of};
 
 type Keyed = RateLimiter<
     String,
@@ -142,7 +142,24 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
-/// Request id, rate limit and security headers.
+/// The permission check of the route table, before the handler reads any body: a caller
+/// without the permission gets 403 whatever the body holds.
+async fn authorize_route(req: &ServiceRequest, state: Option<&AppState>) -> Result<(), ApiError> {
+    let Some(route) = req.match_pattern().and_then(|p| route_of(req.method(), &p)) else {
+        return Ok(());
+    };
+    let Access::Person(permission) = route.access else {
+        return Ok(());
+    };
+    if route.path == "/metrics" && state.is_some_and(|s| !s.metrics_require_auth) {
+        return Ok(());
+    }
+    crate::extract::authorize(req.request(), permission)
+        .await
+        .map(drop)
+}
+
+/// Request id, rate limit, permission and security headers.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -207,7 +224,12 @@ pub async fn middleware(
             req.into_response(err.error_response())
                 .map_into_right_body()
         }
-        None => next.call(req).await?.map_into_left_body(),
+        None => match authorize_route(&req, state.as_ref().map(|s| s.get_ref())).await {
+            Err(err) => req
+                .into_response(err.error_response())
+                .map_into_right_body(),
+            Ok(()) => next.call(req).await?.map_into_left_body(),
+        },
     };
     let h = res.headers_mut();
     if !decisions.is_empty() {

@@ -63,10 +63,21 @@ impl TestApp {
         Self::spawn_on(url, Some(db))
     }
 
+    /// A server on a fresh database, with some settings changed.
+    pub fn spawn_with(change: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDatabase::create();
+        let url = db.url.clone();
+        Self::start(url, Some(db), change)
+    }
+
     /// A server on the database at `url` (e.g. a private cluster a test stops and starts).
     pub fn spawn_on(db_url: String, db: Option<TestDatabase>) -> Self {
+        Self::start(db_url, db, |_| {})
+    }
+
+    fn start(db_url: String, db: Option<TestDatabase>, change: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let settings = Settings {
+        let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_owned(),
             database_url: Some(SecretString::from(db_url.clone())),
@@ -76,6 +87,7 @@ impl TestApp {
             max_batch_bytes: SMALL_BATCH_LIMIT,
             ..test_settings()
         };
+        change(&mut settings);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -224,6 +236,79 @@ impl TestApp {
         reply(res)
     }
 
+    /// Any request: `auth` is a whole header (`("Authorization", "Bearer …")`), `body` JSON.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        if let Some((name, value)) = auth {
+            req = req.header(name, value);
+        }
+        let res = match body {
+            Some(b) => self.client().run(
+                req.header("Content-Type", "application/json")
+                    .body(serde_json::to_vec(b).unwrap())
+                    .unwrap(),
+            ),
+            None => self.client().run(req.body(()).unwrap()),
+        };
+        reply(res)
+    }
+
+    /// Logs in and returns the whole answer (access and refresh tokens).
+    pub fn login(&self, user: &str, password: &str) -> Reply {
+        self.call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(&serde_json::json!({ "username": user, "password": password })),
+        )
+    }
+
+    /// The access token of a fresh admin session.
+    pub fn admin_session(&self) -> String {
+        let r = self.login("admin", ADMIN_PASSWORD);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// One text value from SQL on the app's database.
+    pub fn sql_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let (url, sql) = (self.db_url.clone(), format!("SELECT ({sql})::text AS t"));
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+                diesel::sql_query(sql)
+                    .get_result::<T>(&mut conn)
+                    .await
+                    .unwrap()
+                    .t
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// One number from SQL on the app's database.
+    pub fn sql_i64(&self, sql: &str) -> i64 {
+        sql_i64(&self.db_url, sql)
+    }
+
     /// `GET` with the app's API token.
     pub fn get(&self, path: &str) -> Reply {
         reply(
@@ -265,13 +350,18 @@ impl TestApp {
 }
 
 pub fn count_rows(url: &str, family: &str) -> i64 {
+    sql_i64(url, &format!("SELECT count(*) FROM metrics.{family}"))
+}
+
+/// One number from `sql` (a single bigint-compatible value) on the database at `url`.
+pub fn sql_i64(url: &str, sql: &str) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
     let url = url.to_owned();
-    let sql = format!("SELECT count(*) AS n FROM metrics.{family}");
+    let sql = format!("SELECT ({sql})::bigint AS n");
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -6,6 +6,7 @@ mod config;
 mod health;
 mod helpers;
 mod metrics;
+mod people;
 mod resilience;
 mod servers;
 mod zero_config;
