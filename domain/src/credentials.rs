@@ -285,14 +285,26 @@ impl CollectorClaims {
 
     /// Checks audience and expiry at `now` (the signature is the signer's business).
     pub fn validate(&self, now: OffsetDateTime) -> Result<(), CredentialError> {
-        if self.aud != Self::AUDIENCE || self.iss != Self::ISSUER {
-            return Err(CredentialError::WrongAudience);
-        }
-        if now.unix_timestamp() >= self.exp {
-            return Err(CredentialError::Expired);
-        }
-        Ok(())
+        check_claims(&self.aud, &self.iss, self.exp, Self::AUDIENCE, now)
     }
+}
+
+/// The checks every token of ours gets besides its signature: our issuer, the expected
+/// audience, not expired at `now`.
+pub(crate) fn check_claims(
+    aud: &str,
+    iss: &str,
+    exp: i64,
+    audience: &str,
+    now: OffsetDateTime,
+) -> Result<(), CredentialError> {
+    if aud != audience || iss != CollectorClaims::ISSUER {
+        return Err(CredentialError::WrongAudience);
+    }
+    if now.unix_timestamp() >= exp {
+        return Err(CredentialError::Expired);
+    }
+    Ok(())
 }
 
 /// Whether a certificate valid from `not_before` to `not_after` should be renewed at

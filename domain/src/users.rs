@@ -167,13 +167,7 @@ impl AccessClaims {
     }
 
     pub fn validate(&self, now: OffsetDateTime) -> Result<(), CredentialError> {
-        if self.aud != Self::AUDIENCE || self.iss != Self::ISSUER {
-            return Err(CredentialError::WrongAudience);
-        }
-        if now.unix_timestamp() >= self.exp {
-            return Err(CredentialError::Expired);
-        }
-        Ok(())
+        crate::credentials::check_claims(&self.aud, &self.iss, self.exp, Self::AUDIENCE, now)
     }
 }
 

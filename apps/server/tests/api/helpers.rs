@@ -280,28 +280,7 @@ impl TestApp {
 
     /// One text value from SQL on the app's database.
     pub fn sql_text(&self, sql: &str) -> String {
-        #[derive(diesel::QueryableByName)]
-        struct T {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            t: String,
-        }
-        let (url, sql) = (self.db_url.clone(), format!("SELECT ({sql})::text AS t"));
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-                diesel::sql_query(sql)
-                    .get_result::<T>(&mut conn)
-                    .await
-                    .unwrap()
-                    .t
-            })
-        })
-        .join()
-        .unwrap()
+        sql_text(&self.db_url, sql)
     }
 
     /// One number from SQL on the app's database.
@@ -355,13 +334,19 @@ pub fn count_rows(url: &str, family: &str) -> i64 {
 
 /// One number from `sql` (a single bigint-compatible value) on the database at `url`.
 pub fn sql_i64(url: &str, sql: &str) -> i64 {
+    sql_text(url, &format!("SELECT ({sql})::bigint"))
+        .parse()
+        .unwrap()
+}
+
+/// One value of `sql`, as text, on the database at `url`.
+pub fn sql_text(url: &str, sql: &str) -> String {
     #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
     }
-    let url = url.to_owned();
-    let sql = format!("SELECT ({sql})::bigint AS n");
+    let (url, sql) = (url.to_owned(), format!("SELECT ({sql})::text AS t"));
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -370,10 +355,10 @@ pub fn sql_i64(url: &str, sql: &str) -> i64 {
         rt.block_on(async {
             let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
             diesel::sql_query(sql)
-                .get_result::<N>(&mut conn)
+                .get_result::<T>(&mut conn)
                 .await
                 .unwrap()
-                .n
+                .t
         })
     })
     .join()
