@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::people::{Tx, tx_result, write_audit};
+use super::people::{Tx, audited, tx_result, write_audit};
 use super::schema::{api_tokens, collectors, registration_tokens};
 use super::{PgStore, store_error};
 
@@ -153,18 +153,12 @@ impl RegistrationTokenStore for PgStore {
             expires_at: token.expires_at,
             created_at: token.created_at,
         };
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                diesel::insert_into(registration_tokens::table)
-                    .values(&row)
-                    .execute(conn)
-                    .await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "registration token")
+        audited!(self, "registration token", audit, |conn| {
+            diesel::insert_into(registration_tokens::table)
+                .values(&row)
+                .execute(conn)
+                .await?;
+        })
     }
 
     async fn find_registration_token(
@@ -271,30 +265,26 @@ impl CollectorStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                diesel::update(
-                    collectors::table
-                        .find(id.as_uuid())
-                        .filter(collectors::status.eq("active")),
-                )
-                .set((
-                    collectors::status.eq("revoked"),
-                    collectors::revoked_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-                let row: CollectorRow = collectors::table
+        audited!(self, "collector", audit, |conn| {
+            diesel::update(
+                collectors::table
                     .find(id.as_uuid())
-                    .select(CollectorRow::as_select())
-                    .first(conn)
-                    .await?;
-                write_audit(conn, audit).await?;
-                Ok(row)
-            })
-            .await;
-        tx_result(r, "collector")?.into_domain()
+                    .filter(collectors::status.eq("active")),
+            )
+            .set((
+                collectors::status.eq("revoked"),
+                collectors::revoked_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+            let row: CollectorRow = collectors::table
+                .find(id.as_uuid())
+                .select(CollectorRow::as_select())
+                .first(conn)
+                .await?;
+            row
+        })?
+        .into_domain()
     }
 
     async fn replace_certificate(
@@ -304,38 +294,34 @@ impl CollectorStore for PgStore {
         new: CertificateInfo,
         audit: &AuditEntry,
     ) -> Result<Collector, StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let updated = diesel::update(
-                    collectors::table
-                        .find(id.as_uuid())
-                        .filter(collectors::status.eq("active"))
-                        .filter(collectors::cert_fingerprint.eq(current.as_str())),
-                )
-                .set((
-                    collectors::cert_fingerprint.eq(new.fingerprint.as_str()),
-                    collectors::cert_serial.eq(&new.serial),
-                    collectors::cert_not_after.eq(new.not_after),
-                    collectors::cert_pem.eq(&new.pem),
-                ))
-                .execute(conn)
-                .await?;
-                let row: CollectorRow = collectors::table
+        audited!(self, "collector", audit, |conn| {
+            let updated = diesel::update(
+                collectors::table
                     .find(id.as_uuid())
-                    .select(CollectorRow::as_select())
-                    .first(conn)
-                    .await?;
-                if updated == 0 {
-                    return Err(Tx::Refused(StoreError::Conflict {
-                        entity: "certificate",
-                    }));
-                }
-                write_audit(conn, audit).await?;
-                Ok(row)
-            })
-            .await;
-        tx_result(r, "collector")?.into_domain()
+                    .filter(collectors::status.eq("active"))
+                    .filter(collectors::cert_fingerprint.eq(current.as_str())),
+            )
+            .set((
+                collectors::cert_fingerprint.eq(new.fingerprint.as_str()),
+                collectors::cert_serial.eq(&new.serial),
+                collectors::cert_not_after.eq(new.not_after),
+                collectors::cert_pem.eq(&new.pem),
+            ))
+            .execute(conn)
+            .await?;
+            let row: CollectorRow = collectors::table
+                .find(id.as_uuid())
+                .select(CollectorRow::as_select())
+                .first(conn)
+                .await?;
+            if updated == 0 {
+                return Err(Tx::Refused(StoreError::Conflict {
+                    entity: "certificate",
+                }));
+            }
+            row
+        })?
+        .into_domain()
     }
 
     async fn check_in(
@@ -371,7 +357,6 @@ impl CollectorStore for PgStore {
             ..CollectorConfig::default()
         };
         let draft = serde_json::to_value(&draft).map_err(StoreError::unknown)?;
-        let mut conn = self.conn().await?;
         // One statement: the upsert bumps the version atomically and the collector's copy
         // of it follows; an unknown collector inserts nothing and returns no row.
         let query = diesel::sql_query(
@@ -391,14 +376,10 @@ impl CollectorStore for PgStore {
         .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
         .bind::<diesel::sql_types::Jsonb, _>(draft)
         .bind::<diesel::sql_types::Timestamptz, _>(now);
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let row: StoredConfig = query.get_result(conn).await?;
-                write_audit(conn, audit).await?;
-                Ok(row)
-            })
-            .await;
-        tx_result(r, "collector")?.decode()
+        audited!(self, "collector", audit, |conn| {
+            query.get_result::<StoredConfig>(conn).await?
+        })?
+        .decode()
     }
 
     async fn collector_config(&self, id: CollectorId) -> Result<CollectorConfig, StoreError> {
@@ -450,18 +431,12 @@ impl ApiTokenStore for PgStore {
             role: token.role.as_str().to_owned(),
             owner_id: token.owner,
         };
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                diesel::insert_into(api_tokens::table)
-                    .values(&row)
-                    .execute(conn)
-                    .await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "API token")
+        audited!(self, "API token", audit, |conn| {
+            diesel::insert_into(api_tokens::table)
+                .values(&row)
+                .execute(conn)
+                .await?;
+        })
     }
 
     async fn find_api_token(&self, hash: &TokenHash) -> Result<ApiToken, StoreError> {
@@ -492,26 +467,20 @@ impl ApiTokenStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<ApiToken, StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let row: ApiTokenRow = diesel::update(api_tokens::table.find(id))
-                    .set(
-                        api_tokens::revoked_at.eq(diesel::dsl::sql::<
-                            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                        >(
-                            "coalesce(revoked_at, "
-                        )
-                        .bind::<diesel::sql_types::Timestamptz, _>(now)
-                        .sql(")")),
-                    )
-                    .returning(ApiTokenRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                write_audit(conn, audit).await?;
-                Ok(row)
-            })
-            .await;
-        tx_result(r, "API token")?.into_domain()
+        audited!(self, "API token", audit, |conn| {
+            let row: ApiTokenRow = diesel::update(api_tokens::table.find(id))
+                .set(
+                    api_tokens::revoked_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >("coalesce(revoked_at, ")
+                    .bind::<diesel::sql_types::Timestamptz, _>(now)
+                    .sql(")")),
+                )
+                .returning(ApiTokenRow::as_returning())
+                .get_result(conn)
+                .await?;
+            row
+        })?
+        .into_domain()
     }
 }

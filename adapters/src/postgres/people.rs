@@ -42,6 +42,24 @@ pub(super) fn tx_result<T>(r: Result<T, Tx>, entity: &'static str) -> Result<T, 
     }
 }
 
+/// Runs `$body` on a pooled connection in one transaction that also writes `$audit`: the
+/// change and its audit row, both or neither. `$body` may use `?` (driver errors) and
+/// `return Err(Tx::Refused(..))`; an early `Ok` return skips the audit row (nothing changed).
+macro_rules! audited {
+    ($store:expr, $entity:expr, $audit:expr, |$conn:ident| $body:block) => {{
+        let mut pooled = $store.conn().await?;
+        let r = pooled
+            .transaction::<_, Tx, _>(async |$conn| {
+                let value = $body;
+                write_audit($conn, $audit).await?;
+                Ok(value)
+            })
+            .await;
+        tx_result(r, $entity)
+    }};
+}
+pub(super) use audited;
+
 /// Writes `e` on `conn` (inside the caller's transaction).
 pub(super) async fn write_audit(
     conn: &mut AsyncPgConnection,
@@ -206,34 +224,23 @@ fn missing(entity: &'static str) -> Tx {
 #[async_trait]
 impl UserStore for PgStore {
     async fn create_user(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                insert_user(conn, user).await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "user")
+        audited!(self, "user", audit, |conn| {
+            insert_user(conn, user).await?;
+        })
     }
 
     async fn create_first_user(&self, user: &User, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                lock_users(conn).await?;
-                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM users")
-                    .get_result(conn)
-                    .await?;
-                if c.n > 0 {
-                    return Ok(false);
-                }
-                insert_user(conn, user).await?;
-                write_audit(conn, audit).await?;
-                Ok(true)
-            })
-            .await;
-        tx_result(r, "user")
+        audited!(self, "user", audit, |conn| {
+            lock_users(conn).await?;
+            let c: Count = diesel::sql_query("SELECT count(*) AS n FROM users")
+                .get_result(conn)
+                .await?;
+            if c.n > 0 {
+                return Ok(false);
+            }
+            insert_user(conn, user).await?;
+            true
+        })
     }
 
     async fn get_user(&self, id: Uuid) -> Result<User, StoreError> {
@@ -275,41 +282,37 @@ impl UserStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<User, StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                lock_users(conn).await?;
-                let current = user_by_id(conn, id, true).await?.ok_or(missing("user"))?;
-                let role = update
-                    .role
-                    .map_or(current.role.clone(), |r| r.as_str().to_owned());
-                let active = update
-                    .disabled
-                    .map_or(current.disabled_at.is_none(), |d| !d);
-                if (role != "admin" || !active) && other_active_admins(conn, id).await? == 0 {
-                    return Err(LAST);
-                }
-                let row: UserRow = diesel::sql_query(format!(
-                    "UPDATE users u SET role = $2, updated_at = $3, disabled_at = CASE \
-                       WHEN $4::boolean IS NULL THEN u.disabled_at \
-                       WHEN $4 THEN coalesce(u.disabled_at, $3) ELSE NULL END \
-                     WHERE u.id = $1 RETURNING {USER_COLUMNS}"
-                ))
-                .bind::<SqlUuid, _>(id)
-                .bind::<Text, _>(&role)
-                .bind::<Timestamptz, _>(now)
-                .bind::<Nullable<diesel::sql_types::Bool>, _>(update.disabled)
-                .get_result(conn)
-                .await?;
-                if row.disabled_at.is_some() {
-                    revoke_sessions(conn, id, None, now).await?;
-                    revoke_tokens_of(conn, id, now).await?;
-                }
-                write_audit(conn, audit).await?;
-                Ok(row)
-            })
-            .await;
-        tx_result(r, "user")?.into_domain()
+        audited!(self, "user", audit, |conn| {
+            lock_users(conn).await?;
+            let current = user_by_id(conn, id, true).await?.ok_or(missing("user"))?;
+            let role = update
+                .role
+                .map_or(current.role.clone(), |r| r.as_str().to_owned());
+            let active = update
+                .disabled
+                .map_or(current.disabled_at.is_none(), |d| !d);
+            if (role != "admin" || !active) && other_active_admins(conn, id).await? == 0 {
+                return Err(LAST);
+            }
+            let row: UserRow = diesel::sql_query(format!(
+                "UPDATE users u SET role = $2, updated_at = $3, disabled_at = CASE \
+                   WHEN $4::boolean IS NULL THEN u.disabled_at \
+                   WHEN $4 THEN coalesce(u.disabled_at, $3) ELSE NULL END \
+                 WHERE u.id = $1 RETURNING {USER_COLUMNS}"
+            ))
+            .bind::<SqlUuid, _>(id)
+            .bind::<Text, _>(&role)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Nullable<diesel::sql_types::Bool>, _>(update.disabled)
+            .get_result(conn)
+            .await?;
+            if row.disabled_at.is_some() {
+                revoke_sessions(conn, id, None, now).await?;
+                revoke_tokens_of(conn, id, now).await?;
+            }
+            row
+        })?
+        .into_domain()
     }
 
     async fn set_password(
@@ -320,26 +323,20 @@ impl UserStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let n = diesel::sql_query(
-                    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
-                )
-                .bind::<SqlUuid, _>(id)
-                .bind::<Text, _>(hash)
-                .bind::<Timestamptz, _>(now)
-                .execute(conn)
-                .await?;
-                if n == 0 {
-                    return Err(missing("user"));
-                }
-                revoke_sessions(conn, id, keep, now).await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "user")
+        audited!(self, "user", audit, |conn| {
+            let n = diesel::sql_query(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Text, _>(hash)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(missing("user"));
+            }
+            revoke_sessions(conn, id, keep, now).await?;
+        })
     }
 
     async fn delete_user(
@@ -348,25 +345,19 @@ impl UserStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                lock_users(conn).await?;
-                user_by_id(conn, id, true).await?.ok_or(missing("user"))?;
-                if other_active_admins(conn, id).await? == 0 {
-                    return Err(LAST);
-                }
-                revoke_tokens_of(conn, id, now).await?;
-                // Sessions and their refresh tokens go with the user (ON DELETE CASCADE).
-                diesel::sql_query("DELETE FROM users WHERE id = $1")
-                    .bind::<SqlUuid, _>(id)
-                    .execute(conn)
-                    .await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "user")
+        audited!(self, "user", audit, |conn| {
+            lock_users(conn).await?;
+            user_by_id(conn, id, true).await?.ok_or(missing("user"))?;
+            if other_active_admins(conn, id).await? == 0 {
+                return Err(LAST);
+            }
+            revoke_tokens_of(conn, id, now).await?;
+            // Sessions and their refresh tokens go with the user (ON DELETE CASCADE).
+            diesel::sql_query("DELETE FROM users WHERE id = $1")
+                .bind::<SqlUuid, _>(id)
+                .execute(conn)
+                .await?;
+        })
     }
 }
 
@@ -433,29 +424,23 @@ impl SessionStore for PgStore {
         first: &RefreshRecord,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let n = diesel::sql_query(
-                    "INSERT INTO sessions (id, user_id, created_at, expires_at, address) \
-                     SELECT $1, id, $3, $4, $5 FROM users WHERE id = $2",
-                )
-                .bind::<SqlUuid, _>(session.id)
-                .bind::<SqlUuid, _>(session.user_id)
-                .bind::<Timestamptz, _>(session.created_at)
-                .bind::<Timestamptz, _>(session.expires_at)
-                .bind::<Nullable<Text>, _>(session.address.as_deref())
-                .execute(conn)
-                .await?;
-                if n == 0 {
-                    return Err(missing("user"));
-                }
-                insert_refresh(conn, first).await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "session")
+        audited!(self, "session", audit, |conn| {
+            let n = diesel::sql_query(
+                "INSERT INTO sessions (id, user_id, created_at, expires_at, address) \
+                 SELECT $1, id, $3, $4, $5 FROM users WHERE id = $2",
+            )
+            .bind::<SqlUuid, _>(session.id)
+            .bind::<SqlUuid, _>(session.user_id)
+            .bind::<Timestamptz, _>(session.created_at)
+            .bind::<Timestamptz, _>(session.expires_at)
+            .bind::<Nullable<Text>, _>(session.address.as_deref())
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(missing("user"));
+            }
+            insert_refresh(conn, first).await?;
+        })
     }
 
     async fn rotate_refresh(
@@ -527,24 +512,18 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                let n = diesel::sql_query(
-                    "UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1",
-                )
-                .bind::<SqlUuid, _>(id)
-                .bind::<Timestamptz, _>(now)
-                .execute(conn)
-                .await?;
-                if n == 0 {
-                    return Err(missing("session"));
-                }
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "session")
+        audited!(self, "session", audit, |conn| {
+            let n = diesel::sql_query(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(missing("session"));
+            }
+        })
     }
 
     async fn session_user(
@@ -682,23 +661,17 @@ impl SecretStore for PgStore {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let r = conn
-            .transaction::<_, Tx, _>(async |conn| {
-                diesel::sql_query(
-                    "INSERT INTO secrets (name, sealed, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at",
-                )
-                .bind::<Text, _>(name)
-                .bind::<Text, _>(sealed)
-                .bind::<Timestamptz, _>(now)
-                .execute(conn)
-                .await?;
-                write_audit(conn, audit).await?;
-                Ok(())
-            })
-            .await;
-        tx_result(r, "secret")
+        audited!(self, "secret", audit, |conn| {
+            diesel::sql_query(
+                "INSERT INTO secrets (name, sealed, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at",
+            )
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(sealed)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)
+            .await?;
+        })
     }
 
     async fn get_secret(&self, name: &str) -> Result<String, StoreError> {

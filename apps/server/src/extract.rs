@@ -8,7 +8,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use pganalytics_domain::access::{Permission, Principal};
-use pganalytics_domain::audit::{Actor, AuditContext, Origin};
+use pganalytics_domain::audit::{AuditContext, Origin};
 use pganalytics_domain::collector::Collector;
 use pganalytics_domain::credentials::Fingerprint;
 use pganalytics_ports::usecases::Credential;
@@ -241,13 +241,5 @@ impl<R: Requirement + 'static> FromRequest for Allowed<R> {
                 _requirement: PhantomData,
             })
         })
-    }
-}
-
-/// The audit context of an unauthenticated request (a login).
-pub fn anonymous(req: &HttpRequest) -> AuditContext {
-    AuditContext {
-        actor: Actor::anonymous(),
-        origin: origin(req),
     }
 }

@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{RequestId, peer_fingerprint};
-use crate::routes::{Access, route_of};
+use crate::routes::{Access, Route, route_of};
 
 type Keyed = RateLimiter<
     String,
@@ -144,8 +144,12 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
 
 /// The permission check of the route table, before the handler reads any body: a caller
 /// without the permission gets 403 whatever the body holds.
-async fn authorize_route(req: &ServiceRequest, state: Option<&AppState>) -> Result<(), ApiError> {
-    let Some(route) = req.match_pattern().and_then(|p| route_of(req.method(), &p)) else {
+async fn authorize_route(
+    req: &ServiceRequest,
+    route: Option<&Route>,
+    state: Option<&AppState>,
+) -> Result<(), ApiError> {
+    let Some(route) = route else {
         return Ok(());
     };
     let Access::Person(permission) = route.access else {
@@ -167,10 +171,8 @@ pub async fn middleware(
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let ingest = req
-        .match_pattern()
-        .and_then(|p| route_of(req.method(), &p))
-        .is_some_and(|r| r.access.is_ingest());
+    let route = req.match_pattern().and_then(|p| route_of(req.method(), &p));
+    let ingest = route.is_some_and(|r| r.access.is_ingest());
     let mut decisions = Vec::new();
     if let Some(state) = &state {
         let limits = &state.rate_limits;
@@ -224,7 +226,7 @@ pub async fn middleware(
             req.into_response(err.error_response())
                 .map_into_right_body()
         }
-        None => match authorize_route(&req, state.as_ref().map(|s| s.get_ref())).await {
+        None => match authorize_route(&req, route, state.as_ref().map(|s| s.get_ref())).await {
             Err(err) => req
                 .into_response(err.error_response())
                 .map_into_right_body(),

@@ -128,6 +128,17 @@ pub fn route_of(method: &Method, pattern: &str) -> Option<&'static Route> {
         .find(|r| r.path == pattern && r.method == method.as_str())
 }
 
+/// A UUID from the path; anything else is a 404 for `entity` (no such thing).
+pub fn path_uuid(raw: &str, entity: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{entity} not found"),
+        )
+    })
+}
+
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -182,10 +193,10 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
-    let log = req.app_data::<web::Data<AppState>>().map(|s| s.log.clone());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
     let res = next.call(req).await?;
-    if let Some(log) = log {
+    if let Some(state) = state {
         let route = res
             .request()
             .match_pattern()
@@ -199,15 +210,13 @@ pub async fn access_log(
             .map(|r| r.0.clone())
             .unwrap_or_default();
         drop(ext);
-        if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-            state.metrics.request(
-                &method,
-                &route,
-                res.status().as_u16(),
-                start.elapsed().as_secs_f64(),
-            );
-        }
-        info!(log, "request handled"; "request_id" => request_id, "method" => method, "route" => route,
+        state.metrics.request(
+            &method,
+            &route,
+            res.status().as_u16(),
+            start.elapsed().as_secs_f64(),
+        );
+        info!(state.log, "request handled"; "request_id" => request_id, "method" => method, "route" => route,
               "status" => res.status().as_u16(), "duration_ms" => start.elapsed().as_secs_f64() * 1000.0,
               "principal" => principal);
     }

@@ -1,6 +1,4 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use uuid::Uuid;
 
 use super::token_json;
 use crate::app::AppState;
@@ -14,8 +12,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "API token not found"))?;
+    let id = crate::routes::path_uuid(&id, "API token")?;
     let token = state.api_tokens.revoke(&who.ctx, id).await?;
     Ok(HttpResponse::Ok().json(token_json(&token, state.clock.now())))
 }

@@ -5,7 +5,6 @@ pub mod list;
 pub mod password;
 pub mod update;
 
-use actix_web::http::StatusCode;
 use pganalytics_domain::users::User;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -28,6 +27,5 @@ pub fn user_json(u: &User) -> Value {
 
 /// A user id from the path; anything else is a 404.
 pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw)
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "user not found"))
+    crate::routes::path_uuid(raw, "user")
 }
