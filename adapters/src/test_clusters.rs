@@ -55,16 +55,27 @@ fn wheel_bindir(module: &str) -> Option<PathBuf> {
 
 /// Installs `requirement` into `build/venv` unless `module` is already there.
 fn install_wheel(requirement: &str, module: &str) -> Result<PathBuf, String> {
+    venv_install(requirement, || wheel_bindir(module))?;
+    wheel_bindir(module).ok_or_else(|| format!("{requirement} installed no pginstall/bin"))
+}
+
+/// The workspace's `build/venv` with `requirement` installed (pip, from the Python package
+/// registry) unless `installed` finds it already: the first caller installs, under a file
+/// lock, and parallel tests wait for it. Returns the venv's directory.
+pub fn venv_install<T>(
+    requirement: &str,
+    installed: impl Fn() -> Option<T>,
+) -> Result<PathBuf, String> {
     let build = workspace().join("build");
+    let venv = build.join("venv");
     fs::create_dir_all(&build).map_err(|e| format!("creating {}: {e}", build.display()))?;
     let lock_path = build.join(".wheels.lock");
     let lock = fs::File::create(&lock_path).map_err(|e| e.to_string())?;
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?;
-    if let Some(bin) = wheel_bindir(module) {
-        return Ok(bin);
+    if installed().is_some() {
+        return Ok(venv);
     }
-    let venv = build.join("venv");
     let run = |cmd: &mut Command| -> Result<(), String> {
         let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
         if out.status.success() {
@@ -80,7 +91,23 @@ fn install_wheel(requirement: &str, module: &str) -> Result<PathBuf, String> {
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", requirement]))?;
-    wheel_bindir(module).ok_or_else(|| format!("{requirement} installed no pginstall/bin"))
+    Ok(venv)
+}
+
+/// A command-line tool from a Python package, installed into `build/venv` on first use;
+/// panics with the fix when it cannot be had.
+pub fn python_tool(requirement: &str, executable: &str) -> PathBuf {
+    let path = workspace().join("build/venv/bin").join(executable);
+    let found = || path.is_file().then_some(());
+    venv_install(requirement, found).unwrap_or_else(|e| {
+        panic!(
+            "{requirement} for the tests: {e}\nFix: make `python3 -m venv` and the Python \
+             package registry available (Debian: apt-get install python3-venv), or install \
+             {requirement} into {}.",
+            workspace().join("build/venv").display()
+        )
+    });
+    path
 }
 
 /// The binaries of PostgreSQL `major`; panics with the fix when they cannot be had.

@@ -10,6 +10,7 @@ use crate::access::Role;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// `user`, `api_token`, `collector`, `registration_token`, `cli` or `anonymous`.
     pub kind: ActorKind,
@@ -21,6 +22,7 @@ pub struct Actor {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     User,
@@ -77,6 +79,7 @@ impl Actor {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -140,6 +143,7 @@ impl AuditContext {
 /// One audit entry. `details` hold what changed (never a secret: a token's prefix, a role,
 /// a configuration version).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -167,6 +171,7 @@ impl AuditEntry {
 
 /// A stored entry: the id orders entries and is the pagination cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredAuditEntry {
     pub id: i64,
     #[serde(flatten)]

@@ -9,6 +9,7 @@ use crate::credentials::Fingerprint;
 
 /// A collector's identity, issued by the server at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct CollectorId(Uuid);
 
@@ -62,6 +63,7 @@ fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), NameError> 
 /// A collector's display name: 1–64 characters of letters, digits, `.`, `_` and `-`,
 /// starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct CollectorName(String);
 
@@ -89,6 +91,7 @@ impl CollectorName {
 
 /// A host name as the agent reports it (RFC 1123 labels, up to 253 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Hostname(String);
 
@@ -119,6 +122,7 @@ impl Hostname {
 /// The monitored PostgreSQL instance a block of metrics came from, as the agent names it
 /// (one agent may watch several instances).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct InstanceName(String);
 
@@ -141,6 +145,7 @@ impl InstanceName {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CollectorStatus {
     Active,
@@ -165,6 +170,7 @@ impl CollectorStatus {
 
 /// The certificate the server issued to a collector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateInfo {
     pub fingerprint: Fingerprint,
     /// Serial number, upper-case hex.
@@ -177,6 +183,7 @@ pub struct CertificateInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Collector {
     pub id: CollectorId,
     pub name: CollectorName,
@@ -199,6 +206,7 @@ impl Collector {
 /// A monitored instance as the server knows it: one per collector and instance name,
 /// created when the server first sees metrics from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonitoredServer {
     pub id: i64,
     pub collector_id: CollectorId,

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 /// Collection intervals per collector group, in seconds. Groups left out of a JSON or TOML
 /// document keep their default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Intervals {
     pub activity: u32,
@@ -87,6 +88,7 @@ impl Intervals {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectorConfig {
     pub version: i64,
     pub intervals: Intervals,

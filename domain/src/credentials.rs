@@ -17,6 +17,7 @@ use crate::collector::CollectorId;
 
 /// SHA-256 of a certificate's DER encoding, lower-case hex without separators.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Fingerprint(String);
 

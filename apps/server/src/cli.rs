@@ -61,6 +61,8 @@ pub enum Command {
     },
     /// Serve, and print a registration token, an API token and how to use them.
     Demo,
+    /// Print the OpenAPI 3.1 document of the API (the one served at /api/v1/openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +150,10 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings, log, false).await,
         Command::Demo => serve(&settings, log, true).await,
+        Command::Openapi => {
+            println!("{}", crate::openapi::json());
+            Ok(())
+        }
         Command::Migrate => {
             Backend::open(&settings, &log).await?;
             eprintln!("migrations are up to date");

@@ -13,8 +13,9 @@ use pganalytics_ports::usecases::{
     AuthError, ConfigUpdateError, CreateTokenError, IngestError, LoginError, PersonAuthError,
     QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
 };
-use serde_json::json;
+use serde::Serialize;
 use std::fmt;
+use utoipa::ToSchema;
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
@@ -46,7 +47,7 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    fn internal(cause: &dyn std::error::Error) -> Self {
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
         // Logged once, here, with its whole chain; the client learns nothing internal.
         let mut chain = cause.to_string();
         let mut source = cause.source();
@@ -91,8 +92,29 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             b.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        b.json(json!({ "error": { "code": self.code, "message": self.message } }))
+        b.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        })
     }
+}
+
+/// Every error answer of the API: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable, machine-readable: `not_found`, `rate_limited`, `invalid_credentials`…
+    #[schema(example = "not_found")]
+    pub code: &'a str,
+    /// For people; may change between releases.
+    #[schema(example = "user not found")]
+    pub message: &'a str,
 }
 
 impl From<StoreError> for ApiError {

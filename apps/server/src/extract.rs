@@ -86,6 +86,15 @@ pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, ApiError> {
 }
 
 /// The fingerprint of the verified client certificate on this connection, if any.
+/// The answer to an enrolment without a registration token.
+pub fn registration_token_required() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "registration_token_required",
+        "send the registration token as `Authorization: Bearer <token>`",
+    )
+}
+
 pub fn peer_fingerprint(req: &HttpRequest) -> Option<Fingerprint> {
     req.conn_data::<PeerFingerprint>().map(|p| p.0.clone())
 }

@@ -142,8 +142,10 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
-/// The permission check of the route table, before the handler reads any body: a caller
-/// without the permission gets 403 whatever the body holds.
+/// The access check of the route table, before the handler reads any body: a caller
+/// without the permission gets 403 whatever the body holds, and one without the credential
+/// the route needs at all gets 401 (the token or certificate itself is verified by the
+/// handler's use case).
 async fn authorize_route(
     req: &ServiceRequest,
     route: Option<&Route>,
@@ -152,15 +154,25 @@ async fn authorize_route(
     let Some(route) = route else {
         return Ok(());
     };
-    let Access::Person(permission) = route.access else {
-        return Ok(());
-    };
-    if route.path == "/metrics" && state.is_some_and(|s| !s.metrics_require_auth) {
-        return Ok(());
+    match route.access {
+        Access::Public => Ok(()),
+        Access::RegistrationToken => match crate::extract::bearer(req.request()) {
+            Some(_) => Ok(()),
+            None => Err(crate::extract::registration_token_required()),
+        },
+        Access::Collector => match peer_fingerprint(req.request()) {
+            Some(_) => Ok(()),
+            None => Err(pganalytics_ports::usecases::AuthError::MissingCertificate.into()),
+        },
+        Access::Person(_)
+            if route.path == "/metrics" && state.is_some_and(|s| !s.metrics_require_auth) =>
+        {
+            Ok(())
+        }
+        Access::Person(permission) => crate::extract::authorize(req.request(), permission)
+            .await
+            .map(drop),
     }
-    crate::extract::authorize(req.request(), permission)
-        .await
-        .map(drop)
 }
 
 /// Request id, rate limit, permission and security headers.

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod hygiene;
 pub mod json;
 pub mod logging;
+pub mod openapi;
 pub mod routes;
 pub mod selfmetrics;
 pub mod settings;

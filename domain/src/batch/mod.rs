@@ -25,6 +25,7 @@ pub use validate::{ValidationContext, parse_and_validate, validate};
 pub const WIRE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireBatch {
     pub version: u32,
     pub batch_id: Uuid,
@@ -36,6 +37,7 @@ pub struct WireBatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireBlock {
     pub family: String,
     pub instance: String,
@@ -202,6 +204,7 @@ impl FamilyRows {
 
 /// What a batch contained that this server does not know, reported back to the agent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub families: BTreeSet<String>,
     /// `family.column`

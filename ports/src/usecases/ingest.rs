@@ -9,6 +9,7 @@ use crate::env::Clock;
 use crate::store::{CollectorStore, IngestOutcome, MetricStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
     /// Stored now.
@@ -19,6 +20,7 @@ pub enum IngestStatus {
 
 /// The acknowledgement an agent gets. Field names follow the original design.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestReport {
     pub status: IngestStatus,
     pub batch_id: uuid::Uuid,

@@ -21,6 +21,7 @@ pub struct SeriesRequest {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     pub column: &'static str,
     pub kind: ColumnKind,

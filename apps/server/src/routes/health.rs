@@ -1,15 +1,42 @@
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::RETRY_AFTER_SECONDS;
 
-/// `GET /api/v1/health` — 200 when the database answers, 503 (with `Retry-After`) when not.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    status: &'static str,
+    /// `ok` or `unavailable`.
+    database: &'static str,
+    version: &'static str,
+}
+
+/// Health
+///
+/// 200 when the database answers, 503 (with `Retry-After`) when not.
+#[utoipa::path(get, path = "/api/v1/health", tag = "health", operation_id = "health",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "The database does not answer", body = Health,
+            headers(("Retry-After" = u32, description = "Seconds"))),
+    ))]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
+    let version = env!("CARGO_PKG_VERSION");
     match state.health.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION") })),
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ok",
+            database: "ok",
+            version,
+        }),
         Err(_) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()))
-            .json(json!({ "status": "degraded", "database": "unavailable", "version": env!("CARGO_PKG_VERSION") })),
+            .json(Health {
+                status: "degraded",
+                database: "unavailable",
+                version,
+            }),
     }
 }

@@ -5,6 +5,7 @@ mod audit_log;
 mod auth;
 mod collectors;
 mod config;
+mod docs;
 mod health;
 mod metrics;
 mod registration_tokens;
@@ -63,7 +64,7 @@ impl std::fmt::Debug for Route {
 }
 
 macro_rules! routes {
-    ($( $method:ident $path:literal $access:expr => $handler:path; )*) => {
+    ($( $method:ident $path:literal $access:expr => $($handler:ident)::+; )*) => {
         /// Every route, in the order they are matched.
         pub const ROUTES: &[Route] = &[$(
             Route {
@@ -71,10 +72,16 @@ macro_rules! routes {
                 path: $path,
                 access: $access,
                 register: |cfg| {
-                    cfg.route($path, web::method(Method::$method).to($handler));
+                    cfg.route($path, web::method(Method::$method).to($($handler)::+));
                 },
             },
         )*];
+
+        /// The operations of every route, from the `#[utoipa::path]` of each handler
+        /// (`crate::openapi` completes them from the table and serves the document).
+        #[derive(Debug, utoipa::OpenApi)]
+        #[openapi(paths($($($handler)::+),*))]
+        pub struct Operations;
     };
 }
 
@@ -113,6 +120,9 @@ routes! {
     GET "/api/v1/servers/{id}" Person(P::Read) => servers::get::get;
     GET "/api/v1/servers/{id}/metrics" Person(P::Read) => servers::metrics::get;
     GET "/metrics" Person(P::Read) => selfmetrics::get;
+    GET "/api/v1/openapi.json" Public => docs::openapi;
+    GET "/swagger" Public => docs::swagger;
+    GET "/swagger/{file}" Public => docs::swagger_file;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -137,11 +147,6 @@ pub fn path_uuid(raw: &str, entity: &str) -> Result<uuid::Uuid, ApiError> {
             format!("{entity} not found"),
         )
     })
-}
-
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -5,9 +5,14 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `GET /metrics` — the server's own metrics in Prometheus text format. Needs a credential
-/// (any role; Prometheus sends an API token as `authorization: credentials`) unless
-/// `metrics_require_auth = false`.
+/// The server's own metrics
+///
+/// Prometheus text format (0.0.4): requests and latency per route and status, ingest,
+/// rejections, rate limiting, pool use, collectors. Needs a credential (any role; Prometheus
+/// sends an API token with `authorization: credentials`) unless `metrics_require_auth = false`.
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "self_metrics",
+    responses((status = 200, description = "The metrics", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.metrics_require_auth {
         Allowed::<perm::Read>::extract(&req).await?;

@@ -160,6 +160,8 @@ impl TestApp {
         ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
+            // What the server answers, redirects included.
+            .max_redirects(0)
             .build()
             .into()
     }

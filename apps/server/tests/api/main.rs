@@ -3,6 +3,7 @@
 
 mod collectors;
 mod config;
+mod docs;
 mod health;
 mod helpers;
 mod metrics;

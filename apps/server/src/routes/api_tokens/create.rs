@@ -1,17 +1,20 @@
 use actix_web::{HttpResponse, web};
 use pganalytics_domain::access::Role;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::token_json;
+use super::TokenView;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewApiToken)]
 pub struct Body {
+    #[schema(example = "grafana")]
     name: String,
     role: Role,
     /// Days until it expires; left out: until revoked.
@@ -20,8 +23,21 @@ pub struct Body {
     owner: Option<Uuid>,
 }
 
-/// `POST /api/v1/api-tokens` (admin) — 201 with the token, whose secret (`token`) is shown
-/// this once and stored only as a hash.
+#[derive(Serialize, ToSchema)]
+pub struct ApiTokenCreated<'a> {
+    #[serde(flatten)]
+    api_token: TokenView,
+    /// The secret, shown this once (stored only as a hash): send it as
+    /// `Authorization: Bearer …`, `Authorization: ApiKey …` or `X-API-Key: …`.
+    token: &'a str,
+}
+
+/// Create an API token
+///
+/// The secret is in the answer, this once.
+#[utoipa::path(post, path = "/api/v1/api-tokens", tag = "api tokens", operation_id = "create_api_token",
+    request_body = Body,
+    responses((status = 201, description = "Created", body = ApiTokenCreated<'_>)))]
 pub async fn post(
     who: Allowed<perm::ManageApiTokens>,
     state: web::Data<AppState>,
@@ -38,9 +54,10 @@ pub async fn post(
         .api_tokens
         .execute(&who.ctx, &body.name, body.role, ttl, body.owner)
         .await?;
-    let mut answer = token_json(&created.token, state.clock.now());
-    answer["token"] = created.secret.expose().into();
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(answer))
+        .json(ApiTokenCreated {
+            api_token: TokenView::new(&created.token, state.clock.now()),
+            token: created.secret.expose(),
+        }))
 }

@@ -2,23 +2,47 @@ pub mod create;
 pub mod list;
 pub mod revoke;
 
+use pganalytics_domain::access::Role;
 use pganalytics_domain::credentials::ApiToken;
-use serde_json::{Value, json};
+use serde::Serialize;
 use time::OffsetDateTime;
-
-use crate::routes::rfc3339;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// A token as the API lists it: its prefix identifies it; the secret is never shown again.
-pub fn token_json(t: &ApiToken, now: OffsetDateTime) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "prefix": t.prefix,
-        "role": t.role,
-        "owner": t.owner,
-        "created_at": rfc3339(t.created_at),
-        "expires_at": t.expires_at.map(rfc3339),
-        "revoked_at": t.revoked_at.map(rfc3339),
-        "usable": t.check_usable(now).is_ok(),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiToken)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    #[schema(example = "pga_3kq9x")]
+    pub prefix: String,
+    pub role: Role,
+    /// The user a personal token belongs to (revoked with them); none for a service token.
+    pub owner: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Neither revoked nor expired.
+    pub usable: bool,
+}
+
+impl TokenView {
+    pub fn new(t: &ApiToken, now: OffsetDateTime) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            prefix: t.prefix.clone(),
+            role: t.role,
+            owner: t.owner,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            usable: t.check_usable(now).is_ok(),
+        }
+    }
 }

@@ -1,12 +1,17 @@
 use actix_web::{HttpResponse, web};
 
-use super::token_json;
+use super::TokenView;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `DELETE /api/v1/api-tokens/{id}` (admin) — revokes the token: the next request made
-/// with it is refused.
+/// Revoke an API token
+///
+/// The next request made with it is refused.
+#[utoipa::path(delete, path = "/api/v1/api-tokens/{id}", tag = "api tokens",
+    operation_id = "revoke_api_token",
+    params(("id" = uuid::Uuid, Path, description = "The token's id")),
+    responses((status = 200, description = "The token, revoked", body = TokenView)))]
 pub async fn delete(
     who: Allowed<perm::ManageApiTokens>,
     state: web::Data<AppState>,
@@ -14,5 +19,5 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = crate::routes::path_uuid(&id, "API token")?;
     let token = state.api_tokens.revoke(&who.ctx, id).await?;
-    Ok(HttpResponse::Ok().json(token_json(&token, state.clock.now())))
+    Ok(HttpResponse::Ok().json(TokenView::new(&token, state.clock.now())))
 }

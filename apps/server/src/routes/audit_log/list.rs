@@ -1,31 +1,47 @@
 use actix_web::{HttpResponse, web};
-use pganalytics_domain::audit::{ActorKind, AuditQuery, Outcome};
-use serde::Deserialize;
-use serde_json::json;
+use pganalytics_domain::audit::{ActorKind, AuditQuery, Outcome, StoredAuditEntry};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
+    #[param(value_type = Option<ActorKind>)]
     actor_kind: Option<String>,
+    /// A user's or a token's id, a collector's id, a command's name.
     actor_id: Option<String>,
     /// An exact action (`user.create`) or a prefix ending in `.` (`user.`).
     action: Option<String>,
+    /// `<resource>:<id>`, e.g. `user:5b0e…`.
     target: Option<String>,
+    #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
-    /// RFC 3339; entries at or after.
+    /// Entries at or after (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     since: Option<String>,
-    /// RFC 3339; entries before.
+    /// Entries before (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     until: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<i64>,
-    /// Entries per page: 1 to 1000, default 100.
+    /// Entries per page.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    entries: Vec<StoredAuditEntry>,
+    /// Pass as `cursor` for the next page; none on the last page.
+    next_cursor: Option<i64>,
 }
 
 fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
@@ -40,8 +56,13 @@ fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, Api
     .transpose()
 }
 
-/// `GET /api/v1/audit-log` (admin) — newest first, keyset-paginated: pass `next_cursor` as
-/// `cursor` for the next page (stable while new entries arrive).
+/// Read the audit log
+///
+/// Every mutation, who made it, from where, and its outcome; newest first, keyset-paginated:
+/// pass `next_cursor` as `cursor` for the next page (stable while new entries arrive).
+#[utoipa::path(get, path = "/api/v1/audit-log", tag = "audit", operation_id = "list_audit_log",
+    params(Params),
+    responses((status = 200, description = "A page of entries", body = AuditPage)))]
 pub async fn get(
     _who: Allowed<perm::ReadAuditLog>,
     state: web::Data<AppState>,
@@ -76,5 +97,8 @@ pub async fn get(
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({ "entries": entries, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries,
+        next_cursor: next,
+    }))
 }

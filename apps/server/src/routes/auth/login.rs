@@ -1,22 +1,35 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::tokens_response;
+use super::{SessionTokens, tokens_response};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::origin;
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Login)]
 pub struct Body {
+    #[schema(example = "admin")]
     username: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-/// `POST /api/v1/auth/login` — a 15-minute access token and a refresh token. Failures are
-/// throttled per account and per address (429 with `Retry-After`).
+/// Log in
+///
+/// A 15-minute access token and a refresh token. Failures are throttled per account and per
+/// address (429 with `Retry-After`); the answer and its timing are the same whether or not
+/// the user exists.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", operation_id = "login",
+    request_body = Body,
+    responses(
+        (status = 200, description = "Logged in", body = SessionTokens<'_>),
+        (status = 401, description = "Wrong user name or password, or a disabled user", body = ErrorBody<'_>),
+    ))]
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,

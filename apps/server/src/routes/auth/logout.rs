@@ -2,11 +2,18 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Allowed, perm};
 
-/// `POST /api/v1/auth/logout` — ends the caller's session: its refresh token and every
-/// access token of it stop working at once.
+/// Log out
+///
+/// Ends the caller's session: its refresh token and every access token of it stop working at
+/// once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 400, description = "Called with an API token, which has no session", body = ErrorBody<'_>),
+    ))]
 pub async fn post(
     who: Allowed<perm::Read>,
     state: web::Data<AppState>,

@@ -1,31 +1,68 @@
 use actix_web::{HttpResponse, web};
-use pganalytics_domain::access::{Permission, PrincipalKind};
-use serde_json::json;
+use pganalytics_domain::access::{Permission, PrincipalKind, Role};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
-use crate::routes::users::user_json;
+use crate::routes::users::UserView;
 
-/// `GET /api/v1/auth/me` — who the caller is, with their role and permissions.
+/// Who is calling: a person with a session, or an API token.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Caller<'a> {
+    User { user: UserView, session_id: Uuid },
+    ApiToken { api_token: TokenIdentity<'a> },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenIdentity<'a> {
+    id: Uuid,
+    prefix: &'a str,
+    /// The user a personal token belongs to; none for a service token.
+    owner: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me<'a> {
+    #[serde(flatten)]
+    caller: Caller<'a>,
+    role: Role,
+    /// What the role allows.
+    permissions: Vec<Permission>,
+}
+
+/// Who am I
+///
+/// The caller, with their role and permissions.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", operation_id = "me",
+    responses((status = 200, description = "The caller", body = Me<'_>)))]
 pub async fn get(
     who: Allowed<perm::Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let p = &who.principal;
-    let permissions: Vec<Permission> = Permission::ALL
-        .into_iter()
-        .filter(|x| p.allows(*x))
-        .collect();
-    let body = match &p.kind {
-        PrincipalKind::User { id, session, .. } => {
-            let user = state.users.get(*id).await?;
-            json!({ "kind": "user", "user": user_json(&user), "session_id": session,
-                    "role": p.role, "permissions": permissions })
-        }
-        PrincipalKind::ApiToken { id, prefix, owner } => json!({
-            "kind": "api_token", "api_token": { "id": id, "prefix": prefix, "owner": owner },
-            "role": p.role, "permissions": permissions }),
+    let caller = match &p.kind {
+        PrincipalKind::User { id, session, .. } => Caller::User {
+            user: UserView::from(&state.users.get(*id).await?),
+            session_id: *session,
+        },
+        PrincipalKind::ApiToken { id, prefix, owner } => Caller::ApiToken {
+            api_token: TokenIdentity {
+                id: *id,
+                prefix,
+                owner: *owner,
+            },
+        },
     };
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(Me {
+        caller,
+        role: p.role,
+        permissions: Permission::ALL
+            .into_iter()
+            .filter(|x| p.allows(*x))
+            .collect(),
+    }))
 }

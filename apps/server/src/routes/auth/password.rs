@@ -2,21 +2,33 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordChange)]
 pub struct Body {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    /// 12 characters at least, 71 bytes at most, not containing the user name.
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
-/// `PUT /api/v1/auth/password` — the caller changes their own password (any role); their
-/// other sessions end.
+/// Change your own password
+///
+/// Any role, with a session; the caller's other sessions end.
+#[utoipa::path(put, path = "/api/v1/auth/password", tag = "auth", operation_id = "change_password",
+    request_body = Body,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "The new password breaks a rule, or the caller is an API token", body = ErrorBody<'_>),
+    ))]
 pub async fn put(
     who: Allowed<perm::Read>,
     state: web::Data<AppState>,

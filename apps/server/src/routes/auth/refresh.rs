@@ -1,21 +1,32 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::tokens_response;
+use super::{SessionTokens, tokens_response};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::origin;
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Refresh)]
 pub struct Body {
+    #[schema(value_type = String, format = Password)]
     refresh_token: SecretString,
 }
 
-/// `POST /api/v1/auth/refresh` — trades a refresh token for a new access token and a new
-/// refresh token. Each refresh token works once: presenting a used one revokes the session.
+/// Refresh a session
+///
+/// Trades a refresh token for a new access token and a new refresh token. Each refresh token
+/// works once: presenting a used one revokes the whole session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh",
+    request_body = Body,
+    responses(
+        (status = 200, description = "New tokens", body = SessionTokens<'_>),
+        (status = 401, description = "Unknown, expired or reused refresh token", body = ErrorBody<'_>),
+    ))]
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,

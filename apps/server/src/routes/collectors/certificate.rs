@@ -1,22 +1,47 @@
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
-use time::format_description::well_known::Rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::parse_id;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::peer_fingerprint;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = Renewal)]
 pub struct Body {
     /// PKCS#10 request in PEM for the collector's new key.
     csr: Option<String>,
 }
 
-/// `POST /api/v1/collectors/{id}/certificate` — renewal, for the holder of the collector's
-/// current client certificate (mTLS): a new certificate for the key of the CSR; the old one
-/// is refused from then on.
+#[derive(Serialize, ToSchema)]
+pub struct RenewedCertificate<'a> {
+    /// PEM.
+    certificate: &'a str,
+    /// The server's CA (PEM), which the agent pins.
+    ca_certificate: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: OffsetDateTime,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentCertificate<'a> {
+    /// PEM.
+    certificate: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: OffsetDateTime,
+}
+
+/// Renew a collector's certificate
+///
+/// For the holder of the collector's current client certificate (mTLS): a new certificate
+/// for the key of the CSR; the old one is refused from then on.
+#[utoipa::path(post, path = "/api/v1/collectors/{id}/certificate", tag = "agents",
+    operation_id = "renew_certificate",
+    params(("id" = uuid::Uuid, Path, description = "The collector's id")),
+    request_body = Body,
+    responses((status = 200, description = "The new certificate", body = RenewedCertificate<'_>)))]
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -39,24 +64,29 @@ pub async fn post(
             crate::extract::origin(&req),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "certificate": renewal.certificate.pem,
-        "ca_certificate": renewal.ca_certificate_pem,
-        "not_after": renewal.certificate.not_after.format(&Rfc3339).unwrap_or_default(),
-    })))
+    Ok(HttpResponse::Ok().json(RenewedCertificate {
+        certificate: &renewal.certificate.pem,
+        ca_certificate: &renewal.ca_certificate_pem,
+        not_after: renewal.certificate.not_after,
+    }))
 }
 
-/// `GET /api/v1/collectors/{id}/certificate` — the collector's current certificate. Public
-/// (a certificate is no secret): an agent whose renewal answer was lost fetches the
+/// Get a collector's current certificate
+///
+/// Public (a certificate is no secret): an agent whose renewal answer was lost fetches the
 /// certificate issued for its new key here.
+#[utoipa::path(get, path = "/api/v1/collectors/{id}/certificate", tag = "agents",
+    operation_id = "get_certificate",
+    params(("id" = uuid::Uuid, Path, description = "The collector's id")),
+    responses((status = 200, description = "The certificate", body = CurrentCertificate<'_>)))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let cert = state.current_certificate.execute(id).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "certificate": cert.pem,
-        "not_after": cert.not_after.format(&Rfc3339).unwrap_or_default(),
-    })))
+    Ok(HttpResponse::Ok().json(CurrentCertificate {
+        certificate: &cert.pem,
+        not_after: cert.not_after,
+    }))
 }

@@ -1,15 +1,26 @@
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use pganalytics_domain::collector::Collector;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `GET /api/v1/collectors`
+#[derive(Serialize, ToSchema)]
+pub struct CollectorList {
+    collectors: Vec<Collector>,
+}
+
+/// List collectors
+///
+/// Every registered agent, with its certificate, status and when it last reported.
+#[utoipa::path(get, path = "/api/v1/collectors", tag = "collectors", operation_id = "list_collectors",
+    responses((status = 200, description = "The collectors", body = CollectorList)))]
 pub async fn get(
     _who: Allowed<perm::Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let collectors = state.collectors.list().await?;
-    Ok(HttpResponse::Ok().json(json!({ "collectors": collectors })))
+    Ok(HttpResponse::Ok().json(CollectorList { collectors }))
 }

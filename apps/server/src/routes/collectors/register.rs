@@ -1,15 +1,16 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use pganalytics_domain::collector::CollectorId;
 use pganalytics_ports::usecases::RegisterRequest;
-use serde::Deserialize;
-use serde_json::json;
-use time::format_description::well_known::Rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{bearer, origin};
+use crate::extract::{bearer, origin, registration_token_required};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = Enrolment)]
 pub struct Body {
     name: String,
     hostname: String,
@@ -17,22 +18,36 @@ pub struct Body {
     csr: Option<String>,
 }
 
-/// `POST /api/v1/collectors/register` — `Authorization: Bearer <registration token>`.
+#[derive(Serialize, ToSchema)]
+pub struct Registration<'a> {
+    collector_id: CollectorId,
+    /// The collector's client certificate (PEM), for the key of the CSR.
+    certificate: &'a str,
+    /// The server's CA (PEM), which the agent pins.
+    ca_certificate: &'a str,
+    /// The collector token (JWT) sent with each push.
+    token: &'a str,
+    /// When the token expires.
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// Register an agent
 ///
-/// Only the CSR flow is offered: generating the collector's private key on the server (the
-/// original design) would put every collector's key in one place and on the wire.
+/// With `Authorization: Bearer <registration token>` and a PKCS#10 request signed by the
+/// agent's own key. Only the CSR flow is offered: generating the collector's private key on
+/// the server (the original design) would put every collector's key in one place and on the
+/// wire.
+#[utoipa::path(post, path = "/api/v1/collectors/register", tag = "agents",
+    operation_id = "register_collector",
+    request_body = Body,
+    responses((status = 201, description = "Registered", body = Registration<'_>)))]
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "registration_token_required",
-            "send the registration token as `Authorization: Bearer <token>`",
-        )
-    })?;
+    let token = bearer(&req).ok_or_else(registration_token_required)?;
     let body = body.into_inner();
     let csr_pem = body.csr.ok_or_else(|| {
         ApiError::bad_request("csr_required", "send a PEM certificate signing request in `csr`; the private key must never leave the collector's host")
@@ -49,12 +64,11 @@ pub async fn post(
             origin(&req),
         )
         .await?;
-    let fmt = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
-    Ok(HttpResponse::Created().json(json!({
-        "collector_id": reg.collector_id,
-        "certificate": reg.certificate_pem,
-        "ca_certificate": reg.ca_certificate_pem,
-        "token": reg.token.token,
-        "expires_at": fmt(reg.token.expires_at),
-    })))
+    Ok(HttpResponse::Created().json(Registration {
+        collector_id: reg.collector_id,
+        certificate: &reg.certificate_pem,
+        ca_certificate: &reg.ca_certificate_pem,
+        token: &reg.token.token,
+        expires_at: reg.token.expires_at,
+    }))
 }

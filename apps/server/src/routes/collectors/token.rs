@@ -1,14 +1,29 @@
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
-use time::format_description::well_known::Rfc3339;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::parse_id;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::peer_fingerprint;
 
-/// `POST /api/v1/collectors/{id}/token` — a fresh collector token, for the holder of the
-/// collector's client certificate (mTLS only: this is how an expired token is replaced).
+#[derive(Serialize, ToSchema)]
+pub struct CollectorToken<'a> {
+    /// A JWT the agent sends with each push, beside its client certificate.
+    token: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// Get a fresh collector token
+///
+/// For the holder of the collector's client certificate (mTLS only: this is how an expired
+/// token is replaced).
+#[utoipa::path(post, path = "/api/v1/collectors/{id}/token", tag = "agents",
+    operation_id = "new_collector_token",
+    params(("id" = uuid::Uuid, Path, description = "The collector's id")),
+    responses((status = 200, description = "A new token", body = CollectorToken<'_>)))]
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -19,8 +34,8 @@ pub async fn post(
         .refresh_token
         .execute(id, peer_fingerprint(&req).as_ref())
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "token": token.token,
-        "expires_at": token.expires_at.format(&Rfc3339).unwrap_or_default(),
-    })))
+    Ok(HttpResponse::Ok().json(CollectorToken {
+        token: &token.token,
+        expires_at: token.expires_at,
+    }))
 }

@@ -6,8 +6,21 @@ use crate::error::ApiError;
 use crate::extract::AuthenticatedCollector;
 use crate::routes::collectors::parse_id;
 
-/// `GET /api/v1/config/{collector_id}` — the collector's configuration with an ETag;
+/// Get a collector's configuration
+///
+/// For the collector itself (client certificate and collector token), with an `ETag`;
 /// `304 Not Modified` when `If-None-Match` names the current version.
+#[utoipa::path(get, path = "/api/v1/config/{collector_id}", tag = "agents",
+    operation_id = "get_config",
+    params(
+        ("collector_id" = uuid::Uuid, Path, description = "The collector's own id"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the configuration the agent has"),
+    ),
+    responses(
+        (status = 200, description = "The configuration", body = pganalytics_domain::config::CollectorConfig,
+            headers(("ETag" = String, description = "The configuration's version"))),
+        (status = 304, description = "Unchanged"),
+    ))]
 pub async fn get(
     req: HttpRequest,
     collector: AuthenticatedCollector,

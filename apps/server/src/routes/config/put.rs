@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web};
 use pganalytics_domain::config::Intervals;
 use serde::Deserialize;
 use std::collections::BTreeSet;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -10,8 +11,9 @@ use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 use crate::routes::collectors::parse_id;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigChange)]
 pub struct Body {
     /// Seconds per group; groups left out get their default.
     #[serde(default)]
@@ -21,9 +23,16 @@ pub struct Body {
     enabled_families: BTreeSet<String>,
 }
 
-/// `PUT /api/v1/config/{collector_id}` — replaces a collector's configuration (admin).
+/// Replace a collector's configuration
+///
 /// The version goes up by one; the agent learns of it from its next push's answer and pulls
 /// it without a restart.
+#[utoipa::path(put, path = "/api/v1/config/{collector_id}", tag = "collectors",
+    operation_id = "set_config",
+    params(("collector_id" = uuid::Uuid, Path, description = "The collector's id")),
+    request_body = Body,
+    responses((status = 200, description = "The new configuration", body = pganalytics_domain::config::CollectorConfig,
+        headers(("ETag" = String, description = "The configuration's version")))))]
 pub async fn put(
     who: Allowed<perm::ManageCollectorConfig>,
     state: web::Data<AppState>,

@@ -1,15 +1,31 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use pganalytics_ports::usecases::IngestReport;
-use serde_json::json;
+use serde::Serialize;
 use std::time::Instant;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{content_encoding, decompress, read_limited};
 use crate::error::ApiError;
 use crate::extract::AuthenticatedCollector;
 
-/// `POST /api/v1/metrics/push` — a metric batch from an authenticated collector
-/// (client certificate + collector token), stored exactly once.
+#[derive(Serialize, ToSchema)]
+pub struct PushAnswer {
+    #[serde(flatten)]
+    report: IngestReport,
+    processing_time_ms: f64,
+}
+
+/// Push a metric batch
+///
+/// From an authenticated collector (client certificate and collector token); stored exactly
+/// once: a batch id seen before is acknowledged as `duplicate` and nothing is written. The
+/// body may be compressed (`Content-Encoding: zstd` or `gzip`). The format is in
+/// docs/api/metric-batch.md.
+#[utoipa::path(post, path = "/api/v1/metrics/push", tag = "agents", operation_id = "push_metrics",
+    params(("Content-Encoding" = Option<String>, Header, description = "`zstd`, `gzip` or none")),
+    request_body(content = pganalytics_domain::batch::WireBatch, content_type = "application/json"),
+    responses((status = 200, description = "Stored, or a duplicate of a stored batch", body = PushAnswer)))]
 pub async fn post(
     req: HttpRequest,
     collector: AuthenticatedCollector,
@@ -19,9 +35,10 @@ pub async fn post(
     let started = Instant::now();
     let result = ingest(&req, &collector, &state, payload).await;
     state.metrics.ingest_outcome(&result);
-    let mut value = serde_json::to_value(&result?).unwrap_or_else(|_| json!({}));
-    value["processing_time_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
-    Ok(HttpResponse::Ok().json(value))
+    Ok(HttpResponse::Ok().json(PushAnswer {
+        report: result?,
+        processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }))
 }
 
 async fn ingest(

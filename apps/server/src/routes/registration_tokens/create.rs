@@ -1,21 +1,24 @@
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
-use crate::routes::rfc3339;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewRegistrationToken)]
 pub struct Body {
-    /// How many agents may register with it (default 1).
+    /// How many agents may register with it.
     #[serde(default = "one")]
+    #[schema(default = 1, minimum = 1)]
     uses: u32,
-    /// Hours until it expires (default 24, at most 720).
+    /// Hours until it expires, at most 720.
     #[serde(default = "day")]
+    #[schema(default = 24, minimum = 1, maximum = 720)]
     expires_in_hours: u32,
 }
 
@@ -26,7 +29,22 @@ fn day() -> u32 {
     24
 }
 
-/// `POST /api/v1/registration-tokens` (admin) — a token agents register with; shown once.
+#[derive(Serialize, ToSchema)]
+pub struct RegistrationTokenCreated<'a> {
+    /// For `pganalytics-agent register --token …`; shown this once.
+    token: &'a str,
+    uses: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// Create a registration token
+///
+/// A token agents enrol with (`POST /api/v1/collectors/register`); shown this once.
+#[utoipa::path(post, path = "/api/v1/registration-tokens", tag = "collectors",
+    operation_id = "create_registration_token",
+    request_body = Body,
+    responses((status = 201, description = "Created", body = RegistrationTokenCreated<'_>)))]
 pub async fn post(
     who: Allowed<perm::ManageRegistrationTokens>,
     state: web::Data<AppState>,
@@ -39,9 +57,9 @@ pub async fn post(
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "token": t.secret.expose(),
-            "uses": t.uses,
-            "expires_at": rfc3339(t.expires_at),
-        })))
+        .json(RegistrationTokenCreated {
+            token: t.secret.expose(),
+            uses: t.uses,
+            expires_at: t.expires_at,
+        }))
 }

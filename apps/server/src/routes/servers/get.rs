@@ -4,7 +4,10 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `GET /api/v1/servers/{id}`
+/// Get a monitored server
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", operation_id = "get_server",
+    params(("id" = i64, Path, description = "The server's id")),
+    responses((status = 200, description = "The server", body = pganalytics_domain::collector::MonitoredServer)))]
 pub async fn get(
     _who: Allowed<perm::Read>,
     state: web::Data<AppState>,

@@ -1,14 +1,27 @@
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use pganalytics_domain::collector::MonitoredServer;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `GET /api/v1/servers` — monitored instances, with when they were last seen.
+#[derive(Serialize, ToSchema)]
+pub struct ServerList {
+    servers: Vec<MonitoredServer>,
+}
+
+/// List monitored servers
+///
+/// Every PostgreSQL instance the agents report on, with when it was first and last seen.
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers", operation_id = "list_servers",
+    responses((status = 200, description = "The servers", body = ServerList)))]
 pub async fn get(
     _who: Allowed<perm::Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(json!({ "servers": state.servers.list().await? })))
+    Ok(HttpResponse::Ok().json(ServerList {
+        servers: state.servers.list().await?,
+    }))
 }

@@ -1,22 +1,27 @@
 use actix_web::{HttpResponse, web};
+use pganalytics_ports::usecases::Series;
 use pganalytics_ports::usecases::SeriesRequest;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
+    /// A metric family, e.g. `pg_stat_database`.
     family: String,
     /// Comma-separated; default: every counter and gauge of the family.
     columns: Option<String>,
     /// RFC 3339; default: one hour before `to`.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
     /// RFC 3339; default: now.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// `60`, `60s`, `5m`, `1h`, `1d`; default `60s`.
     step: Option<String>,
@@ -40,8 +45,25 @@ fn parse_step(v: &str) -> Result<Duration, ApiError> {
     })
 }
 
-/// `GET /api/v1/servers/{id}/metrics?family=&columns=&from=&to=&step=` — time series,
-/// averaged per `step`; counters as per-second rates with resets handled.
+#[derive(Serialize, ToSchema)]
+pub struct SeriesAnswer {
+    server_id: i64,
+    family: String,
+    #[serde(with = "time::serde::rfc3339")]
+    from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    to: OffsetDateTime,
+    step_seconds: i64,
+    series: Vec<Series>,
+}
+
+/// Read a server's time series
+///
+/// Averaged per `step`; counters as per-second rates with resets handled.
+#[utoipa::path(get, path = "/api/v1/servers/{id}/metrics", tag = "servers",
+    operation_id = "server_metrics",
+    params(("id" = i64, Path, description = "The server's id"), Params),
+    responses((status = 200, description = "The series", body = SeriesAnswer)))]
 pub async fn get(
     _who: Allowed<perm::Read>,
     state: web::Data<AppState>,
@@ -87,14 +109,14 @@ pub async fn get(
             step,
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "server_id": server.id,
-        "family": q.family,
-        "from": from.format(&Rfc3339).unwrap_or_default(),
-        "to": to.format(&Rfc3339).unwrap_or_default(),
-        "step_seconds": step.whole_seconds(),
-        "series": series,
-    })))
+    Ok(HttpResponse::Ok().json(SeriesAnswer {
+        server_id: server.id,
+        family: q.family,
+        from,
+        to,
+        step_seconds: step.whole_seconds(),
+        series,
+    }))
 }
 
 #[cfg(test)]

@@ -2,25 +2,48 @@ use actix_web::{HttpResponse, web};
 use pganalytics_domain::access::Role;
 use pganalytics_ports::usecases::NewPassword;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::user_json;
+use super::UserView;
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewUser)]
 pub struct Body {
+    /// Letters, digits, `.`, `_`, `-`, `@`; starts with a letter or digit; at most 64.
+    #[schema(example = "alice")]
     username: String,
     role: Role,
-    /// Left out: one is generated and returned once, in `password`.
+    /// 12 characters at least, 71 bytes at most, not containing the user name. Left out:
+    /// one is generated and returned once, in `password`.
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
 }
 
-/// `POST /api/v1/users` (admin) — 201 with the user, and the generated password when none
-/// was given (shown this once).
+#[derive(Serialize, ToSchema)]
+pub struct UserCreated<'a> {
+    #[serde(flatten)]
+    user: UserView,
+    /// The generated password (only when none was given), shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+}
+
+/// Create a user
+///
+/// Answers with the user and, when no password was given, the generated one (shown this
+/// once).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", operation_id = "create_user",
+    request_body = Body,
+    responses(
+        (status = 201, description = "Created", body = UserCreated<'_>),
+        (status = 409, description = "The name is taken", body = ErrorBody<'_>),
+    ))]
 pub async fn post(
     who: Allowed<perm::ManageUsers>,
     state: web::Data<AppState>,
@@ -34,11 +57,10 @@ pub async fn post(
         .users
         .create(&who.ctx, &body.username, body.role, password)
         .await?;
-    let mut answer = user_json(&user);
-    if let Some(p) = generated {
-        answer["password"] = p.expose_secret().into();
-    }
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(answer))
+        .json(UserCreated {
+            user: UserView::from(&user),
+            password: generated.as_ref().map(ExposeSecret::expose_secret),
+        }))
 }

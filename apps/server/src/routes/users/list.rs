@@ -1,16 +1,30 @@
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::user_json;
+use super::UserView;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 
-/// `GET /api/v1/users` (admin)
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    users: Vec<UserView>,
+}
+
+/// List users
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
+    responses((status = 200, description = "Every user, by name", body = UserList)))]
 pub async fn get(
     _who: Allowed<perm::ManageUsers>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let users: Vec<_> = state.users.list().await?.iter().map(user_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "users": users })))
+    let users = state
+        .users
+        .list()
+        .await?
+        .iter()
+        .map(UserView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(UserList { users }))
 }

@@ -3,23 +3,34 @@ use actix_web::{HttpResponse, web};
 use pganalytics_ports::usecases::NewPassword;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-use super::parse_id;
+use super::{GeneratedPassword, parse_id};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordReset)]
 pub struct Body {
     /// Left out: one is generated and returned once.
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
 }
 
-/// `PUT /api/v1/users/{id}/password` (admin) — sets a user's password; every session of
-/// theirs ends.
+/// Set a user's password
+///
+/// Every session of the user ends.
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users",
+    operation_id = "reset_user_password",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body = Body,
+    responses(
+        (status = 200, description = "The generated password, shown this once", body = GeneratedPassword<'_>),
+        (status = 204, description = "The given password is set"),
+    ))]
 pub async fn put(
     who: Allowed<perm::ManageUsers>,
     state: web::Data<AppState>,
@@ -37,7 +48,9 @@ pub async fn put(
     {
         Some(generated) => Ok(HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({ "password": generated.expose_secret() }))),
+            .json(GeneratedPassword {
+                password: generated.expose_secret(),
+            })),
         None => Ok(HttpResponse::new(StatusCode::NO_CONTENT)),
     }
 }

@@ -2,23 +2,33 @@ use actix_web::{HttpResponse, web};
 use pganalytics_domain::access::Role;
 use pganalytics_domain::users::UserUpdate;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::{parse_id, user_json};
+use super::{UserView, parse_id};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Allowed, perm};
 use crate::json::JsonBody;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UserChange)]
 pub struct Body {
     role: Option<Role>,
     /// `false` disables the account: its sessions and API tokens end at once.
     active: Option<bool>,
 }
 
-/// `PATCH /api/v1/users/{id}` (admin) — role and/or active. The last active admin cannot
-/// be demoted or disabled (409).
+/// Change a user's role or status
+///
+/// The last active admin cannot be demoted or disabled (409).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "update_user",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body = Body,
+    responses(
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 409, description = "The last active admin", body = ErrorBody<'_>),
+    ))]
 pub async fn patch(
     who: Allowed<perm::ManageUsers>,
     state: web::Data<AppState>,
@@ -33,5 +43,5 @@ pub async fn patch(
         .users
         .update(&who.ctx, parse_id(&id)?, &update)
         .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
