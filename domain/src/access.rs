@@ -46,6 +46,21 @@ impl Permission {
         Permission::ManageCollectorConfig,
         Permission::ReadAuditLog,
     ];
+
+    /// The name the API shows (`/auth/me`, errors, the OpenAPI document, audit details).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::AcknowledgeAlerts => "acknowledge_alerts",
+            Self::EditAlertRules => "edit_alert_rules",
+            Self::ManageUsers => "manage_users",
+            Self::ManageApiTokens => "manage_api_tokens",
+            Self::ManageCollectors => "manage_collectors",
+            Self::ManageRegistrationTokens => "manage_registration_tokens",
+            Self::ManageCollectorConfig => "manage_collector_config",
+            Self::ReadAuditLog => "read_audit_log",
+        }
+    }
 }
 
 /// The permission table: what each role is granted.
@@ -143,6 +158,13 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permission_names_are_their_serialized_names() {
+        for p in Permission::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+    }
 
     #[test]
     fn the_permission_matrix_is_the_documented_one() {

@@ -220,7 +220,7 @@ pub async fn authorize(
             let entry = ctx
                 .entry(&action, None, state.clock.now())
                 .denied()
-                .detail("missing_permission", format!("{permission:?}"));
+                .detail("missing_permission", permission.as_str());
             // Best effort: the refusal stands whether or not it could be recorded.
             let _ = state.audit_store.append_audit(&entry).await;
         }
@@ -228,8 +228,9 @@ pub async fn authorize(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "the {} role may not do this (it needs the {permission:?} permission)",
-                principal.role.as_str()
+                "the {} role may not do this (it needs the {} permission)",
+                principal.role.as_str(),
+                permission.as_str()
             ),
         ));
     }

@@ -22,11 +22,11 @@ use crate::error::ErrorBody;
 use crate::routes::{Access, Operations, ROUTES, Route};
 
 /// Security scheme names, as the document and the Swagger page show them.
-pub const BEARER: &str = "bearer";
-pub const API_KEY: &str = "api_key";
-pub const REGISTRATION_TOKEN: &str = "registration_token";
-pub const COLLECTOR_CERTIFICATE: &str = "collector_certificate";
-pub const COLLECTOR_TOKEN: &str = "collector_token";
+const BEARER: &str = "bearer";
+const API_KEY: &str = "api_key";
+const REGISTRATION_TOKEN: &str = "registration_token";
+const COLLECTOR_CERTIFICATE: &str = "collector_certificate";
+const COLLECTOR_TOKEN: &str = "collector_token";
 
 /// The document, built once.
 pub fn document() -> &'static OpenApi {
@@ -45,7 +45,7 @@ pub fn json() -> &'static str {
 }
 
 /// The operation of `method` in a path item.
-pub fn operation_mut<'a>(item: &'a mut PathItem, method: &str) -> Option<&'a mut Operation> {
+fn operation_mut<'a>(item: &'a mut PathItem, method: &str) -> Option<&'a mut Operation> {
     match method {
         "GET" => item.get.as_mut(),
         "POST" => item.post.as_mut(),
@@ -312,10 +312,7 @@ fn complete(op: &mut Operation, route: &Route) {
     if let Access::Person(permission) = route.access {
         let note = format!(
             "\n\nNeeds the `{}` permission (roles: {}).",
-            serde_json::to_value(permission)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            permission.as_str(),
             pganalytics_domain::access::Role::ALL
                 .iter()
                 .filter(|r| r.allows(permission))
