@@ -1,31 +1,19 @@
-//! The agent's HTTP client for the server (ureq over native TLS, i.e. OpenSSL).
+//! The agent's HTTP client for the server (ureq over native TLS, i.e. OpenSSL): enrolment,
+//! and [`HttpTransport`], the [`Transport`] a registered agent delivers through.
 //!
 //! ureq 3 defaults to its Rustls provider even when only native-tls is compiled in, and
 //! panics on the first https call; the provider is therefore always set explicitly.
 
 use pganalytics_domain::config::CollectorConfig;
 use pganalytics_domain::delivery::{PushResult, parse_retry_after};
+use pganalytics_ports::transport::{PushAnswer, Transport, TransportError};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
-
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("the CA certificate is not valid PEM: {0}")]
-    Ca(String),
-    #[error("cannot reach the server: {0}")]
-    Transport(String),
-    /// The server answered with an error (its `error.code` and `error.message`).
-    #[error("the server refused ({status} {code}): {message}")]
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("the server's answer is not what was expected: {0}")]
-    BadAnswer(String),
-}
 
 /// What the server returns on enrolment. `Debug` leaves the token out.
 #[derive(Clone, Deserialize)]
@@ -47,22 +35,23 @@ impl std::fmt::Debug for Enrolment {
 }
 
 /// An HTTPS agent that trusts only `ca_pem`.
-pub fn agent_trusting(ca_pem: &str) -> Result<ureq::Agent, HttpError> {
+pub fn agent_trusting(ca_pem: &str) -> Result<ureq::Agent, TransportError> {
     agent_with(ca_pem, None)
 }
 
 /// An HTTPS agent that trusts only `ca_pem` and presents `client` (certificate, PKCS#8 key).
-fn agent_with(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ureq::Agent, HttpError> {
-    let ca = Certificate::from_pem(ca_pem.as_bytes()).map_err(|e| HttpError::Ca(e.to_string()))?;
+fn agent_with(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ureq::Agent, TransportError> {
+    let ca = Certificate::from_pem(ca_pem.as_bytes())
+        .map_err(|e| TransportError::Setup(e.to_string()))?;
     let mut tls = TlsConfig::builder()
         .provider(TlsProvider::NativeTls)
         .root_certs(RootCerts::new_with_certs(&[ca]));
     if let Some((cert, key)) = client {
         let cert = Certificate::from_pem(cert.as_bytes())
-            .map_err(|e| HttpError::Ca(format!("client certificate: {e}")))?;
+            .map_err(|e| TransportError::Setup(format!("client certificate: {e}")))?;
         // The error of a key that does not parse is not shown: it could quote the key.
         let key = PrivateKey::from_pem(key.as_bytes())
-            .map_err(|_| HttpError::Ca("the client key is not a PEM PKCS#8 key".into()))?;
+            .map_err(|_| TransportError::Setup("the client key is not a PEM PKCS#8 key".into()))?;
         tls = tls.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
     }
     Ok(ureq::Agent::config_builder()
@@ -81,7 +70,7 @@ pub fn enrol(
     name: &str,
     hostname: &str,
     csr_pem: &str,
-) -> Result<Enrolment, HttpError> {
+) -> Result<Enrolment, TransportError> {
     let url = format!(
         "{}/api/v1/collectors/register",
         server_url.trim_end_matches('/')
@@ -95,30 +84,12 @@ pub fn enrol(
     if status != 201 {
         return Err(error_of(status, &body));
     }
-    serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))
+    serde_json::from_str(&body).map_err(|e| TransportError::BadAnswer(e.to_string()))
 }
 
-/// The answer to a push, as the delivery rules need it.
-#[derive(Debug, Clone)]
-pub struct PushAnswer {
-    pub result: PushResult,
-    pub retry_after: Option<Duration>,
-    /// The server's JSON answer (or the transport error), for the dead-letter reason.
-    pub body: String,
-}
-
-impl PushAnswer {
-    /// `next_config_version` of a successful push.
-    pub fn next_config_version(&self) -> Option<i64> {
-        serde_json::from_str::<serde_json::Value>(&self.body)
-            .ok()?
-            .get("next_config_version")?
-            .as_i64()
-    }
-}
-
-/// A registered collector talking to its server over mutual TLS.
-pub struct CollectorClient {
+/// A registered collector talking to its server over mutual TLS (one certificate; the token
+/// is passed in).
+struct CollectorClient {
     agent: ureq::Agent,
     base: String,
     collector_id: String,
@@ -133,9 +104,9 @@ impl std::fmt::Debug for CollectorClient {
     }
 }
 
-fn error_of(status: u16, body: &str) -> HttpError {
+fn error_of(status: u16, body: &str) -> TransportError {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    HttpError::Refused {
+    TransportError::Refused {
         status,
         code: v["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
         message: v["error"]["message"].as_str().unwrap_or(body).to_owned(),
@@ -143,13 +114,13 @@ fn error_of(status: u16, body: &str) -> HttpError {
 }
 
 impl CollectorClient {
-    pub fn new(
+    fn new(
         server_url: &str,
         ca_pem: &str,
         cert_pem: &str,
         key_pem: &str,
         collector_id: &str,
-    ) -> Result<Self, HttpError> {
+    ) -> Result<Self, TransportError> {
         Ok(Self {
             agent: agent_with(ca_pem, Some((cert_pem, key_pem)))?,
             base: format!("{}/api/v1", server_url.trim_end_matches('/')),
@@ -159,7 +130,7 @@ impl CollectorClient {
 
     /// `POST /metrics/push` with a zstd-compressed batch. Never fails: a transport error is
     /// a [`PushResult::NetworkError`] answer.
-    pub fn push(&self, token: &str, zstd_batch: &[u8]) -> PushAnswer {
+    fn push(&self, token: &str, zstd_batch: &[u8]) -> PushAnswer {
         let sent = self
             .agent
             .post(&format!("{}/metrics/push", self.base))
@@ -198,7 +169,7 @@ impl CollectorClient {
     }
 
     /// `POST /collectors/{id}/token`: a fresh collector token, by client certificate alone.
-    pub fn refresh_token(&self) -> Result<String, HttpError> {
+    fn refresh_token(&self) -> Result<String, TransportError> {
         string_field(
             self.agent
                 .post(&format!(
@@ -211,11 +182,11 @@ impl CollectorClient {
     }
 
     /// `GET /config/{id}`; `None` when the server says the version in `etag` is current.
-    pub fn config(
+    fn config(
         &self,
         token: &str,
         etag: Option<&str>,
-    ) -> Result<Option<CollectorConfig>, HttpError> {
+    ) -> Result<Option<CollectorConfig>, TransportError> {
         let mut req = self
             .agent
             .get(&format!("{}/config/{}", self.base, self.collector_id))
@@ -228,13 +199,13 @@ impl CollectorClient {
             304 => Ok(None),
             200 => serde_json::from_str(&body)
                 .map(Some)
-                .map_err(|e| HttpError::BadAnswer(e.to_string())),
+                .map_err(|e| TransportError::BadAnswer(e.to_string())),
             _ => Err(error_of(status, &body)),
         }
     }
 
     /// `POST /collectors/{id}/certificate`: a certificate for the key of `csr_pem`.
-    pub fn renew_certificate(&self, csr_pem: &str) -> Result<String, HttpError> {
+    fn renew_certificate(&self, csr_pem: &str) -> Result<String, TransportError> {
         string_field(
             self.agent
                 .post(&format!(
@@ -247,7 +218,7 @@ impl CollectorClient {
     }
 
     /// `GET /health`.
-    pub fn health(&self) -> Result<(), HttpError> {
+    fn health(&self) -> Result<(), TransportError> {
         let (status, body) = answer(self.agent.get(&format!("{}/health", self.base)).call())?;
         if status == 200 {
             Ok(())
@@ -261,27 +232,27 @@ type Sent = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
 
 /// The status and the whole body of an answer (read to the end: ureq reuses a connection
 /// only then); no answer at all is a transport error.
-fn answer(sent: Sent) -> Result<(u16, String), HttpError> {
-    let mut res = sent.map_err(|e| HttpError::Transport(e.to_string()))?;
+fn answer(sent: Sent) -> Result<(u16, String), TransportError> {
+    let mut res = sent.map_err(|e| TransportError::Unreachable(e.to_string()))?;
     let body = res
         .body_mut()
         .read_to_string()
-        .map_err(|e| HttpError::Transport(e.to_string()))?;
+        .map_err(|e| TransportError::Unreachable(e.to_string()))?;
     Ok((res.status().as_u16(), body))
 }
 
 /// The string `field` of a `200` JSON answer; the server's error otherwise.
-fn string_field(sent: Sent, field: &str) -> Result<String, HttpError> {
+fn string_field(sent: Sent, field: &str) -> Result<String, TransportError> {
     let (status, body) = answer(sent)?;
     if status != 200 {
         return Err(error_of(status, &body));
     }
     let v: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| HttpError::BadAnswer(e.to_string()))?;
+        serde_json::from_str(&body).map_err(|e| TransportError::BadAnswer(e.to_string()))?;
     v[field]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| HttpError::BadAnswer(format!("no {field} in the answer")))
+        .ok_or_else(|| TransportError::BadAnswer(format!("no {field} in the answer")))
 }
 
 /// `GET /collectors/{id}/certificate` (public): the collector's current certificate.
@@ -289,10 +260,138 @@ pub fn current_certificate(
     server_url: &str,
     ca_pem: &str,
     collector_id: &str,
-) -> Result<String, HttpError> {
+) -> Result<String, TransportError> {
     let url = format!(
         "{}/api/v1/collectors/{collector_id}/certificate",
         server_url.trim_end_matches('/')
     );
     string_field(agent_trusting(ca_pem)?.get(&url).call(), "certificate")
+}
+
+/// Who the agent is to its server: what [`HttpTransport`] needs to reach it.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    pub server_url: String,
+    pub collector_id: String,
+    /// The server's CA, the only one trusted.
+    pub ca_pem: String,
+    pub cert_pem: String,
+    /// PKCS#8 PEM.
+    pub key_pem: SecretString,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("server_url", &self.server_url)
+            .field("collector_id", &self.collector_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The [`Transport`] over HTTPS: mutual TLS with the collector's certificate, the collector
+/// token on every call, a fresh token kept in `token_file` (0600) for the next start, and
+/// the client rebuilt in place after a certificate renewal. Shared by the agent's threads.
+pub struct HttpTransport {
+    identity: RwLock<ClientIdentity>,
+    client: RwLock<Arc<CollectorClient>>,
+    token: Mutex<SecretString>,
+    token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field(
+                "identity",
+                &*self.identity.read().unwrap_or_else(|p| p.into_inner()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_for(identity: &ClientIdentity) -> Result<CollectorClient, TransportError> {
+    CollectorClient::new(
+        &identity.server_url,
+        &identity.ca_pem,
+        &identity.cert_pem,
+        identity.key_pem.expose_secret(),
+        &identity.collector_id,
+    )
+}
+
+impl HttpTransport {
+    /// A transport for `identity` with the collector token `token`; a refreshed token is
+    /// written to `token_file` when given.
+    pub fn new(
+        identity: ClientIdentity,
+        token: SecretString,
+        token_file: Option<PathBuf>,
+    ) -> Result<Self, TransportError> {
+        let client = client_for(&identity)?;
+        Ok(Self {
+            identity: RwLock::new(identity),
+            client: RwLock::new(Arc::new(client)),
+            token: Mutex::new(token),
+            token_file,
+        })
+    }
+
+    fn client(&self) -> Arc<CollectorClient> {
+        self.client
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn token(&self) -> SecretString {
+        self.token.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `GET /health` over the collector's own connection (what `check` tries).
+    pub fn health(&self) -> Result<(), TransportError> {
+        self.client().health()
+    }
+}
+
+impl Transport for HttpTransport {
+    fn push(&self, batch: &[u8]) -> PushAnswer {
+        self.client().push(self.token().expose_secret(), batch)
+    }
+
+    fn refresh_token(&self) -> Result<(), TransportError> {
+        let fresh = SecretString::from(self.client().refresh_token()?);
+        if let Some(file) = &self.token_file {
+            // Losing the stored copy only costs a refresh at the next start.
+            let _ = crate::fs::write_atomic(file, fresh.expose_secret().as_bytes(), 0o600);
+        }
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn config(&self, etag: Option<&str>) -> Result<Option<CollectorConfig>, TransportError> {
+        self.client().config(self.token().expose_secret(), etag)
+    }
+
+    fn renew_certificate(&self, csr_pem: &str) -> Result<String, TransportError> {
+        self.client().renew_certificate(csr_pem)
+    }
+
+    fn use_certificate(
+        &self,
+        cert_pem: &str,
+        key_pem: &SecretString,
+    ) -> Result<(), TransportError> {
+        let mut identity = self
+            .identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        identity.cert_pem = cert_pem.to_owned();
+        identity.key_pem = key_pem.clone();
+        let client = client_for(&identity)?;
+        *self.client.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
+        *self.identity.write().unwrap_or_else(|p| p.into_inner()) = identity;
+        Ok(())
+    }
 }

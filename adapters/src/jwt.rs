@@ -5,7 +5,7 @@
 //! directory with mode 0600, so tokens survive a restart. Verification pins the algorithm:
 //! josekit's verifier rejects any token whose header names another `alg` (including
 //! `none` and HS256 made with the public key). josekit does not check `exp` itself, so the
-//! claims are checked by the domain ([`CollectorClaims::validate`]). `iat`/`exp` are
+//! claims are checked by the domain ([`Claims::validate`]). `iat`/`exp` are
 //! written as whole seconds, which every verifier accepts.
 
 use josekit::JoseError;
@@ -15,12 +15,10 @@ use josekit::jwt::{self, JwtPayload};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
-use pganalytics_domain::credentials::{CollectorClaims, CredentialError};
+use pganalytics_domain::credentials::{Claims, CollectorClaims, CredentialError};
 use pganalytics_domain::users::AccessClaims;
 use pganalytics_ports::crypto::{TokenError, TokenSigner};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
@@ -59,25 +57,21 @@ impl JoseSigner {
             path: path.to_owned(),
             source,
         };
-        let key = |e: &dyn std::fmt::Display| JwtSetupError::Key(e.to_string());
         if !path.exists() {
-            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|e| key(&e))?;
-            let pkey = PKey::from_ec_key(EcKey::generate(&group).map_err(|e| key(&e))?)
-                .map_err(|e| key(&e))?;
-            let pem = pkey.private_key_to_pem_pkcs8().map_err(|e| key(&e))?;
-            let tmp = path.with_extension("tmp");
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io)?;
-            f.write_all(&pem).and_then(|()| f.sync_all()).map_err(io)?;
-            fs::rename(&tmp, path).map_err(io)?;
+            crate::fs::write_atomic(path, &Self::new_key_pem()?, 0o600).map_err(io)?;
         }
         let pem = fs::read(path).map_err(io)?;
         Self::from_pem(&pem)
+    }
+
+    /// A new P-256 signing key, as PKCS#8 PEM: for [`from_pem`](Self::from_pem) when the key
+    /// lives in memory only (the memory backend; tests that forge tokens with it).
+    pub fn new_key_pem() -> Result<Vec<u8>, JwtSetupError> {
+        let key = |e: &dyn std::fmt::Display| JwtSetupError::Key(e.to_string());
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|e| key(&e))?;
+        let pkey = PKey::from_ec_key(EcKey::generate(&group).map_err(|e| key(&e))?)
+            .map_err(|e| key(&e))?;
+        pkey.private_key_to_pem_pkcs8().map_err(|e| key(&e))
     }
 
     /// From a PKCS#8 PEM P-256 private key.
@@ -135,6 +129,19 @@ impl JoseSigner {
     }
 }
 
+impl JoseSigner {
+    /// The claims of a token this key signed, checked for its kind's audience and expiry.
+    fn verify_claims<T: Claims + serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<T, TokenError> {
+        let claims: T = self.open(token)?;
+        claims.validate(now).map_err(claims_error)?;
+        Ok(claims)
+    }
+}
+
 fn claims_error(e: CredentialError) -> TokenError {
     match e {
         CredentialError::Expired => TokenError::Expired,
@@ -149,9 +156,7 @@ impl TokenSigner for JoseSigner {
     }
 
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<CollectorClaims, TokenError> {
-        let claims: CollectorClaims = self.open(token)?;
-        claims.validate(now).map_err(claims_error)?;
-        Ok(claims)
+        self.verify_claims(token, now)
     }
 
     fn issue_access(&self, claims: &AccessClaims) -> Result<String, TokenError> {
@@ -159,10 +164,8 @@ impl TokenSigner for JoseSigner {
     }
 
     fn verify_access(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
-        // A collector token has no `sid`: it fails here as malformed, or on its audience.
-        let claims: AccessClaims = self.open(token)?;
-        claims.validate(now).map_err(claims_error)?;
-        Ok(claims)
+        // A collector token has no `sid`: it fails as malformed, or on its audience.
+        self.verify_claims(token, now)
     }
 }
 
@@ -238,10 +241,8 @@ mod tests {
         );
         assert_eq!(ours.verify(&tampered, now()), Err(TokenError::BadSignature));
 
-        let wrong_aud = CollectorClaims {
-            aud: "someone-else".into(),
-            ..c
-        };
+        let mut wrong_aud = c.clone();
+        wrong_aud.registered.aud = "someone-else".into();
         assert_eq!(
             ours.verify(&ours.issue(&wrong_aud).unwrap(), now()),
             Err(TokenError::WrongAudience)

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(any(feature = "memory-backend", feature = "postgres-backend"))]
+pub mod backend;
+pub mod fs;
 pub mod system;
 
 #[cfg(feature = "host")]

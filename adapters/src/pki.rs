@@ -23,10 +23,10 @@ use openssl::x509::extension::{
 use openssl::x509::{X509, X509Builder, X509NameBuilder, X509Req};
 use pganalytics_domain::collector::{CertificateInfo, CollectorId};
 use pganalytics_domain::credentials::Fingerprint;
-use pganalytics_ports::crypto::{CertificateAuthority, IssuedCertificate, PkiError};
+use pganalytics_ports::crypto::{
+    CertificateAuthority, IssuedCertificate, PkiError, ServerIdentity,
+};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 use x509_cert::der::{DecodePem, Encode};
@@ -57,11 +57,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiSetupError + '_ {
     }
 }
 
-/// The CA key pair and certificate.
+/// The CA key pair and certificate, kept in a directory (the server's data directory) or
+/// only in memory ([`OpensslCa::ephemeral`]).
 pub struct OpensslCa {
     cert: X509,
     key: PKey<Private>,
     cert_pem: String,
+    /// Where the CA and the server's TLS identity are kept; `None` in memory.
+    dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for OpensslCa {
@@ -72,21 +75,9 @@ impl std::fmt::Debug for OpensslCa {
     }
 }
 
-/// Writes `data` to `path` with `mode`, atomically (temp file + rename), so a crash never
-/// leaves half a key behind.
-pub fn write_private_file(path: &Path, data: &[u8], mode: u32) -> Result<(), PkiSetupError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(data).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+/// Writes a key or certificate with [`crate::fs::write_atomic`].
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), PkiSetupError> {
+    crate::fs::write_atomic(path, data, mode).map_err(io(path))
 }
 
 fn new_ec_key() -> Result<PKey<Private>, PkiSetupError> {
@@ -130,9 +121,19 @@ impl OpensslCa {
                 cert,
                 key,
                 cert_pem,
+                dir: Some(dir.to_owned()),
             });
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut ca = Self::ephemeral(now)?;
+        write_file(&key_path, &ca.key.private_key_to_pem_pkcs8()?, 0o600)?;
+        write_file(&cert_path, ca.cert_pem.as_bytes(), 0o644)?;
+        ca.dir = Some(dir.to_owned());
+        Ok(ca)
+    }
+
+    /// A new CA that lives in memory only: for the memory backend and tests.
+    pub fn ephemeral(now: OffsetDateTime) -> Result<Self, PkiSetupError> {
         let key = new_ec_key()?;
         let mut b = X509Builder::new()?;
         b.set_version(2)?;
@@ -156,28 +157,30 @@ impl OpensslCa {
         b.sign(&key, MessageDigest::sha256())?;
         let cert = b.build();
         let cert_pem = String::from_utf8(cert.to_pem()?).unwrap_or_default();
-        write_private_file(&key_path, &key.private_key_to_pem_pkcs8()?, 0o600)?;
-        write_private_file(&cert_path, cert_pem.as_bytes(), 0o644)?;
         Ok(Self {
             cert,
             key,
             cert_pem,
+            dir: None,
         })
     }
 
-    /// The server's TLS certificate and key (PEM) for `names` (DNS names or IP addresses),
-    /// from `server.pem`/`server.key` in `dir` when still good, else freshly issued.
-    pub fn server_identity(
+    /// The server's TLS certificate and key (PEM) for `names` (DNS names or IP addresses):
+    /// from `server.pem`/`server.key` in the CA's directory when still good, else freshly
+    /// issued (and kept there, when the CA has a directory).
+    fn tls_identity(
         &self,
-        dir: &Path,
         names: &[String],
         now: OffsetDateTime,
     ) -> Result<(String, String), PkiSetupError> {
-        let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
-        if let (Ok(cert_pem), Ok(key_pem)) = (
-            fs::read_to_string(&cert_path),
-            fs::read_to_string(&key_path),
-        ) && self.server_cert_still_good(&cert_pem, names, now)
+        let paths = self
+            .dir
+            .as_ref()
+            .map(|d| (d.join("server.pem"), d.join("server.key")));
+        if let Some((cert_path, key_path)) = &paths
+            && let (Ok(cert_pem), Ok(key_pem)) =
+                (fs::read_to_string(cert_path), fs::read_to_string(key_path))
+            && self.server_cert_still_good(&cert_pem, names, now)
         {
             return Ok((cert_pem, key_pem));
         }
@@ -201,8 +204,10 @@ impl OpensslCa {
         b.sign(&self.key, MessageDigest::sha256())?;
         let cert_pem = String::from_utf8(b.build().to_pem()?).unwrap_or_default();
         let key_pem = String::from_utf8(key.private_key_to_pem_pkcs8()?).unwrap_or_default();
-        write_private_file(&key_path, key_pem.as_bytes(), 0o600)?;
-        write_private_file(&cert_path, cert_pem.as_bytes(), 0o644)?;
+        if let Some((cert_path, key_path)) = &paths {
+            write_file(key_path, key_pem.as_bytes(), 0o600)?;
+            write_file(cert_path, cert_pem.as_bytes(), 0o644)?;
+        }
         Ok((cert_pem, key_pem))
     }
 
@@ -264,10 +269,6 @@ impl OpensslCa {
             .build(&b.x509v3_context(Some(&self.cert), None))?;
         b.append_extension(aki)?;
         Ok(b)
-    }
-
-    pub fn certificate(&self) -> &X509 {
-        &self.cert
     }
 }
 
@@ -342,6 +343,20 @@ impl CertificateAuthority for OpensslCa {
 
     fn ca_certificate_pem(&self) -> String {
         self.cert_pem.clone()
+    }
+
+    fn server_identity(
+        &self,
+        names: &[String],
+        now: OffsetDateTime,
+    ) -> Result<ServerIdentity, PkiError> {
+        let (certificate_pem, key_pem) = self
+            .tls_identity(names, now)
+            .map_err(|e| PkiError::Internal(Box::new(e)))?;
+        Ok(ServerIdentity {
+            certificate_pem,
+            key_pem: key_pem.into(),
+        })
     }
 }
 
@@ -418,6 +433,7 @@ pub fn new_key_and_csr(cn: &str) -> Result<(String, String), PkiSetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap()
@@ -450,10 +466,7 @@ mod tests {
         );
         assert_eq!(issued.info.not_after, now() + COLLECTOR_CERT_LIFETIME);
         let cert = X509::from_pem(issued.pem.as_bytes()).unwrap();
-        assert!(
-            cert.verify(&ca.certificate().public_key().unwrap())
-                .unwrap()
-        );
+        assert!(cert.verify(&ca.cert.public_key().unwrap()).unwrap());
         assert_eq!(
             issued.info.fingerprint,
             Fingerprint::of_der(&cert.to_der().unwrap())
@@ -508,12 +521,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = OpensslCa::load_or_create(dir.path(), now()).unwrap();
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let (c1, _) = ca.server_identity(dir.path(), &names, now()).unwrap();
-        let (c2, _) = ca.server_identity(dir.path(), &names, now()).unwrap();
+        let (c1, _) = ca.tls_identity(&names, now()).unwrap();
+        let (c2, _) = ca.tls_identity(&names, now()).unwrap();
         assert_eq!(c1, c2);
-        let (c3, _) = ca
-            .server_identity(dir.path(), &["db.example".to_owned()], now())
-            .unwrap();
+        let (c3, _) = ca.tls_identity(&["db.example".to_owned()], now()).unwrap();
         assert_ne!(c1, c3);
+        // In memory, nothing is written and each identity is new.
+        let mem = OpensslCa::ephemeral(now()).unwrap();
+        let (m1, _) = mem.tls_identity(&names, now()).unwrap();
+        assert_ne!(m1, mem.tls_identity(&names, now()).unwrap().0);
+        assert!(
+            X509::from_pem(m1.as_bytes())
+                .unwrap()
+                .verify(&mem.cert.public_key().unwrap())
+                .unwrap()
+        );
     }
 }

@@ -173,45 +173,43 @@ impl KeyRing {
     }
 }
 
+/// The text of a new key ring holding one random key, named after `now`.
+fn new_ring_text(now: time::OffsetDateTime) -> Result<String, SecretsError> {
+    let mut key = [0u8; 32];
+    openssl::rand::rand_bytes(&mut key).map_err(SecretsError::Crypto)?;
+    Ok(format!(
+        "# pgAnalytics secrets key ring: <id>=<64 hex>; the first key encrypts.\n\
+         # Rotation: docs/operations.md. Back this file up: without it the stored\n\
+         # secrets cannot be read.\nk{}={}\n",
+        now.unix_timestamp(),
+        hex::encode(key)
+    ))
+}
+
 impl KeyRing {
     /// The key ring from `env` (its text) when set, else from the file at `path`, which is
-    /// created with one random key (mode 0600) on first use.
+    /// created with one random key (mode 0600) on first use, at `now`.
     pub fn load_or_create(
         env: Option<&SecretString>,
         path: &std::path::Path,
+        now: time::OffsetDateTime,
     ) -> Result<Self, SecretsError> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
         if let Some(text) = env {
             return Self::parse(text);
         }
         let io =
             |e: std::io::Error| SecretsError::InvalidKeyRing(format!("{}: {e}", path.display()));
         if !path.exists() {
-            let mut key = [0u8; 32];
-            openssl::rand::rand_bytes(&mut key).map_err(SecretsError::Crypto)?;
-            let id = format!("k{}", time::OffsetDateTime::now_utc().unix_timestamp());
-            let text = format!(
-                "# pgAnalytics secrets key ring: <id>=<64 hex>; the first key encrypts.\n\
-                 # Rotation: docs/operations.md. Back this file up: without it the stored\n\
-                 # secrets cannot be read.\n{id}={}\n",
-                hex::encode(key)
-            );
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io)?;
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(io)?;
-            std::fs::rename(&tmp, path).map_err(io)?;
+            let text = new_ring_text(now)?;
+            crate::fs::write_atomic(path, text.as_bytes(), 0o600).map_err(io)?;
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
         Self::parse(&SecretString::from(text))
+    }
+
+    /// A key ring of one random key, in memory only (the memory backend).
+    pub fn generate(now: time::OffsetDateTime) -> Result<Self, SecretsError> {
+        Self::parse(&SecretString::from(new_ring_text(now)?))
     }
 }
 
@@ -231,6 +229,10 @@ impl pganalytics_ports::crypto::SecretCipher for KeyRing {
             .reencrypt(sealed, purpose)
             .map_err(|e| CipherError::Undecryptable(e.to_string()))?;
         Ok((again != sealed).then_some(again))
+    }
+
+    fn current_key_id(&self) -> String {
+        self.current_id().to_owned()
     }
 }
 

@@ -100,6 +100,33 @@ impl Role {
     }
 }
 
+/// What a caller must present to be let through to an operation: the access column of the
+/// server's route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, login, refresh, a collector's public certificate).
+    Public,
+    /// A registration token (agent enrolment); the enrolment itself checks it.
+    RegistrationToken,
+    /// A collector: its client certificate and its collector token, both its own.
+    Collector,
+    /// A collector's client certificate alone (a fresh token, a certificate renewal): the
+    /// operation checks the certificate is that of the collector it names.
+    CollectorCertificate,
+    /// A person or script granted this permission.
+    Person(Permission),
+}
+
+impl Access {
+    /// Whether the operation spends the collectors' rate budget rather than the people's.
+    pub fn is_ingest(self) -> bool {
+        matches!(
+            self,
+            Self::Collector | Self::CollectorCertificate | Self::RegistrationToken
+        )
+    }
+}
+
 /// Who is making a request, once authenticated, and the role it acts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

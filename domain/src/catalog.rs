@@ -8,6 +8,9 @@
 //! adapter checks the two agree.
 
 use serde::Serialize;
+use std::time::Duration;
+
+use crate::config::Intervals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -51,9 +54,75 @@ pub struct ColumnSpec {
     pub kind: ColumnKind,
 }
 
+/// A group of collectors that run together on one interval (see
+/// [`crate::config::Intervals`] and [`crate::schedule`]). Which group collects a family is
+/// said once, by the family's [`FamilySpec::group`]; everything else (the schedule, the
+/// agent's collector tables) derives it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    Activity,
+    Database,
+    Replication,
+    Host,
+    Tables,
+    Statements,
+    Disk,
+}
+
+impl Group {
+    pub const ALL: [Group; 7] = [
+        Group::Activity,
+        Group::Database,
+        Group::Replication,
+        Group::Host,
+        Group::Tables,
+        Group::Statements,
+        Group::Disk,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activity => "activity",
+            Self::Database => "database",
+            Self::Replication => "replication",
+            Self::Host => "host",
+            Self::Tables => "tables",
+            Self::Statements => "statements",
+            Self::Disk => "disk",
+        }
+    }
+
+    /// The families this group collects, in catalog order.
+    pub fn families(self) -> impl Iterator<Item = &'static FamilySpec> {
+        FAMILIES.iter().filter(move |f| f.group == Some(self))
+    }
+
+    /// Whether this group collects `family`.
+    pub fn collects(self, family: &str) -> bool {
+        family_group(family) == Some(self)
+    }
+
+    pub fn interval(self, intervals: &Intervals) -> Duration {
+        let seconds = match self {
+            Self::Activity => intervals.activity,
+            Self::Database => intervals.database,
+            Self::Replication => intervals.replication,
+            Self::Host => intervals.host,
+            Self::Tables => intervals.tables,
+            Self::Statements => intervals.statements,
+            Self::Disk => intervals.disk,
+        };
+        Duration::from_secs(u64::from(seconds.max(1)))
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct FamilySpec {
     pub name: &'static str,
+    /// The collector group that collects it on the agent; `None` for the families that are
+    /// not collected on a schedule (the server log's events, the agent's own figures).
+    pub group: Option<Group>,
     /// How long raw rows are kept; older rows are rejected at ingest.
     pub retention_days: u32,
     pub columns: &'static [ColumnSpec],
@@ -109,6 +178,7 @@ const fn ts(name: &'static str) -> ColumnSpec {
 pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_database",
+        group: Some(Group::Database),
         retention_days: 30,
         columns: &[
             l("datname"), g("numbackends"), c("xact_commit"), c("xact_rollback"),
@@ -121,6 +191,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_table",
+        group: Some(Group::Tables),
         retention_days: 7,
         columns: &[
             l("datname"), l("schemaname"), l("relname"), c("seq_scan"), c("seq_tup_read"),
@@ -136,6 +207,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_index",
+        group: Some(Group::Tables),
         retention_days: 7,
         columns: &[
             l("datname"), l("schemaname"), l("relname"), l("indexrelname"), c("idx_scan"),
@@ -145,6 +217,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_activity",
+        group: Some(Group::Activity),
         retention_days: 30,
         columns: &[
             l("datname"), l("state"), l("wait_event_type"), g("sessions"),
@@ -154,6 +227,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_bgwriter",
+        group: Some(Group::Database),
         retention_days: 30,
         columns: &[
             c("checkpoints_timed"), c("checkpoints_req"), c("checkpoint_write_time_us"),
@@ -164,6 +238,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_replication",
+        group: Some(Group::Replication),
         retention_days: 30,
         columns: &[
             l("application_name"), l("client_addr"), l("state"), l("sync_state"),
@@ -174,6 +249,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_cpu",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             l("cpu"), c("user_ms"), c("nice_ms"), c("system_ms"), c("idle_ms"),
@@ -182,6 +258,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_memory",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             g("total_bytes"), g("free_bytes"), g("available_bytes"), g("buffers_bytes"),
@@ -190,6 +267,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_load",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             g("load1"), g("load5"), g("load15"), g("procs_running"), g("procs_blocked"),
@@ -197,6 +275,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_disk_io",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             l("device"), c("reads_completed"), c("reads_merged"), c("sectors_read"),
@@ -207,6 +286,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_network",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             l("interface"), c("rx_bytes"), c("rx_packets"), c("rx_errors"), c("rx_dropped"),
@@ -215,6 +295,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "disk_usage",
+        group: Some(Group::Disk),
         retention_days: 30,
         columns: &[
             l("mountpoint"), l("device"), l("fstype"), l("role"), g("total_bytes"),
@@ -224,6 +305,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_lock",
+        group: Some(Group::Activity),
         retention_days: 30,
         columns: &[
             l("datname"), l("locktype"), l("mode"), g("granted"), g("waiting"),
@@ -231,6 +313,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_wal",
+        group: Some(Group::Database),
         retention_days: 30,
         columns: &[
             g("in_recovery"), g("wal_position_bytes"), c("wal_records"), c("wal_fpi"),
@@ -240,6 +323,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_archiver",
+        group: Some(Group::Database),
         retention_days: 30,
         columns: &[
             c("archived_count"), c("failed_count"), t("last_archived_wal"),
@@ -249,6 +333,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_replication_slot",
+        group: Some(Group::Replication),
         retention_days: 30,
         columns: &[
             l("slot_name"), l("slot_type"), l("datname"), g("active"), t("wal_status"),
@@ -257,6 +342,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_wal_receiver",
+        group: Some(Group::Replication),
         retention_days: 30,
         columns: &[
             l("sender_host"), t("status"), g("received_lag_bytes"), g("replay_lag_seconds"),
@@ -265,6 +351,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_vacuum_progress",
+        group: Some(Group::Activity),
         retention_days: 14,
         columns: &[
             l("datname"), l("relname"), l("phase"), g("pid"), g("heap_blks_total"),
@@ -274,6 +361,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_statement",
+        group: Some(Group::Statements),
         retention_days: 14,
         columns: &[
             l("datname"), l("username"), l("queryid"), g("interval_seconds"), g("calls"),
@@ -285,6 +373,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_statement_text",
+        group: Some(Group::Statements),
         retention_days: 30,
         columns: &[
             l("datname"), l("queryid"), t("query"),
@@ -292,6 +381,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_io",
+        group: Some(Group::Database),
         retention_days: 30,
         columns: &[
             l("backend_type"), l("object"), l("context"), c("reads"), c("read_time_us"),
@@ -301,6 +391,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "sys_pressure",
+        group: Some(Group::Host),
         retention_days: 30,
         columns: &[
             l("resource"), g("some_avg10"), g("some_avg60"), g("some_avg300"),
@@ -310,6 +401,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "agent",
+        group: None,
         retention_days: 30,
         columns: &[
             l("collector"), g("duration_ms"), g("rows"), c("errors"), c("skipped_ticks"),
@@ -319,6 +411,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     },
     FamilySpec {
         name: "pg_log_event",
+        group: None,
         retention_days: 14,
         columns: &[
             l("severity"), l("category"), l("sqlstate"), l("datname"), l("username"),
@@ -329,6 +422,11 @@ pub static FAMILIES: &[FamilySpec] = &[
 
 pub fn family(name: &str) -> Option<&'static FamilySpec> {
     FAMILIES.iter().find(|f| f.name == name)
+}
+
+/// The group that collects `family`, if it is collected on a schedule.
+pub fn family_group(name: &str) -> Option<Group> {
+    family(name).and_then(|f| f.group)
 }
 
 /// The longest retention of any family: the oldest timestamp any batch may carry.

@@ -251,10 +251,11 @@ impl ApiToken {
     }
 }
 
-/// Claims of a collector's short-lived access token.
+/// The claims every token of ours carries besides its subject (RFC 7519's registered
+/// claims): our issuer, an audience telling collector tokens and people's tokens apart, a
+/// unique id, and when it was issued and expires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CollectorClaims {
-    pub sub: CollectorId,
+pub struct RegisteredClaims {
     pub aud: String,
     pub iss: String,
     pub jti: Uuid,
@@ -263,20 +264,19 @@ pub struct CollectorClaims {
     pub exp: i64,
 }
 
-impl CollectorClaims {
-    pub const AUDIENCE: &'static str = "pganalytics-collector";
+impl RegisteredClaims {
+    /// Who issues every token: this server.
     pub const ISSUER: &'static str = "pganalytics-server";
-    pub const LIFETIME: Duration = Duration::minutes(15);
 
-    pub fn new(sub: CollectorId, jti: Uuid, now: OffsetDateTime) -> Self {
+    /// Claims for a token for `audience`, issued at `now` and living `lifetime`.
+    pub fn new(audience: &str, lifetime: Duration, jti: Uuid, now: OffsetDateTime) -> Self {
         let iat = now.unix_timestamp();
         Self {
-            sub,
-            aud: Self::AUDIENCE.to_owned(),
+            aud: audience.to_owned(),
             iss: Self::ISSUER.to_owned(),
             jti,
             iat,
-            exp: iat + Self::LIFETIME.whole_seconds(),
+            exp: iat + lifetime.whole_seconds(),
         }
     }
 
@@ -284,28 +284,58 @@ impl CollectorClaims {
         OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    /// Checks audience and expiry at `now` (the signature is the signer's business).
-    pub fn validate(&self, now: OffsetDateTime) -> Result<(), CredentialError> {
-        check_claims(&self.aud, &self.iss, self.exp, Self::AUDIENCE, now)
+    /// The checks every token of ours gets besides its signature: our issuer, the expected
+    /// audience, not expired at `now`.
+    pub fn validate(&self, audience: &str, now: OffsetDateTime) -> Result<(), CredentialError> {
+        if self.aud != audience || self.iss != Self::ISSUER {
+            return Err(CredentialError::WrongAudience);
+        }
+        if now.unix_timestamp() >= self.exp {
+            return Err(CredentialError::Expired);
+        }
+        Ok(())
     }
 }
 
-/// The checks every token of ours gets besides its signature: our issuer, the expected
-/// audience, not expired at `now`.
-pub(crate) fn check_claims(
-    aud: &str,
-    iss: &str,
-    exp: i64,
-    audience: &str,
-    now: OffsetDateTime,
-) -> Result<(), CredentialError> {
-    if aud != audience || iss != CollectorClaims::ISSUER {
-        return Err(CredentialError::WrongAudience);
+/// The claims of one kind of token: its audience, and the registered claims it carries.
+pub trait Claims {
+    const AUDIENCE: &'static str;
+    fn registered(&self) -> &RegisteredClaims;
+
+    fn expires_at(&self) -> OffsetDateTime {
+        self.registered().expires_at()
     }
-    if now.unix_timestamp() >= exp {
-        return Err(CredentialError::Expired);
+
+    /// Checks audience, issuer and expiry at `now` (the signature is the signer's business).
+    fn validate(&self, now: OffsetDateTime) -> Result<(), CredentialError> {
+        self.registered().validate(Self::AUDIENCE, now)
     }
-    Ok(())
+}
+
+/// Claims of a collector's short-lived access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorClaims {
+    pub sub: CollectorId,
+    #[serde(flatten)]
+    pub registered: RegisteredClaims,
+}
+
+impl CollectorClaims {
+    pub const LIFETIME: Duration = Duration::minutes(15);
+
+    pub fn new(sub: CollectorId, jti: Uuid, now: OffsetDateTime) -> Self {
+        Self {
+            sub,
+            registered: RegisteredClaims::new(Self::AUDIENCE, Self::LIFETIME, jti, now),
+        }
+    }
+}
+
+impl Claims for CollectorClaims {
+    const AUDIENCE: &'static str = "pganalytics-collector";
+    fn registered(&self) -> &RegisteredClaims {
+        &self.registered
+    }
 }
 
 /// Whether a certificate valid from `not_before` to `not_after` should be renewed at
@@ -407,10 +437,8 @@ mod tests {
             c.validate(now + Duration::minutes(15)),
             Err(CredentialError::Expired)
         );
-        let other = CollectorClaims {
-            aud: "x".into(),
-            ..c
-        };
+        let mut other = c.clone();
+        other.registered.aud = "x".into();
         assert_eq!(other.validate(now), Err(CredentialError::WrongAudience));
     }
 }

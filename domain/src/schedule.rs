@@ -10,81 +10,8 @@
 
 use std::time::Duration;
 
+pub use crate::catalog::Group;
 use crate::config::Intervals;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Group {
-    Activity,
-    Database,
-    Replication,
-    Host,
-    Tables,
-    Statements,
-    Disk,
-}
-
-impl Group {
-    pub const ALL: [Group; 7] = [
-        Group::Activity,
-        Group::Database,
-        Group::Replication,
-        Group::Host,
-        Group::Tables,
-        Group::Statements,
-        Group::Disk,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Activity => "activity",
-            Self::Database => "database",
-            Self::Replication => "replication",
-            Self::Host => "host",
-            Self::Tables => "tables",
-            Self::Statements => "statements",
-            Self::Disk => "disk",
-        }
-    }
-
-    /// The families this group collects.
-    pub fn families(self) -> &'static [&'static str] {
-        match self {
-            Self::Activity => &["pg_activity", "pg_lock", "pg_vacuum_progress"],
-            Self::Database => &[
-                "pg_database",
-                "pg_bgwriter",
-                "pg_wal",
-                "pg_archiver",
-                "pg_io",
-            ],
-            Self::Replication => &["pg_replication", "pg_replication_slot", "pg_wal_receiver"],
-            Self::Host => &[
-                "sys_cpu",
-                "sys_memory",
-                "sys_load",
-                "sys_disk_io",
-                "sys_network",
-                "sys_pressure",
-            ],
-            Self::Tables => &["pg_table", "pg_index"],
-            Self::Statements => &["pg_statement", "pg_statement_text"],
-            Self::Disk => &["disk_usage"],
-        }
-    }
-
-    pub fn interval(self, intervals: &Intervals) -> Duration {
-        let seconds = match self {
-            Self::Activity => intervals.activity,
-            Self::Database => intervals.database,
-            Self::Replication => intervals.replication,
-            Self::Host => intervals.host,
-            Self::Tables => intervals.tables,
-            Self::Statements => intervals.statements,
-            Self::Disk => intervals.disk,
-        };
-        Duration::from_secs(u64::from(seconds.max(1)))
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
@@ -250,7 +177,7 @@ mod tests {
         for f in crate::catalog::FAMILIES {
             let n = Group::ALL
                 .iter()
-                .filter(|g| g.families().contains(&f.name))
+                .filter(|g| g.families().any(|x| x.name == f.name))
                 .count();
             let expected = usize::from(!matches!(f.name, "pg_log_event" | "agent"));
             assert_eq!(n, expected, "{}", f.name);

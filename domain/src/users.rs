@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::access::Role;
-use crate::credentials::{CredentialError, SecretBytes, TokenHash};
+use crate::credentials::{Claims, CredentialError, RegisteredClaims, SecretBytes, TokenHash};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {
@@ -137,37 +137,26 @@ pub struct AccessClaims {
     /// The session (refresh-token family) the token belongs to: logging out or a detected
     /// refresh-token reuse revokes it, and the access token with it, at once.
     pub sid: Uuid,
-    pub aud: String,
-    pub iss: String,
-    pub jti: Uuid,
-    pub iat: i64,
-    pub exp: i64,
+    #[serde(flatten)]
+    pub registered: RegisteredClaims,
 }
 
 impl AccessClaims {
-    pub const AUDIENCE: &'static str = "pganalytics-api";
-    pub const ISSUER: &'static str = crate::credentials::CollectorClaims::ISSUER;
     pub const LIFETIME: Duration = Duration::minutes(15);
 
     pub fn new(user: Uuid, session: Uuid, jti: Uuid, now: OffsetDateTime) -> Self {
-        let iat = now.unix_timestamp();
         Self {
             sub: user,
             sid: session,
-            aud: Self::AUDIENCE.to_owned(),
-            iss: Self::ISSUER.to_owned(),
-            jti,
-            iat,
-            exp: iat + Self::LIFETIME.whole_seconds(),
+            registered: RegisteredClaims::new(Self::AUDIENCE, Self::LIFETIME, jti, now),
         }
     }
+}
 
-    pub fn expires_at(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
-    pub fn validate(&self, now: OffsetDateTime) -> Result<(), CredentialError> {
-        crate::credentials::check_claims(&self.aud, &self.iss, self.exp, Self::AUDIENCE, now)
+impl Claims for AccessClaims {
+    const AUDIENCE: &'static str = "pganalytics-api";
+    fn registered(&self) -> &RegisteredClaims {
+        &self.registered
     }
 }
 
@@ -317,7 +306,7 @@ mod tests {
             Err(CredentialError::Expired)
         );
         let mut other = c.clone();
-        other.aud = crate::credentials::CollectorClaims::AUDIENCE.into();
+        other.registered.aud = crate::credentials::CollectorClaims::AUDIENCE.into();
         assert_eq!(other.validate(now), Err(CredentialError::WrongAudience));
     }
 

@@ -16,6 +16,19 @@ pub enum PkiError {
     Internal(#[source] BoxError),
 }
 
+/// The server's own TLS certificate and its key, issued by the CA.
+#[derive(Clone)]
+pub struct ServerIdentity {
+    pub certificate_pem: String,
+    pub key_pem: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for ServerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerIdentity").finish_non_exhaustive()
+    }
+}
+
 /// A certificate the CA issued.
 #[derive(Debug, Clone)]
 pub struct IssuedCertificate {
@@ -39,6 +52,15 @@ pub trait CertificateAuthority: Send + Sync {
 
     /// The CA certificate in PEM, which agents use to verify the server.
     fn ca_certificate_pem(&self) -> String;
+
+    /// The server's TLS certificate for `names` (DNS names or IP addresses), issued by this
+    /// CA: the one issued before while it covers `names` and has more than a third of its
+    /// life left, else a new one.
+    fn server_identity(
+        &self,
+        names: &[String],
+        now: OffsetDateTime,
+    ) -> Result<ServerIdentity, PkiError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +120,9 @@ pub trait SecretCipher: Send + Sync {
 
     /// The value sealed again under the current key, or `None` when it already is.
     fn reseal(&self, sealed: &str, purpose: &str) -> Result<Option<String>, CipherError>;
+
+    /// The id of the key new values are sealed under (no secret: for messages).
+    fn current_key_id(&self) -> String;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -35,37 +35,42 @@ fn read(name: &'static str, f: impl FnOnce() -> procfs::ProcResult<CollectedRows
     })
 }
 
+/// One host collector: how it reads this machine.
+type Read = fn(&ProcHost) -> procfs::ProcResult<CollectedRows>;
+
+/// Every host collector, named after the family it produces; the catalog says which group
+/// runs it ([`pganalytics_domain::catalog::family_group`]).
+const COLLECTORS: &[(&str, Read)] = &[
+    ("sys_cpu", |_| cpu::read()),
+    ("sys_memory", |_| memory::read()),
+    ("sys_load", |_| load::read()),
+    ("sys_disk_io", |_| disk_io::read()),
+    ("sys_network", |_| network::read()),
+    ("sys_pressure", |_| pressure::read()),
+    ("disk_usage", |host| disk_usage::read(&host.roles)),
+];
+
 impl Source for ProcHost {
     fn instance(&self) -> &str {
         &self.instance
     }
 
     fn collectors(&self, group: Group) -> Vec<&'static str> {
-        match group {
-            Group::Host => vec![
-                "sys_cpu",
-                "sys_memory",
-                "sys_load",
-                "sys_disk_io",
-                "sys_network",
-                "sys_pressure",
-            ],
-            Group::Disk => vec!["disk_usage"],
-            _ => Vec::new(),
-        }
+        COLLECTORS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| group.collects(name))
+            .collect()
     }
 
     fn read(&mut self, collector: &'static str) -> Reading {
-        match collector {
-            "sys_cpu" => read(collector, cpu::read),
-            "sys_memory" => read(collector, memory::read),
-            "sys_load" => read(collector, load::read),
-            "sys_disk_io" => read(collector, disk_io::read),
-            "sys_network" => read(collector, network::read),
-            "sys_pressure" => read(collector, pressure::read),
-            "disk_usage" => read(collector, || disk_usage::read(&self.roles)),
-            other => Reading::timed(other, || {
-                Err(SourceError::new(other, "the host has no such collector"))
+        match COLLECTORS.iter().find(|(name, _)| *name == collector) {
+            Some((_, read_host)) => read(collector, || read_host(self)),
+            None => Reading::timed(collector, || {
+                Err(SourceError::new(
+                    collector,
+                    "the host has no such collector",
+                ))
             }),
         }
     }

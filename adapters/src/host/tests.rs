@@ -122,3 +122,20 @@ fn a_group_runs_only_its_own_enabled_families() {
     let only_load = names(host.collect(Group::Host, &FamilyFilter::from_config(&config)));
     assert_eq!(only_load, ["sys_load"]);
 }
+
+#[test]
+fn every_host_family_of_the_catalog_has_exactly_one_collector() {
+    let host = ProcHost::default();
+    for group in Group::ALL {
+        let expected: Vec<&str> = group
+            .families()
+            .map(|f| f.name)
+            .filter(|n| n.starts_with("sys_") || *n == "disk_usage")
+            .collect();
+        let mut got = host.collectors(group);
+        got.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{group:?}");
+    }
+}

@@ -14,8 +14,8 @@ use pganalytics_domain::rates::Point;
 use pganalytics_domain::users::{RefreshRecord, Session, User};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
-    CollectorStore, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport, MetricStore,
-    RawSeries, RegistrationTokenStore, SeriesQuery,
+    CollectorStore, ConnectionPools, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport,
+    MetricStore, PoolUsage, RawSeries, RegistrationTokenStore, SeriesQuery,
 };
 use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
@@ -73,10 +73,26 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Rows stored in `family`: for a test to see what was written.
+    pub fn rows_of(&self, family: &str) -> usize {
+        self.lock()
+            .rows
+            .iter()
+            .filter(|r| r.family == family)
+            .count()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, never a half-applied
         // invariant (every mutation below is a single push/assign), so poisoning is ignored.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// No pool: every call is served in place.
+impl ConnectionPools for MemoryStore {
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        Vec::new()
     }
 }
 

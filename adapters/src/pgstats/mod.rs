@@ -178,32 +178,30 @@ struct Ctx<'a> {
     statements: &'a mut statements::StatementsState,
 }
 
-fn collectors(group: Group) -> &'static [(&'static str, Collect)] {
-    match group {
-        Group::Activity => &[
-            ("pg_activity", activity::collect),
-            ("pg_lock", locks::collect),
-            ("pg_vacuum_progress", vacuum::collect),
-        ],
-        Group::Database => &[
-            ("pg_database", database::collect),
-            ("pg_bgwriter", bgwriter::collect),
-            ("pg_wal", wal::collect),
-            ("pg_archiver", archiver::collect),
-            ("pg_io", io::collect),
-        ],
-        Group::Replication => &[
-            ("pg_replication", replication::collect),
-            ("pg_replication_slot", slots::collect),
-            ("pg_wal_receiver", wal_receiver::collect),
-        ],
-        Group::Tables => &[
-            ("pg_table", tables::collect),
-            ("pg_index", indexes::collect),
-        ],
-        Group::Statements => &[("pg_statement", statements::collect)],
-        Group::Host | Group::Disk => &[],
-    }
+/// Every PostgreSQL collector, named after the family it produces; the catalog says which
+/// group runs it ([`catalog::family_group`]).
+const COLLECTORS: &[(&str, Collect)] = &[
+    ("pg_activity", activity::collect),
+    ("pg_lock", locks::collect),
+    ("pg_vacuum_progress", vacuum::collect),
+    ("pg_database", database::collect),
+    ("pg_bgwriter", bgwriter::collect),
+    ("pg_wal", wal::collect),
+    ("pg_archiver", archiver::collect),
+    ("pg_io", io::collect),
+    ("pg_replication", replication::collect),
+    ("pg_replication_slot", slots::collect),
+    ("pg_wal_receiver", wal_receiver::collect),
+    ("pg_table", tables::collect),
+    ("pg_index", indexes::collect),
+    ("pg_statement", statements::collect),
+];
+
+/// The collectors `group` runs, in table order.
+fn collectors(group: Group) -> impl Iterator<Item = &'static (&'static str, Collect)> {
+    COLLECTORS
+        .iter()
+        .filter(move |(family, _)| group.collects(family))
 }
 
 impl PgTarget {
@@ -239,9 +237,8 @@ impl PgTarget {
 
     /// Runs one collector by name (for `check` and the tests).
     pub fn run(&mut self, family: &str) -> Result<Vec<CollectedRows>, PgStatsError> {
-        let collect = Group::ALL
+        let collect = COLLECTORS
             .iter()
-            .flat_map(|g| collectors(*g))
             .find(|(name, _)| *name == family)
             .map(|(_, c)| *c)
             .ok_or_else(|| PgStatsError::query("collector", &format!("no collector {family}")))?;
@@ -318,11 +315,7 @@ impl PgTarget {
 
     /// Every collector of every group, by name (for `check`).
     pub fn collector_names() -> Vec<&'static str> {
-        Group::ALL
-            .iter()
-            .flat_map(|g| collectors(*g))
-            .map(|(name, _)| *name)
-            .collect()
+        COLLECTORS.iter().map(|(name, _)| *name).collect()
     }
 
     /// Closes the session (the next collector reconnects).
@@ -337,7 +330,7 @@ impl Source for PgTarget {
     }
 
     fn collectors(&self, group: Group) -> Vec<&'static str> {
-        collectors(group).iter().map(|(name, _)| *name).collect()
+        collectors(group).map(|(name, _)| *name).collect()
     }
 
     fn read(&mut self, collector: &'static str) -> Reading {
@@ -429,4 +422,32 @@ pub fn all_sql(version: i32) -> Vec<(&'static str, &'static str)> {
     out.extend(wal::sql(version).map(|s| ("pg_wal", s)));
     out.extend(io::sql(version).map(|s| ("pg_io", s)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLLECTORS;
+    use pganalytics_domain::catalog::{Group, family_group};
+
+    #[test]
+    fn every_collector_produces_a_scheduled_catalog_family_and_each_once() {
+        for (i, (family, _)) in COLLECTORS.iter().enumerate() {
+            assert!(family_group(family).is_some(), "{family}");
+            assert!(
+                !COLLECTORS[..i].iter().any(|(f, _)| f == family),
+                "{family}"
+            );
+        }
+        // Every PostgreSQL family of a group has its collector (statement texts come with
+        // the statements collector).
+        for group in Group::ALL {
+            for f in group.families().filter(|f| f.name.starts_with("pg_")) {
+                assert!(
+                    f.name == "pg_statement_text" || COLLECTORS.iter().any(|(c, _)| *c == f.name),
+                    "{}",
+                    f.name
+                );
+            }
+        }
+    }
 }

@@ -22,6 +22,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use pganalytics_ports::store::{ConnectionPools, PoolUsage};
 use pganalytics_ports::{BoxError, StoreError};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -102,22 +103,31 @@ impl PgStore {
         })
     }
 
-    /// `(pool, state, connections)` for both pools: `size` open, `available` idle, `max`.
-    pub fn pool_usage(&self) -> Vec<(&'static str, &'static str, i64)> {
-        let (a, b) = (self.pool.status(), self.ingest_pool.status());
-        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-        vec![
-            ("main", "size", n(a.size)),
-            ("main", "available", n(a.available)),
-            ("main", "max", n(a.max_size)),
-            ("ingest", "size", n(b.size)),
-            ("ingest", "available", n(b.available)),
-            ("ingest", "max", n(b.max_size)),
-        ]
-    }
-
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+}
+
+impl ConnectionPools for PgStore {
+    /// Both pools: `size` open, `available` idle, `max`.
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        let (a, b) = (self.pool.status(), self.ingest_pool.status());
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        [
+            ("main", a.size, a.available, a.max_size),
+            ("ingest", b.size, b.available, b.max_size),
+        ]
+        .into_iter()
+        .flat_map(|(pool, size, available, max)| {
+            [("size", size), ("available", available), ("max", max)].map(|(state, count)| {
+                PoolUsage {
+                    pool,
+                    state,
+                    connections: n(count),
+                }
+            })
+        })
+        .collect()
     }
 }
 

@@ -25,10 +25,14 @@
 //! the directory per append) and SQLite (a dependency and a write amplification the agent
 //! does not need for a FIFO).
 
+mod dead_letters;
+
 use pganalytics_ports::spool::{Spool, SpoolError, SpoolStats, SpooledRecord};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+pub use dead_letters::DeadLetterDir;
 
 const HEADER: u64 = 16;
 

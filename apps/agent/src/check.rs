@@ -9,10 +9,11 @@ use pganalytics_domain::config::FamilyFilter;
 use pganalytics_domain::schedule::Group;
 use pganalytics_ports::sources::Source;
 use pganalytics_ports::spool::Spool;
+use pganalytics_ports::transport::Transport;
 
 use crate::config::AgentConfig;
 use crate::identity::Identity;
-use crate::session::Session;
+use crate::process::Process;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Status {
@@ -79,7 +80,7 @@ impl Report {
     }
 }
 
-pub fn run(config: &AgentConfig) -> anyhow::Result<bool> {
+pub fn run(config: &AgentConfig, process: &Process) -> anyhow::Result<bool> {
     let mut report = Report::default();
     if config.targets.is_empty() {
         report.add(
@@ -101,7 +102,7 @@ pub fn run(config: &AgentConfig) -> anyhow::Result<bool> {
         }
     }
     check_host(config, &mut report);
-    check_server(config, &mut report);
+    check_server(config, process, &mut report);
     check_spool(config, &mut report);
     report.print();
     let worst = report.worst();
@@ -282,7 +283,7 @@ fn check_host(config: &AgentConfig, report: &mut Report) {
     }
 }
 
-fn check_server(config: &AgentConfig, report: &mut Report) {
+fn check_server(config: &AgentConfig, process: &Process, report: &mut Report) {
     if let Err(e) = crate::renew::recover(&config.state_dir, config.server_url.as_deref()) {
         report.add(
             Status::Error,
@@ -310,7 +311,7 @@ fn check_server(config: &AgentConfig, report: &mut Report) {
         .clone()
         .unwrap_or_else(|| identity.server_url.clone());
     if let Some((_, to)) = pganalytics_adapters::pki::validity(&identity.cert_pem) {
-        let due = crate::renew::due(&identity, crate::batch::now());
+        let due = crate::renew::due(&identity, process.clock.now());
         report.add(
             Status::Ok,
             "certificate",
@@ -325,10 +326,10 @@ fn check_server(config: &AgentConfig, report: &mut Report) {
             None,
         );
     }
-    let result = Session::open(identity, Some(&url)).and_then(|s| {
-        s.client().health()?;
+    let result = identity.transport(Some(&url)).and_then(|t| {
+        t.health()?;
         // A fresh token proves the certificate is accepted and the collector not revoked.
-        s.refresh()?;
+        t.refresh_token()?;
         Ok(())
     });
     match result {

@@ -5,13 +5,13 @@
 use anyhow::Context as _;
 use pganalytics_adapters::spool::{DiskSpool, SpoolOptions};
 use pganalytics_domain::schedule::Group;
-use pganalytics_ports::spool::Spool;
 use pganalytics_ports::usecases::CollectCycle;
 use std::time::Instant;
 
-use crate::batch;
 use crate::config::AgentConfig;
 use crate::identity::Identity;
+use crate::outbox::{Contents, Outbox};
+use crate::process::Process;
 use crate::selfmetrics::SelfMetrics;
 
 #[derive(Debug, clap::Args)]
@@ -24,15 +24,12 @@ pub struct Args {
     print: bool,
 }
 
-pub fn run(config: &AgentConfig, args: &Args) -> anyhow::Result<()> {
+pub fn run(config: &AgentConfig, args: &Args, process: &Process) -> anyhow::Result<()> {
     debug_assert!(args.once);
     // Unregistered agents may print (to try the collectors out); spooling needs an identity.
     let collector_id = match Identity::load(&config.state_dir) {
         Ok(identity) => identity.collector_id,
-        Err(e) if args.print => {
-            let _ = e;
-            uuid::Uuid::nil()
-        }
+        Err(_) if args.print => uuid::Uuid::nil(),
         Err(e) => return Err(e),
     };
     let started = Instant::now();
@@ -41,7 +38,7 @@ pub fn run(config: &AgentConfig, args: &Args) -> anyhow::Result<()> {
         config.intervals.clone(),
         started.elapsed(),
     );
-    let at = batch::now();
+    let at = process.clock.now();
     let report = cycle.run(&Group::ALL, &|| started.elapsed(), at);
     for r in report.runs.iter().filter(|r| r.error.is_some()) {
         eprintln!(
@@ -53,11 +50,20 @@ pub fn run(config: &AgentConfig, args: &Args) -> anyhow::Result<()> {
     }
     let metrics = SelfMetrics::default();
     metrics.record_runs(&report.runs);
-    let mut blocks = report.blocks;
-    blocks.extend(metrics.blocks(at));
-    let wire = batch::wire(collector_id, at, blocks);
+    let outbox = Outbox {
+        collector_id,
+        ids: process.ids.clone(),
+    };
+    let batch = outbox.assemble(
+        at,
+        Contents {
+            blocks: report.blocks,
+            own_figures: Some(&metrics),
+            ..Contents::default()
+        },
+    );
     if args.print {
-        println!("{}", serde_json::to_string_pretty(&wire)?);
+        println!("{}", serde_json::to_string_pretty(&batch)?);
         return Ok(());
     }
     let dir = config.spool_dir();
@@ -69,11 +75,11 @@ pub fn run(config: &AgentConfig, args: &Args) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("opening the spool in {}", dir.display()))?;
-    let id = spool.append(&batch::compress(&wire)?)?;
+    let id = crate::outbox::spool(&mut spool, &batch)?;
     eprintln!(
         "spooled batch {} ({} rows) as record {id} in {}",
-        wire.batch_id,
-        wire.rows(),
+        batch.batch_id,
+        batch.rows(),
         dir.display()
     );
     Ok(())

@@ -2,8 +2,8 @@
 //! certificate, key, the server's CA, the current collector token.
 
 use anyhow::Context as _;
-use pganalytics_adapters::pki;
-use secrecy::{ExposeSecret, SecretString};
+use pganalytics_adapters::http::{ClientIdentity, HttpTransport};
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -68,14 +68,22 @@ impl Identity {
         })
     }
 
-    pub fn token(&self) -> anyhow::Result<SecretString> {
-        Ok(read(&self.dir.join("token"))?.trim().to_owned().into())
+    fn token_file(&self) -> PathBuf {
+        self.dir.join("token")
     }
 
-    /// Keeps a fresh token for the next start (0600, replaced atomically).
-    pub fn store_token(&self, token: &SecretString) -> anyhow::Result<()> {
-        let staged = self.dir.join("token.new");
-        pki::write_private_file(&staged, token.expose_secret().as_bytes(), 0o600)?;
-        fs::rename(&staged, self.dir.join("token")).context("storing the token")
+    /// The HTTPS transport to the server (at `server_url` when given, else where the agent
+    /// registered), with the stored collector token; a refreshed token is stored again.
+    pub fn transport(&self, server_url: Option<&str>) -> anyhow::Result<HttpTransport> {
+        let token: SecretString = read(&self.token_file())?.trim().to_owned().into();
+        let client = ClientIdentity {
+            server_url: server_url.unwrap_or(&self.server_url).to_owned(),
+            collector_id: self.collector_id.to_string(),
+            ca_pem: self.ca_pem.clone(),
+            cert_pem: self.cert_pem.clone(),
+            key_pem: self.key_pem.clone(),
+        };
+        HttpTransport::new(client, token, Some(self.token_file()))
+            .context("setting up TLS with the identity's certificate")
     }
 }

@@ -4,25 +4,29 @@
 //! A library with a thin binary, so that `pganalytics-server demo` can run the very same
 //! agent as a child process of its own executable.
 
-mod batch;
 mod check;
 mod collect;
 mod config;
 mod identity;
 mod logging;
 mod logs;
+mod outbox;
+mod process;
 mod prometheus;
 mod register;
 mod renew;
 mod run;
 mod selfmetrics;
 mod sender;
-mod session;
 mod sources;
 
 use clap::{Parser, Subcommand};
+use pganalytics_adapters::system::{OsRandom, SystemClock};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::process::Process;
 
 #[derive(Debug, Parser)]
 #[command(name = "pganalytics-agent", version, about = "pgAnalytics agent")]
@@ -55,10 +59,15 @@ enum Command {
     Renew,
 }
 
-/// The agent's command line: `args` as `std::env::args_os()` gives them.
+/// The agent's command line: `args` as `std::env::args_os()` gives them. Where the agent's
+/// process is wired: its one clock and one id source are made here.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
     let cli = Cli::parse_from(args);
-    match dispatch(cli) {
+    let process = Process {
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(OsRandom),
+    };
+    match dispatch(cli, &process) {
         Ok(true) => std::process::ExitCode::SUCCESS,
         // `check` printed what is wrong already.
         Ok(false) => std::process::ExitCode::FAILURE,
@@ -70,28 +79,26 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> std::process::Exit
 }
 
 /// Runs the command; `Ok(false)` when it ran but found errors (`check`).
-fn dispatch(cli: Cli) -> anyhow::Result<bool> {
+fn dispatch(cli: Cli, process: &Process) -> anyhow::Result<bool> {
     let mut config = config::AgentConfig::load(cli.config.as_deref())?;
     if let Some(dir) = cli.state_dir {
         config.state_dir = dir;
     }
     match cli.command.unwrap_or(Command::Run) {
         Command::Register(args) => register::run(&config.state_dir, args).map(|()| true),
-        Command::Run => run::run(cli.config.as_deref(), config).map(|()| true),
-        Command::Collect(args) => collect::run(&config, &args).map(|()| true),
+        Command::Run => run::run(cli.config.as_deref(), config, process.clone()).map(|()| true),
+        Command::Collect(args) => collect::run(&config, &args, process).map(|()| true),
         Command::Renew => renew_now(&config).map(|()| true),
-        Command::Check => check::run(&config),
+        Command::Check => check::run(&config, process),
     }
 }
 
 fn renew_now(config: &config::AgentConfig) -> anyhow::Result<()> {
     renew::recover(&config.state_dir, config.server_url.as_deref())?;
-    let session = session::Session::open(
-        identity::Identity::load(&config.state_dir)?,
-        config.server_url.as_deref(),
-    )?;
-    renew::renew(&session, &config.state_dir)?;
-    if let Some((_, to)) = pganalytics_adapters::pki::validity(&session.identity().cert_pem) {
+    let identity = identity::Identity::load(&config.state_dir)?;
+    let transport = identity.transport(config.server_url.as_deref())?;
+    let renewed = renew::renew(&transport, &config.state_dir)?;
+    if let Some((_, to)) = pganalytics_adapters::pki::validity(&renewed.cert_pem) {
         eprintln!("certificate renewed; valid until {to}");
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! names the collector id) before it is stored.
 
 use anyhow::{Context as _, bail};
+use pganalytics_adapters::fs::write_atomic;
 use pganalytics_adapters::{http, pki};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -65,7 +66,7 @@ pub fn run(state_dir: &Path, args: Args) -> anyhow::Result<()> {
 
     let (key_pem, csr_pem) = pki::new_key_and_csr(&name)?;
     let staged_key = dir.join("key.pem.new");
-    pki::write_private_file(&staged_key, key_pem.as_bytes(), 0o600)?;
+    write_atomic(&staged_key, key_pem.as_bytes(), 0o600)?;
     let who = Who {
         server: &args.server,
         token: args.token.expose_secret(),
@@ -111,17 +112,17 @@ fn enrol_and_store(
             enrolment.collector_id
         );
     }
-    pki::write_private_file(
+    write_atomic(
         &dir.join("cert.pem"),
         enrolment.certificate.as_bytes(),
         0o644,
     )?;
-    pki::write_private_file(
+    write_atomic(
         &dir.join("ca.pem"),
         enrolment.ca_certificate.as_bytes(),
         0o644,
     )?;
-    pki::write_private_file(&dir.join("token"), enrolment.token.as_bytes(), 0o600)?;
+    write_atomic(&dir.join("token"), enrolment.token.as_bytes(), 0o600)?;
     fs::rename(staged_key, dir.join("key.pem")).context("storing the key")?;
     let identity = Identity {
         collector_id: &enrolment.collector_id,
@@ -129,7 +130,7 @@ fn enrol_and_store(
         hostname: who.host,
         server_url: who.server,
     };
-    pki::write_private_file(
+    write_atomic(
         &dir.join("collector.json"),
         &serde_json::to_vec_pretty(&identity)?,
         0o644,

@@ -5,14 +5,13 @@
 //! certificate the server issued (certificates are public) when the answer was lost.
 
 use anyhow::{Context as _, bail};
-use pganalytics_adapters::http::{self, HttpError};
-use pganalytics_adapters::pki;
-use secrecy::ExposeSecret;
+use pganalytics_adapters::fs::write_atomic;
+use pganalytics_adapters::{http, pki};
+use pganalytics_ports::transport::Transport;
 use std::fs;
 use std::path::Path;
 
 use crate::identity::Identity;
-use crate::session::Session;
 
 const KEY: &str = "key.pem";
 const CERT: &str = "cert.pem";
@@ -62,7 +61,7 @@ pub fn recover(state_dir: &Path, server_url: Option<&str>) -> anyhow::Result<()>
         http::current_certificate(url, &identity.ca_pem, &identity.collector_id.to_string())
             .context("an interrupted certificate renewal needs the server to finish")?;
     if pki::certificate_matches_key(&current, &next_key) {
-        pki::write_private_file(&dir.join(NEXT_CERT), current.as_bytes(), 0o644)?;
+        write_atomic(&dir.join(NEXT_CERT), current.as_bytes(), 0o644)?;
         install(&dir)
     } else if pki::certificate_matches_key(&current, &key) {
         // The renewal never reached the server: the old pair is still the one.
@@ -75,15 +74,15 @@ pub fn recover(state_dir: &Path, server_url: Option<&str>) -> anyhow::Result<()>
     }
 }
 
-/// Renews now and switches the session to the new certificate.
-pub fn renew(session: &Session, state_dir: &Path) -> anyhow::Result<()> {
+/// Renews now and switches `transport` to the new certificate; returns the identity with it.
+pub fn renew(transport: &dyn Transport, state_dir: &Path) -> anyhow::Result<Identity> {
     let dir = Identity::dir_in(state_dir);
-    let id = session.identity().collector_id.to_string();
+    let id = Identity::load(state_dir)?.collector_id.to_string();
     let (key_pem, csr_pem) = pki::new_key_and_csr(&id)?;
-    pki::write_private_file(&dir.join(NEXT_KEY), key_pem.as_bytes(), 0o600)?;
-    let cert = match session.client().renew_certificate(&csr_pem) {
+    write_atomic(&dir.join(NEXT_KEY), key_pem.as_bytes(), 0o600)?;
+    let cert = match transport.renew_certificate(&csr_pem) {
         Ok(cert) => cert,
-        Err(e @ HttpError::Refused { .. }) => {
+        Err(e) if e.status().is_some() => {
             // A definite no: the new key is of no use.
             let _ = fs::remove_file(dir.join(NEXT_KEY));
             return Err(e.into());
@@ -96,12 +95,9 @@ pub fn renew(session: &Session, state_dir: &Path) -> anyhow::Result<()> {
     {
         bail!("the server returned a certificate for another key or collector");
     }
-    pki::write_private_file(&dir.join(NEXT_CERT), cert.as_bytes(), 0o644)?;
+    write_atomic(&dir.join(NEXT_CERT), cert.as_bytes(), 0o644)?;
     install(&dir)?;
-    session.reload(state_dir)?;
-    debug_assert!(pki::certificate_matches_key(
-        &session.identity().cert_pem,
-        session.identity().key_pem.expose_secret()
-    ));
-    Ok(())
+    let renewed = Identity::load(state_dir)?;
+    transport.use_certificate(&renewed.cert_pem, &renewed.key_pem)?;
+    Ok(renewed)
 }

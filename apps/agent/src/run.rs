@@ -7,12 +7,12 @@
 
 use anyhow::Context as _;
 use nix::sys::signal::{SigSet, Signal as Sig};
-use pganalytics_adapters::spool::{DiskSpool, SpoolOptions};
-use pganalytics_domain::batch::{EncodedBlock, WireBlock};
+use pganalytics_adapters::spool::{DeadLetterDir, DiskSpool, SpoolOptions};
 use pganalytics_domain::config::CollectorConfig;
 use pganalytics_domain::delivery::Backoff;
 use pganalytics_ports::spool::Spool;
-use pganalytics_ports::usecases::{CollectCycle, CycleReport};
+use pganalytics_ports::transport::Transport;
+use pganalytics_ports::usecases::{CollectCycle, CycleReport, DeliverBatches, PollConfig};
 use slog::{Logger, error, info, warn};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,12 +21,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::batch;
 use crate::config::AgentConfig;
 use crate::identity::Identity;
+use crate::outbox::{Contents, Outbox};
+use crate::process::Process;
 use crate::selfmetrics::SelfMetrics;
 use crate::sender::{Sender, Signal};
-use crate::session::Session;
 
 /// Log events wait at most this long for a batch, or until there are this many.
 const LOG_FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -68,11 +68,14 @@ fn signals() -> anyhow::Result<Receiver<Event>> {
 pub struct Daemon {
     config_file: Option<PathBuf>,
     config: AgentConfig,
+    process: Process,
     log: Logger,
     started: Instant,
     metrics: Arc<SelfMetrics>,
-    spool: Arc<Mutex<DiskSpool>>,
-    session: Arc<Session>,
+    spool: Arc<Mutex<dyn Spool>>,
+    identity: Identity,
+    transport: Arc<dyn Transport>,
+    outbox: Outbox,
     signal: Arc<Signal>,
     announced_config: Arc<AtomicI64>,
     server_config: Option<CollectorConfig>,
@@ -85,7 +88,11 @@ pub struct Daemon {
     failing: HashMap<(String, &'static str), String>,
 }
 
-pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()> {
+pub fn run(
+    config_file: Option<&Path>,
+    config: AgentConfig,
+    process: Process,
+) -> anyhow::Result<()> {
     // Before any thread starts (the logger's among them), so that they all inherit the mask.
     let events = signals()?;
     let (log, _flush_on_exit) = crate::logging::logger(config.log_format.as_deref());
@@ -93,7 +100,7 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
         warn!(log, "an interrupted certificate renewal could not be finished yet"; "error" => format!("{e:#}"));
     }
     let identity = Identity::load(&config.state_dir)?;
-    let session = Arc::new(Session::open(identity, config.server_url.as_deref())?);
+    let transport = Arc::new(identity.transport(config.server_url.as_deref())?);
     let spool_dir = config.spool_dir();
     let spool = DiskSpool::open(
         &spool_dir,
@@ -105,7 +112,7 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
     .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
     let stats = spool.stats();
     info!(log, "agent starting";
-        "collector_id" => %session.identity().collector_id, "targets" => config.targets.len(),
+        "collector_id" => %identity.collector_id, "targets" => config.targets.len(),
         "spool_dir" => %spool_dir.display(), "spooled_records" => stats.records,
         "damaged_records" => stats.damaged_records);
     let daemon = Daemon {
@@ -114,7 +121,13 @@ pub fn run(config_file: Option<&Path>, config: AgentConfig) -> anyhow::Result<()
         started: Instant::now(),
         metrics: Arc::new(SelfMetrics::default()),
         spool: Arc::new(Mutex::new(spool)),
-        session,
+        outbox: Outbox {
+            collector_id: identity.collector_id,
+            ids: process.ids.clone(),
+        },
+        identity,
+        transport,
+        process,
         signal: Arc::new(Signal::default()),
         announced_config: Arc::new(AtomicI64::new(0)),
         server_config: None,
@@ -187,7 +200,7 @@ impl Daemon {
             if !cycle_due && !logs_due {
                 continue;
             }
-            let at = batch::now();
+            let at = self.process.clock.now();
             let report = if cycle_due {
                 cycle.run_due(&self.clock(), at)
             } else {
@@ -210,18 +223,19 @@ impl Daemon {
     }
 
     /// Renews the certificate when a third of its life is left; returns when to look again.
-    fn renew_if_due(&self) -> Duration {
+    fn renew_if_due(&mut self) -> Duration {
         let dir = &self.config.state_dir;
         if let Err(e) = crate::renew::recover(dir, self.config.server_url.as_deref()) {
             warn!(self.log, "an interrupted certificate renewal is not finished yet"; "error" => format!("{e:#}"));
             return Duration::from_secs(300);
         }
-        if !crate::renew::due(&self.session.identity(), batch::now()) {
+        if !crate::renew::due(&self.identity, self.process.clock.now()) {
             return Duration::from_secs(3600);
         }
-        match crate::renew::renew(&self.session, dir) {
-            Ok(()) => {
+        match crate::renew::renew(self.transport.as_ref(), dir) {
+            Ok(renewed) => {
                 info!(self.log, "client certificate renewed");
+                self.identity = renewed;
                 Duration::from_secs(3600)
             }
             Err(e) => {
@@ -257,15 +271,21 @@ impl Daemon {
     }
 
     fn start_sender(&self) -> anyhow::Result<std::thread::JoinHandle<()>> {
+        let process = self.process.clone();
         let sender = Sender {
-            spool: self.spool.clone(),
-            session: self.session.clone(),
+            deliver: DeliverBatches::new(
+                self.spool.clone(),
+                self.transport.clone(),
+                Arc::new(DeadLetterDir::new(
+                    self.config.state_dir.join("dead-letter"),
+                )),
+                Backoff::default(),
+                Box::new(move || process.draw()),
+            ),
             signal: self.signal.clone(),
             metrics: self.metrics.clone(),
-            dead_letter_dir: self.config.state_dir.join("dead-letter"),
             announced_config: self.announced_config.clone(),
             log: self.log.clone(),
-            backoff: Backoff::default(),
         };
         std::thread::Builder::new()
             .name("sender".into())
@@ -281,7 +301,10 @@ impl Daemon {
     /// Pulls the server's configuration (conditional on the version we have).
     fn poll_config(&mut self, cycle: &mut CollectCycle) {
         let etag = self.server_config.as_ref().map(CollectorConfig::etag);
-        match self.session.config(etag.as_deref()) {
+        let poll = PollConfig {
+            transport: self.transport.clone(),
+        };
+        match poll.execute(etag.as_deref()) {
             Ok(Some(config)) => {
                 if config.set_by_operator() {
                     info!(self.log, "applying the server's configuration"; "config_version" => config.version);
@@ -323,6 +346,10 @@ impl Daemon {
         }
     }
 
+    fn spool(&self) -> std::sync::MutexGuard<'_, dyn Spool + 'static> {
+        self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Adds the log events and the agent's own figures and spools the batch before anything
     /// is sent; then saves the log positions the events were read up to.
     fn spool_report(&mut self, report: CycleReport, at: time::OffsetDateTime) {
@@ -331,37 +358,29 @@ impl Daemon {
         self.last_log_flush = Instant::now();
         self.metrics.record_runs(&report.runs);
         let groups: Vec<&str> = report.groups.iter().map(|g| g.as_str()).collect();
-        let mut blocks = report.blocks;
-        for (instance, events) in drained.events {
-            blocks.push(EncodedBlock::encode(WireBlock {
-                family: "pg_log_event".into(),
-                instance,
-                collected_at: Some(at),
-                columns: pganalytics_domain::logs::EVENT_COLUMNS
-                    .iter()
-                    .map(|c| (*c).to_owned())
-                    .collect(),
-                rows: events.iter().map(|e| e.row(at)).collect(),
-            }));
-        }
-        if !groups.is_empty() {
-            self.metrics
-                .record_spool(self.spool.lock().unwrap_or_else(|p| p.into_inner()).stats());
-            blocks.extend(self.metrics.blocks(at));
-        }
-        let wire = batch::wire(self.session.identity().collector_id, at, blocks);
-        let appended = batch::compress(&wire)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| {
-                let mut spool = self.spool.lock().unwrap_or_else(|p| p.into_inner());
-                let id = spool.append(&bytes)?;
-                self.metrics.record_spool(spool.stats());
-                Ok(id)
-            });
+        // The agent's figures ride with the collectors' cycles, not with log-only batches.
+        let own_figures = (!groups.is_empty()).then(|| {
+            self.metrics.record_spool(self.spool().stats());
+            &*self.metrics
+        });
+        let batch = self.outbox.assemble(
+            at,
+            Contents {
+                blocks: report.blocks,
+                log_events: drained.events,
+                own_figures,
+            },
+        );
+        let appended = {
+            let mut spool = self.spool();
+            let id = crate::outbox::spool(&mut *spool, &batch);
+            self.metrics.record_spool(spool.stats());
+            id
+        };
         match appended {
             Ok(spool_id) => {
-                info!(self.log, "cycle spooled"; "batch_id" => %wire.batch_id, "spool_id" => spool_id,
-                    "rows" => wire.rows(),
+                info!(self.log, "cycle spooled"; "batch_id" => %batch.batch_id, "spool_id" => spool_id,
+                    "rows" => batch.rows(),
                     "groups" => groups.join(","));
                 self.signal.notify();
                 if let Err(e) = crate::logs::save_positions(&drained.positions) {

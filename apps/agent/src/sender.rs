@@ -1,20 +1,17 @@
-//! The sender thread: drains the spool oldest first and deletes a batch only once the server
-//! acknowledged it. Network errors, 408, 429 and 5xx are retried with exponential backoff
-//! and full jitter (never sooner than `Retry-After`); a batch the server refuses for good
-//! (another 4xx) goes to the dead-letter folder with the reason, so it never blocks the
-//! batches behind it.
+//! The sender thread: runs the delivery use case ([`DeliverBatches`]) until stopped, waits as
+//! it says, and turns what each step did into logs and self-metrics. The decisions (ack,
+//! backoff, `Retry-After`, token refresh, dead letters) are the use case's.
 
-use pganalytics_adapters::spool::DiskSpool;
-use pganalytics_domain::delivery::{Backoff, Decision, decide};
-use pganalytics_ports::spool::Spool;
+use pganalytics_ports::usecases::{DeliverBatches, Delivery};
 use slog::{Logger, error, info, warn};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::selfmetrics::SelfMetrics;
-use crate::session::Session;
+
+/// How long an idle sender sleeps unless a spooled batch wakes it.
+const IDLE: Duration = Duration::from_secs(5);
 
 /// Wakes the sender (a batch was spooled) or stops it.
 #[derive(Debug, Default)]
@@ -48,110 +45,72 @@ impl Signal {
         guard.0 = false;
         guard.1
     }
+
+    /// Waits `delay` whatever is spooled meanwhile (the spool is delivered in order); only a
+    /// stop ends it early. Returns whether stopped.
+    pub fn wait_out(&self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if self.wait(left) {
+                return true;
+            }
+        }
+        self.stopped()
+    }
 }
 
 pub struct Sender {
-    pub spool: Arc<Mutex<DiskSpool>>,
-    pub session: Arc<Session>,
+    pub deliver: DeliverBatches,
     pub signal: Arc<Signal>,
     pub metrics: Arc<SelfMetrics>,
-    pub dead_letter_dir: PathBuf,
     /// The newest configuration version a push answer announced.
     pub announced_config: Arc<AtomicI64>,
     pub log: Logger,
-    pub backoff: Backoff,
-}
-
-fn jitter_draw() -> f64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Sender {
-    fn lock(&self) -> std::sync::MutexGuard<'_, DiskSpool> {
-        self.spool.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Runs until stopped. A push in flight when the stop comes is finished first.
-    pub fn run(self) {
-        let mut attempt: u32 = 0;
+    pub fn run(mut self) {
         while !self.signal.stopped() {
-            let oldest = self.lock().oldest();
-            let record = match oldest {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    self.signal.wait(Duration::from_secs(5));
-                    continue;
-                }
-                Err(e) => {
-                    error!(self.log, "cannot read the spool"; "error" => %e);
-                    self.signal.wait(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            let answer = self.session.push(&record.payload);
-            match decide(answer.result) {
-                Decision::Delivered => {
-                    attempt = 0;
-                    if let Err(e) = self.lock().ack(record.id) {
-                        error!(self.log, "cannot acknowledge a delivered batch in the spool"; "error" => %e);
-                    }
+            let stopped = match self.deliver.step() {
+                Delivery::Idle => self.signal.wait(IDLE),
+                Delivery::Delivered {
+                    next_config_version,
+                    ..
+                } => {
                     self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
-                    if let Some(v) = answer.next_config_version() {
+                    if let Some(v) = next_config_version {
                         self.announced_config.fetch_max(v, Ordering::Relaxed);
                     }
+                    false
                 }
-                Decision::DeadLetter => {
-                    attempt = 0;
+                Delivery::DeadLettered { spool_id, answer } => {
                     warn!(self.log, "the server refused a batch for good; kept in the dead-letter folder";
-                        "spool_id" => record.id, "answer" => &answer.body);
-                    match keep_dead_letter(
-                        &self.dead_letter_dir,
-                        record.id,
-                        &record.payload,
-                        &answer.body,
-                    ) {
-                        Ok(()) => {
-                            if let Err(e) = self.lock().ack(record.id) {
-                                error!(self.log, "cannot remove a dead letter from the spool"; "error" => %e);
-                            }
-                            self.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            error!(self.log, "cannot write to the dead-letter folder; the batch stays in the spool"; "error" => %e);
-                            self.signal.wait(Duration::from_secs(60));
-                        }
-                    }
+                        "spool_id" => spool_id, "answer" => answer);
+                    self.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    false
                 }
-                Decision::RetryLater | Decision::RefreshTokenThenRetry => {
+                Delivery::RetryLater {
+                    delay,
+                    attempt,
+                    answer,
+                } => {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
-                    let delay = self
-                        .backoff
-                        .delay(attempt, jitter_draw(), answer.retry_after);
-                    if attempt == 0 {
+                    if attempt == 1 {
                         info!(self.log, "the server is not taking batches; retrying with backoff";
-                            "answer" => &answer.body, "delay_ms" => delay.as_millis());
+                            "answer" => answer, "delay_ms" => delay.as_millis());
                     }
-                    attempt = attempt.saturating_add(1);
-                    // Stop interrupts the wait; a new batch does not (the spool is in order).
-                    let until = std::time::Instant::now() + delay;
-                    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
-                        if self.signal.wait(left) {
-                            return;
-                        }
-                    }
+                    self.signal.wait_out(delay)
                 }
+                Delivery::Stalled { delay, error } => {
+                    error!(self.log, "delivery is stalled; the batch stays in the spool"; "error" => error,
+                        "retry_in_ms" => delay.as_millis());
+                    self.signal.wait_out(delay)
+                }
+            };
+            if stopped {
+                return;
             }
         }
     }
-}
-
-/// `<dir>/<spool id>.batch.zst` and `<dir>/<spool id>.reason.json`.
-fn keep_dead_letter(dir: &Path, id: u64, payload: &[u8], reason: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(format!("{id:020}.reason.json")), reason)?;
-    let path = dir.join(format!("{id:020}.batch.zst"));
-    std::fs::write(&path, payload)?;
-    std::fs::File::open(&path)?.sync_all()
 }

@@ -1,7 +1,7 @@
 //! Shared by the benchmarks: the server started in-process, and CPU accounting from /proc.
 
+use pganalytics_server::harness::{Store, TestServer};
 use pganalytics_server::settings::Settings;
-use pganalytics_server::{app, logging};
 
 /// CPU seconds (user + system) used so far by the server's threads, the rest of this
 /// process (the simulated collectors), and every PostgreSQL process of the cluster.
@@ -73,37 +73,10 @@ pub fn rt() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Starts the server on its own thread and creates a registration token for `uses` agents.
-pub fn start_server(
-    settings: Settings,
-    uses: usize,
-) -> anyhow::Result<(std::net::SocketAddr, String)> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let started = async {
-                let running = app::start(&settings, logging::discard()).await?;
-                let token = running
-                    .backend
-                    .create_registration_token()
-                    .execute(
-                        &pganalytics_domain::audit::AuditContext::cli(Some("loadgen".into())),
-                        uses as u32,
-                        time::Duration::hours(2),
-                    )
-                    .await?;
-                anyhow::Ok((running, token.secret.expose().to_owned()))
-            };
-            match started.await {
-                Ok((running, token)) => {
-                    let _ = tx.send(Ok((running.addr, token)));
-                    let _ = running.server.await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            }
-        })
-    });
-    rx.recv()?
+/// Starts the server on PostgreSQL (the harness: its own thread, stopped when dropped) and
+/// creates a registration token for `uses` agents.
+pub fn start_server(settings: Settings, uses: usize) -> (TestServer, String) {
+    let server = TestServer::start(Store::Postgres, settings);
+    let token = server.registration_token(u32::try_from(uses).unwrap_or(u32::MAX));
+    (server, token)
 }

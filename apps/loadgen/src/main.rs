@@ -89,8 +89,8 @@ fn main() -> anyhow::Result<()> {
         allow_weak_bcrypt: true,
         ..Settings::default()
     };
-    let (addr, reg_token) = start_server(settings.clone(), args.collectors + args.flood_workers)?;
-    let base = format!("https://localhost:{}", addr.port());
+    let (server, reg_token) = start_server(settings.clone(), args.collectors + args.flood_workers);
+    let base = server.url("");
     let ca = std::fs::read_to_string(settings.data_dir.join("ca.pem"))?;
     eprintln!(
         "server at {base}; registering {} collectors",

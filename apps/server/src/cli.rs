@@ -5,18 +5,19 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use slog::Logger;
-use std::io::Write;
-use std::path::PathBuf;
-use time::format_description::well_known::Rfc3339;
-
+use pganalytics_adapters::backend::PostgresBackend;
 use pganalytics_domain::access::Role;
 use pganalytics_domain::audit::AuditContext;
 use pganalytics_domain::users::UserUpdate;
-use pganalytics_ports::usecases::NewPassword;
+use pganalytics_ports::env::{Clock, IdSource};
+use pganalytics_ports::usecases::{Limits, NewPassword, ServerUseCases, UserAdmin};
 use secrecy::{ExposeSecret as _, SecretString};
+use slog::{Logger, info};
+use std::path::PathBuf;
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
 
-use crate::app::{self, Backend};
+use crate::app;
 use crate::settings::Settings;
 
 #[derive(Debug, Parser)]
@@ -143,28 +144,61 @@ fn password_from(stdin: bool) -> anyhow::Result<NewPassword> {
 }
 
 fn duration(v: &str) -> anyhow::Result<time::Duration> {
-    crate::parse_duration(v).with_context(|| format!("{v:?} is not a duration like 30m, 1h or 7d"))
+    crate::settings::parse_duration(v)
+        .with_context(|| format!("{v:?} is not a duration like 30m, 1h or 7d"))
 }
 
-pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&settings, log, false).await,
-        Command::Demo => serve(&settings, log, true).await,
-        Command::Openapi => {
-            println!("{}", crate::openapi::json());
-            Ok(())
-        }
+/// What the process was wired with: its one clock, its one id source, its logger.
+#[derive(Clone)]
+pub struct Process {
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub log: Logger,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process").finish_non_exhaustive()
+    }
+}
+
+/// Opens the PostgreSQL backend of `settings` (starting the private cluster when there is
+/// no database URL, migrating), and logs what that did.
+pub async fn open_backend(settings: &Settings, p: &Process) -> anyhow::Result<PostgresBackend> {
+    let backend =
+        PostgresBackend::open(&settings.storage(), p.clock.clone(), p.ids.clone()).await?;
+    let report = backend.report();
+    if let Some((socket_dir, started_here)) = &report.private_cluster {
+        info!(p.log, "private PostgreSQL cluster is up"; "socket_dir" => %socket_dir.display(),
+              "started_here" => started_here);
+    }
+    if report.migrations_applied > 0 {
+        info!(p.log, "database migrations applied"; "count" => report.migrations_applied);
+    }
+    Ok(backend)
+}
+
+pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        println!("{}", crate::openapi::json());
+        return Ok(());
+    }
+    let backend = open_backend(&settings, &p).await?;
+    let uc = ServerUseCases::new(backend.backend(), Limits::default());
+    match command {
+        Command::Serve => serve(&backend, &settings, p.log, None).await,
+        Command::Demo => serve(&backend, &settings, p.log, Some(&uc)).await,
+        Command::Openapi => Ok(()),
         Command::Migrate => {
-            Backend::open(&settings, &log).await?;
             eprintln!("migrations are up to date");
             Ok(())
         }
         Command::RegistrationToken {
             action: RegistrationTokenAction::Create { uses, ttl },
         } => {
-            let backend = Backend::open(&settings, &log).await?;
-            let created = backend
-                .create_registration_token()
+            let created = uc
+                .registration_tokens
                 .execute(&os_user(), uses, duration(&ttl)?)
                 .await?;
             println!("{}", created.secret.expose());
@@ -178,10 +212,9 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
         Command::ApiToken {
             action: ApiTokenAction::Create { name, ttl, role: r },
         } => {
-            let backend = Backend::open(&settings, &log).await?;
             let ttl = ttl.as_deref().map(duration).transpose()?;
-            let created = backend
-                .create_api_token()
+            let created = uc
+                .api_tokens
                 .execute(&os_user(), &name, role(&r)?, ttl, None)
                 .await?;
             println!("{}", created.secret.expose());
@@ -193,15 +226,14 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
             );
             Ok(())
         }
-        Command::User { action } => user(action, &settings, &log).await,
+        Command::User { action } => user(action, &uc.users).await,
         Command::Secrets {
             action: SecretsAction::Rotate,
         } => {
-            let backend = Backend::open(&settings, &log).await?;
-            let report = backend.secrets().rotate().await?;
+            let report = uc.secrets.rotate().await?;
             eprintln!(
                 "secrets re-encrypted under key {}: {} re-encrypted, {} already current",
-                backend.keyring.current_id(),
+                backend.backend().cipher.current_key_id(),
                 report.resealed,
                 report.already_current
             );
@@ -210,9 +242,7 @@ pub async fn run(cli: Cli, settings: Settings, log: Logger) -> anyhow::Result<()
     }
 }
 
-async fn user(action: UserAction, settings: &Settings, log: &Logger) -> anyhow::Result<()> {
-    let backend = Backend::open(settings, log).await?;
-    let users = backend.user_admin();
+async fn user(action: UserAction, users: &UserAdmin) -> anyhow::Result<()> {
     let ctx = os_user();
     match action {
         UserAction::Add {
@@ -265,70 +295,25 @@ async fn user(action: UserAction, settings: &Settings, log: &Logger) -> anyhow::
     Ok(())
 }
 
-async fn serve(settings: &Settings, log: Logger, demo: bool) -> anyhow::Result<()> {
-    let running = app::start(settings, log).await?;
-    if !demo {
+/// Serves until stopped; the demo (given its use cases) also starts an agent on this server's
+/// own PostgreSQL and prints how to use it.
+async fn serve(
+    backend: &PostgresBackend,
+    settings: &Settings,
+    log: Logger,
+    demo: Option<&ServerUseCases>,
+) -> anyhow::Result<()> {
+    let running = app::start(backend.backend(), settings, log.clone()).await?;
+    info!(log, "the CA certificate agents and clients trust"; "ca_file" => %settings.data_dir.join("ca.pem").display());
+    let Some(uc) = demo else {
         running.server.await?;
         return Ok(());
-    }
+    };
     let url = format!("https://localhost:{}", running.addr.port());
-    let reg = running
-        .backend
-        .create_registration_token()
-        .execute(&os_user(), 10, time::Duration::days(1))
-        .await?;
-    let api = running
-        .backend
-        .create_api_token()
-        .execute(
-            &os_user(),
-            "demo",
-            Role::Viewer,
-            Some(time::Duration::days(7)),
-            None,
-        )
-        .await?;
     // The server must be serving while the demo's agent registers.
     let server = actix_web::rt::spawn(running.server);
-    let agent = crate::demo::start_agent(&running.backend, settings, &url).await;
-    let ca = std::fs::canonicalize(settings.data_dir.join("ca.pem"))?;
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "\npgAnalytics server is running at {url}\n\
-         CA certificate:      {ca}\n\
-         registration token:  {reg}   (10 agents, 24 h)\n\
-         API token:           {api}   (read-only, 7 days)\n",
-        ca = ca.display(),
-        reg = reg.secret.expose(),
-        api = api.secret.expose(),
-    )?;
-    match &agent {
-        Ok(agent) => writeln!(
-            err,
-            "An agent (collector \"{name}\") monitors this server's PostgreSQL and this host;\n\
-             its state is in {state}, its log in {log}.\n\
-             The first batch arrives within seconds; the dashboards' data within a minute.\n\n\
-             Try it:\n  curl --cacert {ca} {url}/api/v1/health\n  \
-             curl --cacert {ca} -H 'Authorization: Bearer {api}' {url}/api/v1/servers\n  \
-             curl --cacert {ca} -H 'Authorization: Bearer {api}' \\\n    \
-             '{url}/api/v1/servers/1/metrics?family=pg_database&columns=xact_commit,size_bytes&step=30s'\n\n\
-             To watch another database, run an agent on its host (docs/agent.md):\n  \
-             pganalytics-agent register --server {url} --ca-file {ca}   # with PGANALYTICS_AGENT_REGISTRATION_TOKEN\n  \
-             PGANALYTICS_AGENT_DSN='host=… user=… dbname=postgres' pganalytics-agent run\n",
-            name = agent.collector_name,
-            state = agent.state_dir.display(),
-            log = agent.log_file.display(),
-            ca = ca.display(),
-            api = api.secret.expose(),
-        )?,
-        Err(e) => writeln!(err, "The demo's agent did not start: {e:#}\n")?,
-    }
-    writeln!(
-        err,
-        "Ctrl-C stops the server, its agent and its private PostgreSQL.\n"
-    )?;
-    drop(err);
+    let agent = crate::demo::start_agent(uc, backend, settings, &url).await;
+    crate::demo::print_welcome(uc, settings, &url, agent.as_ref()).await?;
     server.await??;
     drop(agent);
     Ok(())

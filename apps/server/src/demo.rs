@@ -5,12 +5,16 @@
 //! data directory, and it dies with the demo (parent-death signal, as the cluster does).
 
 use anyhow::Context as _;
+use pganalytics_adapters::backend::PostgresBackend;
+use pganalytics_domain::access::Role;
+use pganalytics_domain::audit::AuditContext;
+use pganalytics_ports::usecases::ServerUseCases;
 use secrecy::ExposeSecret;
 use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::app::Backend;
 use crate::settings::Settings;
 
 pub struct DemoAgent {
@@ -53,28 +57,25 @@ fn agent_command(exe: &Path, pdeathsig: bool) -> Command {
 
 /// Registers (first time only) and starts the demo's agent.
 pub async fn start_agent(
-    backend: &Backend,
+    uc: &ServerUseCases,
+    backend: &PostgresBackend,
     settings: &Settings,
     url: &str,
 ) -> anyhow::Result<DemoAgent> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let state_dir = std::path::absolute(settings.data_dir.join("demo-agent"))?;
     let log_file = std::path::absolute(settings.data_dir.join("demo-agent.log"))?;
-    let dsn = match (&backend.cluster, &settings.database_url) {
-        (Some(cluster), _) => cluster.url("postgres"),
-        (None, Some(url)) => url.expose_secret().to_owned(),
-        (None, None) => anyhow::bail!("no database to monitor"),
-    };
-    if backend.cluster.is_some() {
+    let dsn = backend.monitoring_dsn().expose_secret().to_owned();
+    if backend.has_private_cluster() {
         // Query statistics for the demo; the private cluster preloads the module.
         let _ = pganalytics_adapters::postgres::ensure_pg_stat_statements(&dsn).await;
     }
     let collector_name = "demo".to_owned();
     if !state_dir.join("identity/collector.json").exists() {
-        let token = backend
-            .create_registration_token()
+        let token = uc
+            .registration_tokens
             .execute(
-                &pganalytics_domain::audit::AuditContext::cli(Some("demo".into())),
+                &AuditContext::cli(Some("demo".into())),
                 1,
                 time::Duration::minutes(10),
             )
@@ -113,4 +114,67 @@ pub async fn start_agent(
         collector_name,
         child,
     })
+}
+
+/// Prints the server's URL, a registration token, a read-only API token and what to try
+/// with them.
+pub async fn print_welcome(
+    uc: &ServerUseCases,
+    settings: &Settings,
+    url: &str,
+    agent: Result<&DemoAgent, &anyhow::Error>,
+) -> anyhow::Result<()> {
+    let who = AuditContext::cli(std::env::var("USER").ok());
+    let reg = uc
+        .registration_tokens
+        .execute(&who, 10, time::Duration::days(1))
+        .await?;
+    let api = uc
+        .api_tokens
+        .execute(
+            &who,
+            "demo",
+            Role::Viewer,
+            Some(time::Duration::days(7)),
+            None,
+        )
+        .await?;
+    let ca = std::fs::canonicalize(settings.data_dir.join("ca.pem"))?;
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "\npgAnalytics server is running at {url}\n\
+         CA certificate:      {ca}\n\
+         registration token:  {reg}   (10 agents, 24 h)\n\
+         API token:           {api}   (read-only, 7 days)\n",
+        ca = ca.display(),
+        reg = reg.secret.expose(),
+        api = api.secret.expose(),
+    )?;
+    match agent {
+        Ok(agent) => writeln!(
+            err,
+            "An agent (collector \"{name}\") monitors this server's PostgreSQL and this host;\n\
+             its state is in {state}, its log in {log}.\n\
+             The first batch arrives within seconds; the dashboards' data within a minute.\n\n\
+             Try it:\n  curl --cacert {ca} {url}/api/v1/health\n  \
+             curl --cacert {ca} -H 'Authorization: Bearer {api}' {url}/api/v1/servers\n  \
+             curl --cacert {ca} -H 'Authorization: Bearer {api}' \\\n    \
+             '{url}/api/v1/servers/1/metrics?family=pg_database&columns=xact_commit,size_bytes&step=30s'\n\n\
+             To watch another database, run an agent on its host (docs/agent.md):\n  \
+             pganalytics-agent register --server {url} --ca-file {ca}   # with PGANALYTICS_AGENT_REGISTRATION_TOKEN\n  \
+             PGANALYTICS_AGENT_DSN='host=… user=… dbname=postgres' pganalytics-agent run\n",
+            name = agent.collector_name,
+            state = agent.state_dir.display(),
+            log = agent.log_file.display(),
+            ca = ca.display(),
+            api = api.secret.expose(),
+        )?,
+        Err(e) => writeln!(err, "The demo's agent did not start: {e:#}\n")?,
+    }
+    writeln!(
+        err,
+        "Ctrl-C stops the server, its agent and its private PostgreSQL.\n"
+    )?;
+    Ok(())
 }

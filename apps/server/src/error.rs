@@ -1,17 +1,19 @@
 //! The one place where errors become HTTP responses: `{"error": {"code", "message"}}` with
-//! the right status. Unknown errors are 500 with a generic message (the cause is logged
-//! once, here); an unavailable database is 503 with `Retry-After`, never a 4xx.
+//! the right status. Unknown errors are 500 with a generic message; their cause travels in
+//! the response's extensions ([`InternalCause`]) to the access log, which logs it once with
+//! the request's id. An unavailable database is 503 with `Retry-After`, never a 4xx.
 
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{Error, HttpRequest, HttpResponse, ResponseError};
 use pganalytics_domain::batch::BatchError;
 use pganalytics_domain::credentials::CredentialError;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::crypto::PasswordError;
 use pganalytics_ports::crypto::TokenError;
 use pganalytics_ports::usecases::{
-    AuthError, ConfigUpdateError, CreateTokenError, IngestError, LoginError, PersonAuthError,
-    QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
+    AuthError, ConfigUpdateError, CreateTokenError, Denied, IngestError, LoginError,
+    PersonAuthError, QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
 };
 use serde::Serialize;
 use std::fmt;
@@ -27,7 +29,13 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for a 429.
     pub retry_after: Option<u64>,
+    /// The cause chain of an unexpected error: logged, never sent.
+    cause: Option<String>,
 }
+
+/// The cause of a 500, in the response's extensions for the access log.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -36,6 +44,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
@@ -48,7 +57,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn internal(cause: &dyn std::error::Error) -> Self {
-        // Logged once, here, with its whole chain; the client learns nothing internal.
+        // The whole chain goes to the access log; the client learns nothing internal.
         let mut chain = cause.to_string();
         let mut source = cause.source();
         while let Some(s) = source {
@@ -56,12 +65,18 @@ impl ApiError {
             chain.push_str(&s.to_string());
             source = s.source();
         }
-        crate::app::log_internal_error(&chain);
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an unexpected error occurred; it has been logged",
-        )
+        Self {
+            cause: Some(chain),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an unexpected error occurred; it has been logged",
+            )
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 }
 
@@ -92,13 +107,56 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             b.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        b.json(ErrorBody {
+        let mut res = b.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
             },
-        })
+        });
+        if let Some(cause) = &self.cause {
+            res.extensions_mut().insert(InternalCause(cause.clone()));
+        }
+        res
     }
+}
+
+/// The answer to a path no route matches.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// actix's JSON extractor errors, in our shape.
+pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> Error {
+    let e = match &err {
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        ),
+        other => ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON for this endpoint: {other}"),
+        ),
+    };
+    e.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> Error {
+    ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+}
+
+pub fn path_error(err: PathError, _: &HttpRequest) -> Error {
+    ApiError::not_found(format!("invalid path: {err}")).into()
 }
 
 /// Every error answer of the API: `{"error": {"code", "message"}}`.
@@ -136,6 +194,23 @@ impl From<StoreError> for ApiError {
                 "the database is unavailable; retry later",
             ),
             StoreError::Unknown(ref cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        match e {
+            Denied::RegistrationTokenRequired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "registration_token_required",
+                e.to_string(),
+            ),
+            Denied::Collector(a) => a.into(),
+            Denied::Person(p) => p.into(),
+            Denied::Forbidden { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
         }
     }
 }
@@ -399,6 +474,17 @@ mod tests {
                 CreateTokenError::Store(StoreError::Unavailable(io())).into(),
                 503,
             ),
+            (Denied::RegistrationTokenRequired.into(), 401),
+            (Denied::Person(PersonAuthError::Missing).into(), 401),
+            (Denied::Collector(AuthError::MissingCertificate).into(), 401),
+            (
+                Denied::Forbidden {
+                    role: pganalytics_domain::access::Role::Viewer,
+                    permission: pganalytics_domain::access::Permission::ManageUsers,
+                }
+                .into(),
+                403,
+            ),
             (AuthError::CertificateMismatch.into(), 403),
             (AuthError::WrongCollector.into(), 403),
             (AuthError::Revoked.into(), 403),
@@ -515,5 +601,11 @@ mod tests {
         assert_eq!(r.headers().get("Retry-After").unwrap(), "5");
         let e = ApiError::from(StoreError::Unknown(io()));
         assert!(!e.message.contains("boom"));
+        let r = e.error_response();
+        assert_eq!(
+            r.extensions().get::<InternalCause>().map(|c| c.0.as_str()),
+            Some("boom"),
+            "the cause goes to the access log"
+        );
     }
 }

@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Largest JSON body a people's endpoint accepts.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -59,7 +59,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         let depth = req
             .app_data::<web::Data<AppState>>()
-            .map_or(32, |s| s.max_json_depth);
+            .map_or(32, |s| s.limits.max_json_depth);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {

@@ -1,7 +1,12 @@
+//! The server process: where its one clock and one id source are made and everything is
+//! wired from its settings.
+
 use clap::Parser;
-use pganalytics_server::cli::{self, Cli};
+use pganalytics_adapters::system::{OsRandom, SystemClock};
+use pganalytics_server::cli::{self, Cli, Process};
 use pganalytics_server::logging;
 use pganalytics_server::settings::Settings;
+use std::sync::Arc;
 
 fn main() -> std::process::ExitCode {
     // `pganalytics-server agent …` is the agent's own command line: the demo runs its agent
@@ -23,7 +28,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     let (log, flush_on_exit) = logging::logger(settings.log_format.as_deref());
-    let result = actix_web::rt::System::new().block_on(cli::run(cli, settings, log.clone()));
+    let process = Process {
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(OsRandom),
+        log: log.clone(),
+    };
+    let result = actix_web::rt::System::new().block_on(cli::run(cli, settings, process));
     // Flush the async log drain before exiting.
     drop(log);
     drop(flush_on_exit);

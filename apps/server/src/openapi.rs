@@ -1,12 +1,11 @@
 //! The OpenAPI 3.1 document of the API, generated from the code: each handler's
 //! `#[utoipa::path]` gives its operation (parameters, request and answer schemas, derived
 //! from the Rust types the handler reads and writes), and the route table
-//! ([`crate::routes::ROUTES`]) completes every operation with what the table decides for
+//! ([`crate::routes::table::ROUTES`]) completes every operation with what the table decides for
 //! all of them: who may call it (security) and the errors the middleware and extractors
 //! answer with (401, 403, 404, 400/413/415, 429, 503, 500), all in the one error shape.
 
 use std::sync::LazyLock;
-
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -18,8 +17,10 @@ use utoipa::openapi::{
 };
 use utoipa::{OpenApi as _, PartialSchema};
 
+use pganalytics_domain::access::Access;
+
 use crate::error::ErrorBody;
-use crate::routes::{Access, Operations, ROUTES, Route};
+use crate::routes::table::{Operations, ROUTES, Route};
 
 /// Security scheme names, as the document and the Swagger page show them.
 const BEARER: &str = "bearer";
@@ -279,6 +280,11 @@ fn complete(op: &mut Operation, route: &Route) {
                         .add(COLLECTOR_TOKEN, Vec::<String>::new()),
                 ]
             });
+            shared.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
+        }
+        Access::CollectorCertificate => {
+            op.security
+                .get_or_insert_with(|| any(&[COLLECTOR_CERTIFICATE]));
             shared.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
         }
         Access::Person(_) => {

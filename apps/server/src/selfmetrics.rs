@@ -3,12 +3,11 @@
 //! rejections per reason), rate-limit refusals, the connection pools and the collectors.
 //! Labels are bounded: route patterns (never paths), family names, error codes.
 
-use pganalytics_ports::usecases::{IngestReport, IngestStatus};
+use pganalytics_ports::store::PoolUsage;
+use pganalytics_ports::usecases::{CollectorCounts, IngestReport, IngestStatus};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-
-use crate::error::ApiError;
 
 pub struct Metrics {
     registry: Registry,
@@ -18,8 +17,8 @@ pub struct Metrics {
     rows: IntCounterVec,
     rejections: IntCounterVec,
     rate_limited: IntCounterVec,
-    pub pool: IntGaugeVec,
-    pub collectors: IntGaugeVec,
+    pool: IntGaugeVec,
+    collectors: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -113,7 +112,8 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    pub fn ingest_outcome(&self, result: &Result<IngestReport, ApiError>) {
+    /// A push's outcome: its report, or the code of the error it was refused with.
+    pub fn ingest_outcome(&self, result: Result<&IngestReport, &str>) {
         match result {
             Ok(r) if r.status == IngestStatus::Duplicate => {
                 self.batches.with_label_values(&["duplicate"]).inc();
@@ -124,7 +124,26 @@ impl Metrics {
                     self.rows.with_label_values(&[family.as_str()]).inc_by(*n);
                 }
             }
-            Err(e) => self.rejections.with_label_values(&[e.code]).inc(),
+            Err(code) => self.rejections.with_label_values(&[code]).inc(),
+        }
+    }
+
+    pub fn record_pools(&self, usage: &[PoolUsage]) {
+        for u in usage {
+            self.pool
+                .with_label_values(&[u.pool, u.state])
+                .set(u.connections);
+        }
+    }
+
+    pub fn record_collectors(&self, counts: CollectorCounts) {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        for (state, count) in [
+            ("active", counts.active),
+            ("revoked", counts.revoked),
+            ("reporting", counts.reporting),
+        ] {
+            self.collectors.with_label_values(&[state]).set(n(count));
         }
     }
 

@@ -4,6 +4,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use pganalytics_adapters::backend::StorageSettings;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -130,7 +131,36 @@ const ENV_KEYS: [&str; 23] = [
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(String);
 
+/// `60`, `60s`, `5m`, `2h`, `1d` → a duration.
+pub fn parse_duration(v: &str) -> Option<time::Duration> {
+    let (num, unit) = v
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((v, "s"), |i| v.split_at(i));
+    let n: i64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(time::Duration::seconds(secs))
+}
+
 impl Settings {
+    /// Where and how the PostgreSQL backend keeps the server's data.
+    pub fn storage(&self) -> StorageSettings {
+        StorageSettings {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            pg_bindir: self.pg_bindir.clone(),
+            pool_size: self.pool_size,
+            bcrypt_cost: self.bcrypt_cost,
+            secrets_keys: self.secrets_keys.clone(),
+            secrets_key_file: self.secrets_key_file.clone(),
+        }
+    }
+
     /// Defaults, then the TOML file (if given, it must exist), then `PGANALYTICS_*`.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));

@@ -2,7 +2,7 @@
 //!
 //! Client certificates are optional at the TLS layer (people and scripts have none) but,
 //! when sent, must chain to our CA. Routes that need one check the fingerprint against the
-//! collector's registered certificate; see `extract::PeerCertificate`.
+//! collector's registered certificate (the `Authorize` use case).
 
 use actix_tls::accept::openssl::TlsStream;
 use actix_web::dev::Extensions;
@@ -17,7 +17,8 @@ use std::any::Any;
 #[derive(Debug, Clone)]
 pub struct PeerFingerprint(pub Fingerprint);
 
-pub fn acceptor(ca: &X509, cert_pem: &str, key_pem: &str) -> anyhow::Result<SslAcceptorBuilder> {
+pub fn acceptor(ca_pem: &str, cert_pem: &str, key_pem: &str) -> anyhow::Result<SslAcceptorBuilder> {
+    let ca = X509::from_pem(ca_pem.as_bytes())?;
     let mut b = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_3))?;
     b.set_certificate(X509::from_pem(cert_pem.as_bytes())?.as_ref())?;
@@ -25,7 +26,7 @@ pub fn acceptor(ca: &X509, cert_pem: &str, key_pem: &str) -> anyhow::Result<SslA
     b.set_private_key(PKey::private_key_from_pem(key_pem.as_bytes())?.as_ref())?;
     b.check_private_key()?;
     b.cert_store_mut().add_cert(ca.clone())?;
-    b.add_client_ca(ca)?;
+    b.add_client_ca(&ca)?;
     // PEER without FAIL_IF_NO_PEER_CERT: a certificate is optional, but verified when sent.
     b.set_verify(SslVerifyMode::PEER);
     Ok(b)

@@ -219,6 +219,22 @@ pub struct RawSeries {
     pub points: Vec<Point>,
 }
 
+/// One figure of a connection pool: how many of its connections are in `state` (`size`
+/// open, `available` idle, `max`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub pool: &'static str,
+    pub state: &'static str,
+    pub connections: i64,
+}
+
+/// The store's connection pools, for the server's self-metrics.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait ConnectionPools: Send + Sync {
+    /// Every figure of every pool; empty for a store without pools.
+    fn pool_usage(&self) -> Vec<PoolUsage>;
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MaintenanceReport {
     pub partitions_created: u32,

@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::env::{Clock, IdSource};
-use crate::store::{ApiTokenStore, CollectorStore, MetricStore, RegistrationTokenStore};
+use crate::store::{
+    ApiTokenStore, CollectorStore, ConnectionPools, MaintenanceReport, MetricStore, PoolUsage,
+    RegistrationTokenStore,
+};
 
 /// A registration token just created: the secret is shown once and never stored.
 #[derive(Debug)]
@@ -141,12 +144,26 @@ impl CreateApiToken {
         self.tokens.list_api_tokens().await
     }
 
+    /// Whether `token` works now: neither revoked nor expired.
+    pub fn usable(&self, token: &ApiToken) -> bool {
+        token.check_usable(self.clock.now()).is_ok()
+    }
+
     /// Revokes at once: the next request made with the token is refused.
     pub async fn revoke(&self, ctx: &AuditContext, id: Uuid) -> Result<ApiToken, StoreError> {
         let now = self.clock.now();
         let audit = ctx.entry("api_token.revoke", Some(format!("api_token:{id}")), now);
         self.tokens.revoke_api_token(id, now, &audit).await
     }
+}
+
+/// How many collectors are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorCounts {
+    pub active: usize,
+    pub revoked: usize,
+    /// Active, and seen in the last [`CollectorAdmin::REPORTING_WITHIN`].
+    pub reporting: usize,
 }
 
 /// Listing, reading and revoking collectors.
@@ -156,8 +173,29 @@ pub struct CollectorAdmin {
 }
 
 impl CollectorAdmin {
+    /// A collector seen this recently is reporting.
+    pub const REPORTING_WITHIN: Duration = Duration::minutes(5);
+
     pub async fn list(&self) -> Result<Vec<Collector>, StoreError> {
         self.collectors.list_collectors().await
+    }
+
+    pub async fn counts(&self) -> Result<CollectorCounts, StoreError> {
+        let now = self.clock.now();
+        let mut counts = CollectorCounts::default();
+        for c in self.collectors.list_collectors().await? {
+            if !c.is_active() {
+                counts.revoked += 1;
+                continue;
+            }
+            counts.active += 1;
+            if c.last_seen
+                .is_some_and(|t| now - t < Self::REPORTING_WITHIN)
+            {
+                counts.reporting += 1;
+            }
+        }
+        Ok(counts)
     }
     pub async fn get(&self, id: CollectorId) -> Result<Collector, StoreError> {
         self.collectors.get_collector(id).await
@@ -240,6 +278,34 @@ impl UpdateCollectorConfig {
     }
 }
 
+/// Partition upkeep: storage created ahead of time, data past retention dropped.
+pub struct Maintenance {
+    pub metrics: Arc<dyn MetricStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Maintenance {
+    pub async fn run(&self) -> Result<MaintenanceReport, StoreError> {
+        self.metrics.maintain(self.clock.now()).await
+    }
+}
+
+/// Whether the store answers, and how its connection pools are used.
+pub struct Health {
+    pub metrics: Arc<dyn MetricStore>,
+    pub pools: Arc<dyn ConnectionPools>,
+}
+
+impl Health {
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.metrics.ping().await
+    }
+
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        self.pools.pool_usage()
+    }
+}
+
 /// The monitored instances the server has seen.
 pub struct ServerCatalog {
     pub metrics: Arc<dyn MetricStore>,
@@ -260,5 +326,7 @@ crate::usecases::auth::opaque_debug!(
     CollectorAdmin,
     GetCollectorConfig,
     UpdateCollectorConfig,
-    ServerCatalog
+    ServerCatalog,
+    Maintenance,
+    Health
 );

@@ -1,5 +1,5 @@
 use pganalytics_domain::collector::{Collector, CollectorId};
-use pganalytics_domain::credentials::{CollectorClaims, Fingerprint};
+use pganalytics_domain::credentials::{Claims as _, CollectorClaims, Fingerprint};
 use std::sync::Arc;
 use time::OffsetDateTime;
 

@@ -3,25 +3,31 @@
 
 mod admin;
 mod auth;
+mod authorize;
 mod collect;
+mod deliver;
 mod ingest;
 mod query;
 mod register;
 mod renew;
+mod server;
 mod sessions;
 mod users;
 
 pub use admin::{
-    CollectorAdmin, ConfigUpdateError, CreateApiToken, CreateRegistrationToken, CreateTokenError,
-    CreatedApiToken, CreatedRegistrationToken, GetCollectorConfig, ServerCatalog,
-    UpdateCollectorConfig,
+    CollectorAdmin, CollectorCounts, ConfigUpdateError, CreateApiToken, CreateRegistrationToken,
+    CreateTokenError, CreatedApiToken, CreatedRegistrationToken, GetCollectorConfig, Health,
+    Maintenance, ServerCatalog, UpdateCollectorConfig,
 };
 pub use auth::{AuthError, AuthenticateCollector, CollectorToken, RefreshCollectorToken};
+pub use authorize::{Attempt, Authorize, Authorized, Denied, Presented};
 pub use collect::{CollectCycle, CycleReport, RunSummary};
+pub use deliver::{DEAD_LETTER_STALL, DeliverBatches, Delivery, PollConfig, SPOOL_STALL};
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
-pub use query::{QueryError, QueryMetrics, Series, SeriesRequest};
+pub use query::{QueryError, QueryMetrics, Series, SeriesReply, SeriesRequest};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};
 pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};
+pub use server::{Limits, ServerUseCases};
 pub use sessions::{
     AuthenticatePerson, Credential, Login, LoginError, Logout, PersonAuthError, RefreshError,
     RefreshSession, Tokens,

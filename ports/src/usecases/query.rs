@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
+use crate::env::Clock;
 use crate::store::{MetricStore, SeriesQuery};
 
 /// A request as a person or script makes it.
@@ -15,9 +16,29 @@ pub struct SeriesRequest {
     pub family: String,
     /// Empty means every counter and gauge of the family.
     pub columns: Vec<String>,
+    /// Default: an hour before `to`.
+    pub from: Option<OffsetDateTime>,
+    /// Default: now.
+    pub to: Option<OffsetDateTime>,
+    /// Default: a minute.
+    pub step: Option<Duration>,
+}
+
+/// The series of a request, with the range and step they were read for.
+#[derive(Debug, Clone)]
+pub struct SeriesReply {
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
     pub step: Duration,
+    pub series: Vec<Series>,
+}
+
+/// A request with its defaults filled in.
+#[derive(Debug, Clone)]
+struct Range {
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    step: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,23 +71,30 @@ pub enum QueryError {
 /// averaged into `step` buckets.
 pub struct QueryMetrics {
     pub metrics: Arc<dyn MetricStore>,
+    pub clock: Arc<dyn Clock>,
     pub max_rows: usize,
     pub max_points_per_series: i64,
 }
 
 impl QueryMetrics {
-    pub async fn execute(&self, req: SeriesRequest) -> Result<Vec<Series>, QueryError> {
+    pub async fn execute(&self, req: SeriesRequest) -> Result<SeriesReply, QueryError> {
         let family = catalog::family(&req.family)
             .ok_or_else(|| QueryError::UnknownFamily(req.family.clone()))?;
         let columns = select_columns(family, &req.columns)?;
-        self.check_range(&req)?;
+        let to = req.to.unwrap_or_else(|| self.clock.now());
+        let range = Range {
+            from: req.from.unwrap_or(to - Duration::hours(1)),
+            to,
+            step: req.step.unwrap_or(Duration::seconds(60)),
+        };
+        self.check_range(&range)?;
         // Fetch one step before `from` so the first bucket's counter rate has a predecessor.
         let query = SeriesQuery {
             server_id: req.server_id,
             family,
             columns,
-            from: req.from - req.step,
-            to: req.to,
+            from: range.from - range.step,
+            to: range.to,
             max_rows: self.max_rows,
         };
         let raw = self
@@ -77,10 +105,18 @@ impl QueryMetrics {
                 StoreError::Conflict { .. } => QueryError::TooLarge(self.max_rows),
                 other => QueryError::Store(other),
             })?;
-        Ok(raw.into_iter().map(|s| to_series(s, &req)).collect())
+        Ok(SeriesReply {
+            series: raw
+                .into_iter()
+                .map(|s| to_series(s, family, &range))
+                .collect(),
+            from: range.from,
+            to: range.to,
+            step: range.step,
+        })
     }
 
-    fn check_range(&self, req: &SeriesRequest) -> Result<(), QueryError> {
+    fn check_range(&self, req: &Range) -> Result<(), QueryError> {
         if req.to <= req.from {
             return Err(QueryError::InvalidRange("`to` must be after `from`".into()));
         }
@@ -123,8 +159,10 @@ fn select_columns(
         .collect()
 }
 
-fn to_series(raw: crate::store::RawSeries, req: &SeriesRequest) -> Series {
-    let kind = req_kind(&raw, &req.family);
+fn to_series(raw: crate::store::RawSeries, family: &catalog::FamilySpec, req: &Range) -> Series {
+    let kind = family
+        .column(raw.column)
+        .map_or(ColumnKind::Gauge, |(_, c)| c.kind);
     let values: Vec<Point> = if kind == ColumnKind::Counter {
         rates::counter_rates(&raw.points)
     } else {
@@ -156,13 +194,6 @@ fn to_series(raw: crate::store::RawSeries, req: &SeriesRequest) -> Series {
         labels: raw.labels,
         points,
     }
-}
-
-fn req_kind(raw: &crate::store::RawSeries, family: &str) -> ColumnKind {
-    catalog::family(family)
-        .and_then(|f| f.column(raw.column))
-        .map(|(_, c)| c.kind)
-        .unwrap_or(ColumnKind::Gauge)
 }
 
 crate::usecases::auth::opaque_debug!(QueryMetrics);

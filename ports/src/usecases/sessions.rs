@@ -3,7 +3,7 @@
 
 use pganalytics_domain::access::{Principal, PrincipalKind};
 use pganalytics_domain::audit::{Actor, ActorKind, AuditContext, Origin};
-use pganalytics_domain::credentials::ApiTokenSecret;
+use pganalytics_domain::credentials::{ApiTokenSecret, Claims as _};
 use pganalytics_domain::throttle::{LoginThrottle, ThrottlePolicy};
 use pganalytics_domain::users::{
     AccessClaims, RefreshRecord, RefreshSecret, Session, User, Username,
@@ -12,11 +12,11 @@ use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
-use crate::StoreError;
 use crate::crypto::{PasswordError, PasswordHasher, TokenError, TokenSigner};
 use crate::env::{Clock, IdSource};
 use crate::store::{ApiTokenStore, AuditStore, RefreshOutcome, SessionStore, UserStore};
 use crate::usecases::auth::opaque_debug;
+use crate::{Backend, StoreError};
 
 /// What a login or a refresh hands out.
 pub struct Tokens {
@@ -84,23 +84,17 @@ pub struct Login {
 }
 
 impl Login {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
-        audit: Arc<dyn AuditStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        signer: Arc<dyn TokenSigner>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdSource>,
-    ) -> Self {
+    pub fn new(b: &Backend) -> Self {
         Self {
-            users,
-            sessions,
-            audit,
-            hasher,
-            clock,
-            minter: Minter { signer, ids },
+            users: b.users.clone(),
+            sessions: b.sessions.clone(),
+            audit: b.audit.clone(),
+            hasher: b.hasher.clone(),
+            clock: b.clock.clone(),
+            minter: Minter {
+                signer: b.signer.clone(),
+                ids: b.ids.clone(),
+            },
             accounts: Mutex::new(LoginThrottle::new(ThrottlePolicy::ACCOUNT)),
             addresses: Mutex::new(LoginThrottle::new(ThrottlePolicy::ADDRESS)),
         }
@@ -281,16 +275,14 @@ pub struct RefreshSession {
 }
 
 impl RefreshSession {
-    pub fn new(
-        sessions: Arc<dyn SessionStore>,
-        signer: Arc<dyn TokenSigner>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdSource>,
-    ) -> Self {
+    pub fn new(b: &Backend) -> Self {
         Self {
-            sessions,
-            clock,
-            minter: Minter { signer, ids },
+            sessions: b.sessions.clone(),
+            clock: b.clock.clone(),
+            minter: Minter {
+                signer: b.signer.clone(),
+                ids: b.ids.clone(),
+            },
         }
     }
 

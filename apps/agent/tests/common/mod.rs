@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use pganalytics_adapters::testing::TestDatabase;
+use pganalytics_domain::access::Role;
+use pganalytics_server::harness::{Store, TestServer};
 use pganalytics_server::settings::Settings;
-use pganalytics_server::{app, logging};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,55 +20,7 @@ pub struct Server {
     pub db: TestDatabase,
     data: tempfile::TempDir,
     addr: SocketAddr,
-    running: Option<(actix_web::dev::ServerHandle, std::thread::JoinHandle<()>)>,
-}
-
-/// What a started server hands back: its address, a registration token and an API token,
-/// and how to stop it.
-type Launched = (
-    SocketAddr,
-    (String, String),
-    actix_web::dev::ServerHandle,
-    std::thread::JoinHandle<()>,
-);
-
-fn launch(settings: Settings) -> Launched {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let running = app::start(&settings, logging::discard()).await.unwrap();
-            let backend = &running.backend;
-            let token = backend
-                .create_registration_token()
-                .execute(
-                    &pganalytics_domain::audit::AuditContext::cli(None),
-                    1,
-                    time::Duration::minutes(10),
-                )
-                .await
-                .unwrap();
-            let api = backend
-                .create_api_token()
-                .execute(
-                    &pganalytics_domain::audit::AuditContext::cli(None),
-                    "tests",
-                    pganalytics_domain::access::Role::Admin,
-                    None,
-                    None,
-                )
-                .await
-                .unwrap();
-            let tokens = (
-                token.secret.expose().to_owned(),
-                api.secret.expose().to_owned(),
-            );
-            tx.send((running.addr, tokens, running.server.handle()))
-                .unwrap();
-            let _ = running.server.await;
-        })
-    });
-    let (addr, tokens, handle) = rx.recv().unwrap();
-    (addr, tokens, handle, thread)
+    running: Option<TestServer>,
 }
 
 impl Server {
@@ -76,16 +29,17 @@ impl Server {
         let db = TestDatabase::create();
         let data = tempfile::tempdir().unwrap();
         let settings = Self::settings(&db, data.path(), "127.0.0.1:0".parse().unwrap());
-        let (addr, (token, api_token), handle, thread) = launch(settings);
+        let running = TestServer::start(Store::Postgres, settings);
+        let addr = running.addr();
         Self {
             url: format!("https://localhost:{}", addr.port()),
             ca_file: data.path().join("ca.pem"),
-            token,
-            api_token,
+            token: running.registration_token(1),
+            api_token: running.api_token(Role::Admin),
             db,
             data,
             addr,
-            running: Some((handle, thread)),
+            running: Some(running),
         }
     }
 
@@ -104,18 +58,14 @@ impl Server {
 
     /// Stops the server (connections are dropped, not drained).
     pub fn stop(&mut self) {
-        if let Some((handle, thread)) = self.running.take() {
-            actix_web::rt::System::new().block_on(handle.stop(false));
-            thread.join().unwrap();
-        }
+        self.running = None;
     }
 
     /// Starts it again on the same address, data directory and database.
     pub fn restart(&mut self) {
         self.stop();
         let settings = Self::settings(&self.db, self.data.path(), self.addr);
-        let (_, _, handle, thread) = launch(settings);
-        self.running = Some((handle, thread));
+        self.running = Some(TestServer::start(Store::Postgres, settings));
     }
 
     /// Registers an agent with `state` as its state directory.
@@ -127,12 +77,6 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

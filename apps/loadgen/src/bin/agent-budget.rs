@@ -174,14 +174,10 @@ fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
         "pganalytics",
         None,
     ))?;
-    let (addr, token) = start_server(settings.clone(), 1)?;
+    let (server, token) = start_server(settings.clone(), 1);
     let state = dir.join("agent");
     let out = Command::new(agent_bin)
-        .args([
-            "register",
-            "--server",
-            &format!("https://localhost:{}", addr.port()),
-        ])
+        .args(["register", "--server", &server.url("")])
         .arg("--ca-file")
         .arg(settings.data_dir.join("ca.pem"))
         .args(["--name", "budget", "--state-dir"])

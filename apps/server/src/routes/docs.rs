@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use utoipa_swagger_ui::Config;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Where the page finds the document.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -25,11 +26,11 @@ pub const SWAGGER_CSP: &str = "default-src 'none'; script-src 'self'; \
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "docs", operation_id = "openapi",
     responses((status = 200, description = "The document", body = serde_json::Value,
         content_type = "application/json")))]
-pub async fn openapi() -> HttpResponse {
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(crate::openapi::json())
+        .body(state.openapi_json)
 }
 
 /// The interactive documentation
@@ -64,11 +65,9 @@ pub async fn swagger_file(file: web::Path<String>) -> Result<HttpResponse, ApiEr
     let found =
         utoipa_swagger_ui::serve(&file, CONFIG.clone()).map_err(|e| ApiError::internal(&*e))?;
     let Some(f) = found else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no documentation file {file:?}"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "no documentation file {file:?}"
+        )));
     };
     Ok(HttpResponse::Ok()
         .content_type(f.content_type)

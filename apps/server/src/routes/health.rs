@@ -2,8 +2,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::RETRY_AFTER_SECONDS;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -25,7 +25,7 @@ pub struct Health {
     ))]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     let version = env!("CARGO_PKG_VERSION");
-    match state.health.ping().await {
+    match state.uc.health.check().await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ok",
             database: "ok",

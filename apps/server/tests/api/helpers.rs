@@ -1,31 +1,70 @@
-//! `TestApp`: a running server on a fresh database, and clients for collectors and people.
+//! `TestApp`: the real server through the harness, on the memory backend or on a fresh
+//! PostgreSQL database, and clients for collectors and people. [`api_tests!`] runs a test on
+//! both backends.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pganalytics_adapters::local_postgres::LocalCluster;
 use pganalytics_adapters::testing::TestDatabase;
+use pganalytics_domain::access::Role;
+use pganalytics_domain::audit::AuditQuery;
+use pganalytics_server::harness::{Store, TestServer, test_settings};
 use pganalytics_server::settings::Settings;
-use pganalytics_server::{app, logging};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 use uuid::Uuid;
 
+pub use pganalytics_server::harness::ADMIN_PASSWORD;
+
 pub const SMALL_BODY_LIMIT: usize = 2 * 1024 * 1024;
 pub const SMALL_BATCH_LIMIT: usize = 8 * 1024 * 1024;
 
+/// Runs each test on both backends, as `<test>::memory` and `<test>::postgres`: the function
+/// gets the backend to start its app on. PostgreSQL stays the reference; the memory run is
+/// the fast one (`cargo test -p pganalytics-server --test api memory`).
+macro_rules! api_tests {
+    ($( $(#[doc = $doc:literal])* fn $name:ident($on:ident) $body:block )*) => {$(
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn run($on: $crate::helpers::On) $body
+
+            #[test]
+            fn memory() {
+                run($crate::helpers::On::Memory)
+            }
+
+            #[test]
+            fn postgres() {
+                run($crate::helpers::On::Postgres)
+            }
+        }
+    )*};
+}
+pub(crate) use api_tests;
+
+/// The backend an app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Memory,
+    Postgres,
+}
+
 pub struct TestApp {
-    pub addr: SocketAddr,
+    pub server: TestServer,
+    /// A directory of the test's own (the PostgreSQL backend's data directory).
     pub data_dir: tempfile::TempDir,
-    pub db_url: String,
+    /// The PostgreSQL database, when on PostgreSQL.
+    pub db_url: Option<String>,
+    /// An admin API token.
     pub api_token: String,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    people_client: std::sync::OnceLock<ureq::Agent>,
     _db: Option<TestDatabase>,
 }
 
@@ -42,91 +81,73 @@ pub struct Reply {
     pub body: Value,
 }
 
-/// The first administrator's password in every test server.
-pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
-
-/// Settings every test server starts from: a cheap bcrypt cost and a known admin password.
-pub fn test_settings() -> Settings {
-    Settings {
-        bcrypt_cost: 4,
-        allow_weak_bcrypt: true,
-        admin_password: Some(SecretString::from(ADMIN_PASSWORD.to_owned())),
-        ..Settings::default()
-    }
-}
-
 impl TestApp {
-    /// A server on a fresh database of the shared test cluster.
-    pub fn spawn() -> Self {
-        let db = TestDatabase::create();
-        let url = db.url.clone();
-        Self::spawn_on(url, Some(db))
+    /// A server on `on` (a fresh database of the shared test cluster, for PostgreSQL).
+    pub fn spawn(on: On) -> Self {
+        Self::spawn_with(on, |_| {})
     }
 
-    /// A server on a fresh database, with some settings changed.
-    pub fn spawn_with(change: impl FnOnce(&mut Settings)) -> Self {
-        let db = TestDatabase::create();
-        let url = db.url.clone();
-        Self::start(url, Some(db), change)
+    /// A server on `on`, with some settings changed.
+    pub fn spawn_with(on: On, change: impl FnOnce(&mut Settings)) -> Self {
+        match on {
+            On::Memory => Self::start(On::Memory, None, None, change),
+            On::Postgres => {
+                let db = TestDatabase::create();
+                let url = db.url.clone();
+                Self::start(On::Postgres, Some(url), Some(db), change)
+            }
+        }
     }
 
-    /// A server on the database at `url` (e.g. a private cluster a test stops and starts).
+    /// A server on the PostgreSQL database at `db_url` (e.g. a private cluster a test stops
+    /// and starts).
     pub fn spawn_on(db_url: String, db: Option<TestDatabase>) -> Self {
-        Self::start(db_url, db, |_| {})
+        Self::start(On::Postgres, Some(db_url), db, |_| {})
     }
 
-    fn start(db_url: String, db: Option<TestDatabase>, change: impl FnOnce(&mut Settings)) -> Self {
+    fn start(
+        on: On,
+        db_url: Option<String>,
+        db: Option<TestDatabase>,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_owned(),
-            database_url: Some(SecretString::from(db_url.clone())),
-            pool_size: 4,
-            workers: 2,
+            database_url: db_url.clone().map(SecretString::from),
             max_body_bytes: SMALL_BODY_LIMIT,
             max_batch_bytes: SMALL_BATCH_LIMIT,
             ..test_settings()
         };
         change(&mut settings);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                match app::start(&settings, logging::discard()).await {
-                    Ok(r) => {
-                        tx.send(Ok((r.addr, r.server.handle()))).unwrap();
-                        let _ = r.server.await;
-                    }
-                    Err(e) => tx.send(Err(format!("{e:#}"))).unwrap(),
-                }
-            })
-        });
-        let (addr, handle) = rx
-            .recv()
-            .unwrap()
-            .unwrap_or_else(|e| panic!("server did not start: {e}"));
-        let mut app = Self {
-            addr,
+        let store = match on {
+            On::Memory => Store::Memory,
+            On::Postgres => Store::Postgres,
+        };
+        let server = TestServer::start(store, settings);
+        let api_token = server.api_token(Role::Admin);
+        Self {
+            server,
             data_dir,
             db_url,
-            api_token: String::new(),
-            handle,
-            thread: Some(thread),
+            api_token,
+            people_client: std::sync::OnceLock::new(),
             _db: db,
-        };
-        app.api_token = app.cli(&["api-token", "create", "--name", "tests", "--role", "admin"]);
-        app
+        }
     }
 
     /// Runs the server binary's CLI against this app's data directory and database and
-    /// returns its stdout (the bare secret).
+    /// returns its stdout (the bare secret). The CLI works on PostgreSQL: with the memory
+    /// backend only commands that need no database (`openapi`) make sense.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"));
+        cmd.args(args)
             .env("PGANALYTICS_DATA_DIR", self.data_dir.path())
-            .env("PGANALYTICS_DATABASE_URL", &self.db_url)
-            .env("PGANALYTICS_LOG_FORMAT", "json")
-            .output()
-            .unwrap();
+            .env("PGANALYTICS_LOG_FORMAT", "json");
+        if let Some(url) = &self.db_url {
+            cmd.env("PGANALYTICS_DATABASE_URL", url);
+        }
+        let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
             "cli {args:?} failed: {}",
@@ -136,15 +157,21 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.addr.port())
+        self.server.url(path)
     }
 
     pub fn ca_pem(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join("ca.pem")).unwrap()
+        self.server.ca_pem().to_owned()
     }
 
-    pub fn jwt_key_path(&self) -> PathBuf {
-        self.data_dir.path().join("jwt.key")
+    /// The key the server signs tokens with (PKCS#8 PEM), for tests that forge tokens.
+    pub fn signing_key(&self) -> Vec<u8> {
+        self.server.signing_key_bytes()
+    }
+
+    /// Moves the server's clock: what a test does instead of waiting for time to pass.
+    pub fn advance(&self, by: time::Duration) {
+        self.server.clock().advance(by);
     }
 
     fn agent(&self, client: Option<(&str, &str)>) -> ureq::Agent {
@@ -167,8 +194,10 @@ impl TestApp {
     }
 
     /// A client with no certificate (a person or a script).
+    /// One client for the whole test: its connection is reused (as a real client's is),
+    /// which spares each request a TLS handshake.
     pub fn client(&self) -> ureq::Agent {
-        self.agent(None)
+        self.people_client.get_or_init(|| self.agent(None)).clone()
     }
 
     /// A client presenting this collector's certificate.
@@ -177,14 +206,7 @@ impl TestApp {
     }
 
     pub fn registration_token(&self, uses: u32) -> String {
-        self.cli(&[
-            "registration-token",
-            "create",
-            "--uses",
-            &uses.to_string(),
-            "--ttl",
-            "10m",
-        ])
+        self.server.registration_token(uses)
     }
 
     pub fn register_with(&self, token: &str, name: &str, csr: Option<&str>) -> Reply {
@@ -280,14 +302,30 @@ impl TestApp {
         r.body["access_token"].as_str().unwrap().to_owned()
     }
 
-    /// One text value from SQL on the app's database.
-    pub fn sql_text(&self, sql: &str) -> String {
-        sql_text(&self.db_url, sql)
+    /// Audit entries matching `query` (at most 1,000), newest first, from the store.
+    pub fn audit(&self, query: AuditQuery) -> Vec<pganalytics_domain::audit::StoredAuditEntry> {
+        self.server
+            .run(move |uc, _| async move { uc.audit_log.list(query).await })
+            .unwrap()
     }
 
-    /// One number from SQL on the app's database.
-    pub fn sql_i64(&self, sql: &str) -> i64 {
-        sql_i64(&self.db_url, sql)
+    /// How many audit entries have `action` (and `outcome`, when given).
+    pub fn audit_count(&self, action: Option<&str>, outcome: Option<&str>) -> usize {
+        self.audit(AuditQuery {
+            action: action.map(str::to_owned),
+            outcome: outcome.map(|o| pganalytics_domain::audit::Outcome::parse(o).unwrap()),
+            limit: AuditQuery::MAX_LIMIT,
+            ..AuditQuery::default()
+        })
+        .len()
+    }
+
+    /// How many users the store holds.
+    pub fn user_count(&self) -> usize {
+        self.server
+            .run(|uc, _| async move { uc.users.list().await })
+            .unwrap()
+            .len()
     }
 
     /// `GET` with the app's API token.
@@ -309,9 +347,13 @@ impl TestApp {
         )
     }
 
-    /// Rows in `metrics.<family>`, read straight from the database.
+    /// Rows stored in `family`, read straight from the store.
     pub fn count_rows(&self, family: &str) -> i64 {
-        count_rows(&self.db_url, family)
+        match (&self.db_url, self.server.memory_store()) {
+            (Some(url), _) => count_rows(url, family),
+            (None, Some(memory)) => i64::try_from(memory.rows_of(family)).unwrap(),
+            (None, None) => unreachable!("an app is on PostgreSQL or in memory"),
+        }
     }
 
     /// Rows in every family table the example batch touches.
@@ -365,18 +407,6 @@ pub fn sql_text(url: &str, sql: &str) -> String {
     })
     .join()
     .unwrap()
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        let _ =
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)))
-                .join();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 pub fn reply(res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {

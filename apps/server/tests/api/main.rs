@@ -1,6 +1,9 @@
-//! Black-box tests of the server: the real app on port 0, real TLS 1.3 with client
-//! certificates, a real PostgreSQL database per test. The tree mirrors the route tree.
+//! Black-box tests of the server: the real app (through `pganalytics_server::harness`) on
+//! port 0, real TLS 1.3 with client certificates, on the memory backend and on a real
+//! PostgreSQL database per test (`api_tests!` runs each test on both). The tree mirrors the
+//! route tree.
 
+mod cli;
 mod collectors;
 mod config;
 mod docs;

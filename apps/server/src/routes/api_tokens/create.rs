@@ -5,10 +5,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::TokenView;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -39,25 +39,26 @@ pub struct ApiTokenCreated<'a> {
     request_body = Body,
     responses((status = 201, description = "Created", body = ApiTokenCreated<'_>)))]
 pub async fn post(
-    who: Allowed<perm::ManageApiTokens>,
+    who: Caller,
     state: web::Data<AppState>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     if let Some(owner) = body.owner {
-        state.users.get(owner).await?;
+        state.uc.users.get(owner).await?;
     }
     let ttl = body
         .expires_in_days
         .map(|d| time::Duration::days(i64::from(d)));
     let created = state
+        .uc
         .api_tokens
         .execute(&who.ctx, &body.name, body.role, ttl, body.owner)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(ApiTokenCreated {
-            api_token: TokenView::new(&created.token, state.clock.now()),
+            api_token: TokenView::new(&created.token, state.uc.api_tokens.usable(&created.token)),
             token: created.secret.expose(),
         }))
 }

@@ -3,9 +3,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::TokenView;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct ApiTokenList {
@@ -17,17 +17,13 @@ pub struct ApiTokenList {
 /// Every token by prefix, newest first; never their secrets.
 #[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api tokens", operation_id = "list_api_tokens",
     responses((status = 200, description = "The tokens", body = ApiTokenList)))]
-pub async fn get(
-    _who: Allowed<perm::ManageApiTokens>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let api_tokens = state
-        .api_tokens
+pub async fn get(_who: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let tokens = &state.uc.api_tokens;
+    let api_tokens = tokens
         .list()
         .await?
         .iter()
-        .map(|t| TokenView::new(t, now))
+        .map(|t| TokenView::new(t, tokens.usable(t)))
         .collect();
     Ok(HttpResponse::Ok().json(ApiTokenList { api_tokens }))
 }

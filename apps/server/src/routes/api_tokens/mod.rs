@@ -32,7 +32,7 @@ pub struct TokenView {
 }
 
 impl TokenView {
-    pub fn new(t: &ApiToken, now: OffsetDateTime) -> Self {
+    pub fn new(t: &ApiToken, usable: bool) -> Self {
         Self {
             id: t.id,
             name: t.name.clone(),
@@ -42,7 +42,7 @@ impl TokenView {
             created_at: t.created_at,
             expires_at: t.expires_at,
             revoked_at: t.revoked_at,
-            usable: t.check_usable(now).is_ok(),
+            usable,
         }
     }
 }

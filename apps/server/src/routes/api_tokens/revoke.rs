@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 
 use super::TokenView;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 /// Revoke an API token
 ///
@@ -13,11 +13,11 @@ use crate::extract::{Allowed, perm};
     params(("id" = uuid::Uuid, Path, description = "The token's id")),
     responses((status = 200, description = "The token, revoked", body = TokenView)))]
 pub async fn delete(
-    who: Allowed<perm::ManageApiTokens>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = crate::routes::path_uuid(&id, "API token")?;
-    let token = state.api_tokens.revoke(&who.ctx, id).await?;
-    Ok(HttpResponse::Ok().json(TokenView::new(&token, state.clock.now())))
+    let id = crate::request::path_uuid(&id, "API token")?;
+    let token = state.uc.api_tokens.revoke(&who.ctx, id).await?;
+    Ok(HttpResponse::Ok().json(TokenView::new(&token, state.uc.api_tokens.usable(&token))))
 }

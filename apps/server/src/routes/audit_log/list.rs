@@ -5,9 +5,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +64,7 @@ fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, Api
     params(Params),
     responses((status = 200, description = "A page of entries", body = AuditPage)))]
 pub async fn get(
-    _who: Allowed<perm::ReadAuditLog>,
+    _who: Caller,
     state: web::Data<AppState>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
@@ -93,7 +93,7 @@ pub async fn get(
         before_id: p.cursor,
         limit,
     };
-    let entries = state.audit_log.list(query).await?;
+    let entries = state.uc.audit_log.list(query).await?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

@@ -4,10 +4,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{SessionTokens, tokens_response};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::origin;
 use crate::json::JsonBody;
+use crate::request::origin;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,7 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let tokens = state
+        .uc
         .login
         .execute(&body.username, body.password, origin(&req))
         .await?;

@@ -1,9 +1,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 /// Log out
 ///
@@ -14,11 +14,8 @@ use crate::extract::{Allowed, perm};
         (status = 204, description = "The session has ended"),
         (status = 400, description = "Called with an API token, which has no session", body = ErrorBody<'_>),
     ))]
-pub async fn post(
-    who: Allowed<perm::Read>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    if !state.logout.execute(&who.ctx, &who.principal).await? {
+pub async fn post(who: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.uc.logout.execute(&who.ctx, &who.principal).await? {
         return Err(ApiError::bad_request(
             "not_a_session",
             "an API token has no session to end; revoke it with DELETE /api/v1/api-tokens/{id}",

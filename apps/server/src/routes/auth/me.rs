@@ -4,10 +4,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller as Who;
 use crate::routes::users::UserView;
+use crate::state::AppState;
 
 /// Who is calling: a person with a session, or an API token.
 #[derive(Serialize, ToSchema)]
@@ -39,14 +39,11 @@ pub struct Me<'a> {
 /// The caller, with their role and permissions.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", operation_id = "me",
     responses((status = 200, description = "The caller", body = Me<'_>)))]
-pub async fn get(
-    who: Allowed<perm::Read>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(who: Who, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let p = &who.principal;
     let caller = match &p.kind {
         PrincipalKind::User { id, session, .. } => Caller::User {
-            user: UserView::from(&state.users.get(*id).await?),
+            user: UserView::from(&state.uc.users.get(*id).await?),
             session_id: *session,
         },
         PrincipalKind::ApiToken { id, prefix, owner } => Caller::ApiToken {

@@ -4,10 +4,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,12 +30,13 @@ pub struct Body {
         (status = 400, description = "The new password breaks a rule, or the caller is an API token", body = ErrorBody<'_>),
     ))]
 pub async fn put(
-    who: Allowed<perm::Read>,
+    who: Caller,
     state: web::Data<AppState>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     state
+        .uc
         .users
         .change_own_password(
             &who.ctx,

@@ -4,10 +4,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{SessionTokens, tokens_response};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::origin;
 use crate::json::JsonBody;
+use crate::request::origin;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +33,7 @@ pub async fn post(
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let tokens = state
+        .uc
         .refresh
         .execute(body.0.refresh_token.expose_secret(), origin(&req))
         .await?;

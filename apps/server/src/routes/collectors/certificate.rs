@@ -3,10 +3,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::parse_id;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::peer_fingerprint;
+use crate::extract::CertificateHolder;
+use crate::request::{collector_id, origin};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = Renewal)]
@@ -44,11 +44,12 @@ pub struct CurrentCertificate<'a> {
     responses((status = 200, description = "The new certificate", body = RenewedCertificate<'_>)))]
 pub async fn post(
     req: HttpRequest,
+    holder: CertificateHolder,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
+    let id = collector_id(&id)?;
     let csr = body.into_inner().csr.ok_or_else(|| {
         ApiError::bad_request(
             "csr_required",
@@ -56,13 +57,9 @@ pub async fn post(
         )
     })?;
     let renewal = state
+        .uc
         .renew
-        .execute(
-            id,
-            peer_fingerprint(&req).as_ref(),
-            &csr,
-            crate::extract::origin(&req),
-        )
+        .execute(id, Some(&holder.0), &csr, origin(&req))
         .await?;
     Ok(HttpResponse::Ok().json(RenewedCertificate {
         certificate: &renewal.certificate.pem,
@@ -83,8 +80,8 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
-    let cert = state.current_certificate.execute(id).await?;
+    let id = collector_id(&id)?;
+    let cert = state.uc.current_certificate.execute(id).await?;
     Ok(HttpResponse::Ok().json(CurrentCertificate {
         certificate: &cert.pem,
         not_after: cert.not_after,

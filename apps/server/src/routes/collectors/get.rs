@@ -1,19 +1,19 @@
 use actix_web::{HttpResponse, web};
 
-use super::parse_id;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::request::collector_id;
+use crate::state::AppState;
 
 /// Get a collector
 #[utoipa::path(get, path = "/api/v1/collectors/{id}", tag = "collectors", operation_id = "get_collector",
     params(("id" = uuid::Uuid, Path, description = "The collector's id")),
     responses((status = 200, description = "The collector", body = pganalytics_domain::collector::Collector)))]
 pub async fn get(
-    _who: Allowed<perm::Read>,
+    _who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let collector = state.collectors.get(parse_id(&id)?).await?;
+    let collector = state.uc.collectors.get(collector_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(collector))
 }

@@ -3,9 +3,9 @@ use pganalytics_domain::collector::Collector;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct CollectorList {
@@ -17,10 +17,7 @@ pub struct CollectorList {
 /// Every registered agent, with its certificate, status and when it last reported.
 #[utoipa::path(get, path = "/api/v1/collectors", tag = "collectors", operation_id = "list_collectors",
     responses((status = 200, description = "The collectors", body = CollectorList)))]
-pub async fn get(
-    _who: Allowed<perm::Read>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let collectors = state.collectors.list().await?;
+pub async fn get(_who: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let collectors = state.uc.collectors.list().await?;
     Ok(HttpResponse::Ok().json(CollectorList { collectors }))
 }

@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{bearer, origin, registration_token_required};
+use crate::extract::EnrolmentToken;
+use crate::request::origin;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = Enrolment)]
@@ -44,19 +45,20 @@ pub struct Registration<'a> {
     responses((status = 201, description = "Registered", body = Registration<'_>)))]
 pub async fn post(
     req: HttpRequest,
+    token: EnrolmentToken,
     state: web::Data<AppState>,
     body: web::Json<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req).ok_or_else(registration_token_required)?;
     let body = body.into_inner();
     let csr_pem = body.csr.ok_or_else(|| {
         ApiError::bad_request("csr_required", "send a PEM certificate signing request in `csr`; the private key must never leave the collector's host")
     })?;
     let reg = state
+        .uc
         .register
         .execute(
             RegisterRequest {
-                registration_token: token.into(),
+                registration_token: token.0,
                 name: body.name,
                 hostname: body.hostname,
                 csr_pem,

@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 
-use super::parse_id;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::request::collector_id;
+use crate::state::AppState;
 
 /// Revoke a collector
 ///
@@ -14,10 +14,14 @@ use crate::extract::{Allowed, perm};
     params(("id" = uuid::Uuid, Path, description = "The collector's id")),
     responses((status = 200, description = "The collector, revoked", body = pganalytics_domain::collector::Collector)))]
 pub async fn delete(
-    who: Allowed<perm::ManageCollectors>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let collector = state.collectors.revoke(&who.ctx, parse_id(&id)?).await?;
+    let collector = state
+        .uc
+        .collectors
+        .revoke(&who.ctx, collector_id(&id)?)
+        .await?;
     Ok(HttpResponse::Ok().json(collector))
 }

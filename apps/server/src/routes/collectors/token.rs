@@ -1,12 +1,12 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::parse_id;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::peer_fingerprint;
+use crate::extract::CertificateHolder;
+use crate::request::collector_id;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct CollectorToken<'a> {
@@ -25,15 +25,12 @@ pub struct CollectorToken<'a> {
     params(("id" = uuid::Uuid, Path, description = "The collector's id")),
     responses((status = 200, description = "A new token", body = CollectorToken<'_>)))]
 pub async fn post(
-    req: HttpRequest,
+    holder: CertificateHolder,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
-    let token = state
-        .refresh_token
-        .execute(id, peer_fingerprint(&req).as_ref())
-        .await?;
+    let id = collector_id(&id)?;
+    let token = state.uc.refresh_token.execute(id, Some(&holder.0)).await?;
     Ok(HttpResponse::Ok().json(CollectorToken {
         token: &token.token,
         expires_at: token.expires_at,

@@ -1,10 +1,10 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::AuthenticatedCollector;
-use crate::routes::collectors::parse_id;
+use crate::request::collector_id;
+use crate::state::AppState;
 
 /// Get a collector's configuration
 ///
@@ -27,11 +27,11 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
+    let id = collector_id(&id)?;
     if id != collector.0.id {
         return Err(pganalytics_ports::usecases::AuthError::WrongCollector.into());
     }
-    let config = state.config.execute(&collector.0).await?;
+    let config = state.uc.config.execute(&collector.0).await?;
     let etag = config.etag();
     let matches = req
         .headers()

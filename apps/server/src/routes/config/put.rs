@@ -5,11 +5,11 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
-use crate::routes::collectors::parse_id;
+use crate::request::collector_id;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,14 +34,15 @@ pub struct Body {
     responses((status = 200, description = "The new configuration", body = pganalytics_domain::config::CollectorConfig,
         headers(("ETag" = String, description = "The configuration's version")))))]
 pub async fn put(
-    who: Allowed<perm::ManageCollectorConfig>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
+    let id = collector_id(&id)?;
     let body = body.0;
     let config = state
+        .uc
         .update_config
         .execute(&who.ctx, id, body.intervals, body.enabled_families)
         .await?;

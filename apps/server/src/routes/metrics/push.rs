@@ -4,10 +4,10 @@ use serde::Serialize;
 use std::time::Instant;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::body::{content_encoding, decompress, read_limited};
 use crate::error::ApiError;
 use crate::extract::AuthenticatedCollector;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct PushAnswer {
@@ -34,7 +34,9 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let result = ingest(&req, &collector, &state, payload).await;
-    state.metrics.ingest_outcome(&result);
+    state
+        .metrics
+        .ingest_outcome(result.as_ref().map_err(|e| e.code));
     Ok(HttpResponse::Ok().json(PushAnswer {
         report: result?,
         processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -48,8 +50,8 @@ async fn ingest(
     payload: web::Payload,
 ) -> Result<IngestReport, ApiError> {
     let encoding = content_encoding(req)?;
-    let raw = read_limited(payload, state.max_body_bytes).await?;
-    let limit = state.max_batch_bytes;
+    let raw = read_limited(payload, state.limits.max_body_bytes).await?;
+    let limit = state.limits.max_batch_bytes;
     let body = web::block(move || decompress(encoding, raw, limit))
         .await
         .map_err(|_| {
@@ -59,5 +61,5 @@ async fn ingest(
                 "the server is shutting down",
             )
         })??;
-    Ok(state.ingest.execute(&collector.0, &body).await?)
+    Ok(state.uc.ingest.execute(&collector.0, &body).await?)
 }

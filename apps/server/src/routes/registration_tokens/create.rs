@@ -3,10 +3,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,12 +46,13 @@ pub struct RegistrationTokenCreated<'a> {
     request_body = Body,
     responses((status = 201, description = "Created", body = RegistrationTokenCreated<'_>)))]
 pub async fn post(
-    who: Allowed<perm::ManageRegistrationTokens>,
+    who: Caller,
     state: web::Data<AppState>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let ttl = time::Duration::hours(i64::from(body.0.expires_in_hours));
     let t = state
+        .uc
         .registration_tokens
         .execute(&who.ctx, body.0.uses, ttl)
         .await?;

@@ -3,9 +3,9 @@ use pganalytics_domain::collector::MonitoredServer;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct ServerList {
@@ -17,11 +17,8 @@ pub struct ServerList {
 /// Every PostgreSQL instance the agents report on, with when it was first and last seen.
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers", operation_id = "list_servers",
     responses((status = 200, description = "The servers", body = ServerList)))]
-pub async fn get(
-    _who: Allowed<perm::Read>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(_who: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(ServerList {
-        servers: state.servers.list().await?,
+        servers: state.uc.servers.list().await?,
     }))
 }

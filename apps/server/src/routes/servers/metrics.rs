@@ -6,9 +6,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,7 +37,7 @@ fn parse_time(name: &str, v: &str) -> Result<OffsetDateTime, ApiError> {
 }
 
 fn parse_step(v: &str) -> Result<Duration, ApiError> {
-    crate::parse_duration(v).ok_or_else(|| {
+    crate::settings::parse_duration(v).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_range",
             "`step` must look like 60, 60s, 5m, 1h or 1d",
@@ -65,30 +65,14 @@ pub struct SeriesAnswer {
     params(("id" = i64, Path, description = "The server's id"), Params),
     responses((status = 200, description = "The series", body = SeriesAnswer)))]
 pub async fn get(
-    _who: Allowed<perm::Read>,
+    _who: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
-    let server = state.servers.get(id.into_inner()).await?;
+    let server = state.uc.servers.get(id.into_inner()).await?;
     let q = q.into_inner();
-    let to =
-        q.to.as_deref()
-            .map(|v| parse_time("to", v))
-            .transpose()?
-            .unwrap_or_else(|| state.clock.now());
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| parse_time("from", v))
-        .transpose()?
-        .unwrap_or(to - Duration::hours(1));
-    let step = q
-        .step
-        .as_deref()
-        .map(parse_step)
-        .transpose()?
-        .unwrap_or(Duration::seconds(60));
+    let time = |name, v: Option<String>| v.map(|v| parse_time(name, &v)).transpose();
     let columns = q
         .columns
         .map(|c| {
@@ -98,24 +82,25 @@ pub async fn get(
                 .collect()
         })
         .unwrap_or_default();
-    let series = state
+    let reply = state
+        .uc
         .query
         .execute(SeriesRequest {
             server_id: server.id,
             family: q.family.clone(),
             columns,
-            from,
-            to,
-            step,
+            from: time("from", q.from)?,
+            to: time("to", q.to)?,
+            step: q.step.as_deref().map(parse_step).transpose()?,
         })
         .await?;
     Ok(HttpResponse::Ok().json(SeriesAnswer {
         server_id: server.id,
         family: q.family,
-        from,
-        to,
-        step_seconds: step.whole_seconds(),
-        series,
+        from: reply.from,
+        to: reply.to,
+        step_seconds: reply.step.whole_seconds(),
+        series: reply.series,
     }))
 }
 

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::UserView;
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,7 @@ pub struct UserCreated<'a> {
         (status = 409, description = "The name is taken", body = ErrorBody<'_>),
     ))]
 pub async fn post(
-    who: Allowed<perm::ManageUsers>,
+    who: Caller,
     state: web::Data<AppState>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
@@ -54,6 +54,7 @@ pub async fn post(
         .password
         .map_or(NewPassword::Generate, NewPassword::Given);
     let (user, generated) = state
+        .uc
         .users
         .create(&who.ctx, &body.username, body.role, password)
         .await?;

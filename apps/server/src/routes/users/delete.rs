@@ -1,10 +1,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::parse_id;
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::request::path_uuid;
+use crate::state::AppState;
 
 /// Delete a user
 ///
@@ -17,10 +17,14 @@ use crate::extract::{Allowed, perm};
         (status = 409, description = "The last active admin", body = ErrorBody<'_>),
     ))]
 pub async fn delete(
-    who: Allowed<perm::ManageUsers>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.users.delete(&who.ctx, parse_id(&id)?).await?;
+    state
+        .uc
+        .users
+        .delete(&who.ctx, path_uuid(&id, "user")?)
+        .await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }

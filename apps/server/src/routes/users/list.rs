@@ -3,9 +3,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::UserView;
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct UserList {
@@ -15,11 +15,9 @@ pub struct UserList {
 /// List users
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
     responses((status = 200, description = "Every user, by name", body = UserList)))]
-pub async fn get(
-    _who: Allowed<perm::ManageUsers>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(_who: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let users = state
+        .uc
         .users
         .list()
         .await?

@@ -12,8 +12,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-
 /// A user as the API shows it: never the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
@@ -49,9 +47,4 @@ impl From<&User> for UserView {
 #[derive(Serialize, ToSchema)]
 pub struct GeneratedPassword<'a> {
     pub password: &'a str,
-}
-
-/// A user id from the path; anything else is a 404.
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    crate::routes::path_uuid(raw, "user")
 }

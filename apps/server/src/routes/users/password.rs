@@ -5,11 +5,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{GeneratedPassword, parse_id};
-use crate::app::AppState;
+use super::GeneratedPassword;
 use crate::error::ApiError;
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::request::path_uuid;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +33,7 @@ pub struct Body {
         (status = 204, description = "The given password is set"),
     ))]
 pub async fn put(
-    who: Allowed<perm::ManageUsers>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: JsonBody<Body>,
@@ -42,8 +43,9 @@ pub async fn put(
         .password
         .map_or(NewPassword::Generate, NewPassword::Given);
     match state
+        .uc
         .users
-        .reset_password(&who.ctx, parse_id(&id)?, password)
+        .reset_password(&who.ctx, path_uuid(&id, "user")?, password)
         .await?
     {
         Some(generated) => Ok(HttpResponse::Ok()

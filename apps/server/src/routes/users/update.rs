@@ -4,11 +4,12 @@ use pganalytics_domain::users::UserUpdate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{UserView, parse_id};
-use crate::app::AppState;
+use super::UserView;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Allowed, perm};
+use crate::extract::Caller;
 use crate::json::JsonBody;
+use crate::request::path_uuid;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +31,7 @@ pub struct Body {
         (status = 409, description = "The last active admin", body = ErrorBody<'_>),
     ))]
 pub async fn patch(
-    who: Allowed<perm::ManageUsers>,
+    who: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: JsonBody<Body>,
@@ -40,8 +41,9 @@ pub async fn patch(
         disabled: body.0.active.map(|a| !a),
     };
     let user = state
+        .uc
         .users
-        .update(&who.ctx, parse_id(&id)?, &update)
+        .update(&who.ctx, path_uuid(&id, "user")?, &update)
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }

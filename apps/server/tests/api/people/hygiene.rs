@@ -1,159 +1,163 @@
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, api_tests};
 
-#[test]
-fn rate_limits_answer_with_headers_then_429_and_retry_after_per_budget() {
-    let app = TestApp::spawn_with(|s| {
-        s.rate_people_per_second = 1;
-        s.rate_people_burst = 3;
-    });
-    let t = app.api_token.clone();
-    let get = || app.call("GET", "/api/v1/servers", Some(("X-API-Key", &t)), None);
-    let first = get();
-    assert_eq!(first.status, 200);
-    assert_eq!(first.headers["x-ratelimit-limit"], "3");
-    assert_eq!(first.headers["x-ratelimit-remaining"], "2");
-    get();
-    get();
-    let refused = get();
-    assert_eq!(
-        (refused.status, refused.body["error"]["code"].as_str()),
-        (429, Some("rate_limited"))
-    );
-    assert_eq!(refused.headers["x-ratelimit-remaining"], "0");
-    assert!(
-        refused.headers["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
+api_tests! {
+    fn rate_limits_answer_with_headers_then_429_and_retry_after_per_budget(on) {
+        let app = TestApp::spawn_with(on, |s| {
+            s.rate_people_per_second = 1;
+            s.rate_people_burst = 3;
+        });
+        let t = app.api_token.clone();
+        let get = || app.call("GET", "/api/v1/servers", Some(("X-API-Key", &t)), None);
+        let first = get();
+        assert_eq!(first.status, 200);
+        assert_eq!(first.headers["x-ratelimit-limit"], "3");
+        assert_eq!(first.headers["x-ratelimit-remaining"], "2");
+        get();
+        get();
+        let refused = get();
+        assert_eq!(
+            (refused.status, refused.body["error"]["code"].as_str()),
+            (429, Some("rate_limited"))
+        );
+        assert_eq!(refused.headers["x-ratelimit-remaining"], "0");
+        assert!(
+            refused.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                >= 1
+        );
 
-    // The collectors' budget is separate: a registered agent still pushes.
-    let app2 = TestApp::spawn_with(|s| {
-        s.rate_people_per_second = 1;
-        s.rate_people_burst = 1;
-    });
-    let c = app2.register("busy");
-    for _ in 0..3 {
-        app2.call("GET", "/api/v1/health", None, None);
+        // The collectors' budget is separate: a registered agent still pushes.
+        let app2 = TestApp::spawn_with(on, |s| {
+            s.rate_people_per_second = 1;
+            s.rate_people_burst = 1;
+        });
+        let c = app2.register("busy");
+        for _ in 0..3 {
+            app2.call("GET", "/api/v1/health", None, None);
+        }
+        assert_eq!(app2.call("GET", "/api/v1/health", None, None).status, 429);
+        assert_eq!(
+            app2.push_example(&c).status,
+            200,
+            "ingest has its own budget"
+        );
     }
-    assert_eq!(app2.call("GET", "/api/v1/health", None, None).status, 429);
-    assert_eq!(
-        app2.push_example(&c).status,
-        200,
-        "ingest has its own budget"
-    );
 }
 
-#[test]
-fn every_answer_has_a_request_id_and_security_headers() {
-    let app = TestApp::spawn();
-    let r = app.call(
-        "GET",
-        "/api/v1/health",
-        Some(("X-Request-Id", "trace-abc-123")),
-        None,
-    );
-    assert_eq!(r.headers["x-request-id"], "trace-abc-123");
-    let r = app.call(
-        "GET",
-        "/api/v1/nope",
-        Some(("X-Request-Id", "bad id with spaces")),
-        None,
-    );
-    assert_eq!(r.status, 404);
-    let id = r.headers["x-request-id"].to_str().unwrap();
-    assert!(
-        uuid::Uuid::parse_str(id).is_ok(),
-        "a fresh id replaces an unsafe one: {id}"
-    );
-    for h in [
-        "strict-transport-security",
-        "x-content-type-options",
-        "x-frame-options",
-        "content-security-policy",
-        "referrer-policy",
-    ] {
-        assert!(r.headers.contains_key(h), "{h}");
+api_tests! {
+    fn every_answer_has_a_request_id_and_security_headers(on) {
+        let app = TestApp::spawn(on);
+        let r = app.call(
+            "GET",
+            "/api/v1/health",
+            Some(("X-Request-Id", "trace-abc-123")),
+            None,
+        );
+        assert_eq!(r.headers["x-request-id"], "trace-abc-123");
+        let r = app.call(
+            "GET",
+            "/api/v1/nope",
+            Some(("X-Request-Id", "bad id with spaces")),
+            None,
+        );
+        assert_eq!(r.status, 404);
+        let id = r.headers["x-request-id"].to_str().unwrap();
+        assert!(
+            uuid::Uuid::parse_str(id).is_ok(),
+            "a fresh id replaces an unsafe one: {id}"
+        );
+        for h in [
+            "strict-transport-security",
+            "x-content-type-options",
+            "x-frame-options",
+            "content-security-policy",
+            "referrer-policy",
+        ] {
+            assert!(r.headers.contains_key(h), "{h}");
+        }
+        // CORS is off by default: no Access-Control-Allow-Origin for a foreign origin.
+        let r = app.call(
+            "GET",
+            "/api/v1/health",
+            Some(("Origin", "https://evil.example")),
+            None,
+        );
+        assert!(!r.headers.contains_key("access-control-allow-origin"));
     }
-    // CORS is off by default: no Access-Control-Allow-Origin for a foreign origin.
-    let r = app.call(
-        "GET",
-        "/api/v1/health",
-        Some(("Origin", "https://evil.example")),
-        None,
-    );
-    assert!(!r.headers.contains_key("access-control-allow-origin"));
 }
 
-#[test]
-fn cors_allows_only_the_configured_origins() {
-    let app = TestApp::spawn_with(|s| {
-        s.cors_allowed_origins = vec!["https://grafana.example.com".into()]
-    });
-    let ok = app.call(
-        "GET",
-        "/api/v1/health",
-        Some(("Origin", "https://grafana.example.com")),
-        None,
-    );
-    assert_eq!(
-        ok.headers["access-control-allow-origin"],
-        "https://grafana.example.com"
-    );
-    let other = app.call(
-        "GET",
-        "/api/v1/health",
-        Some(("Origin", "https://evil.example")),
-        None,
-    );
-    assert!(!other.headers.contains_key("access-control-allow-origin"));
+api_tests! {
+    fn cors_allows_only_the_configured_origins(on) {
+        let app = TestApp::spawn_with(on, |s| {
+            s.cors_allowed_origins = vec!["https://grafana.example.com".into()]
+        });
+        let ok = app.call(
+            "GET",
+            "/api/v1/health",
+            Some(("Origin", "https://grafana.example.com")),
+            None,
+        );
+        assert_eq!(
+            ok.headers["access-control-allow-origin"],
+            "https://grafana.example.com"
+        );
+        let other = app.call(
+            "GET",
+            "/api/v1/health",
+            Some(("Origin", "https://evil.example")),
+            None,
+        );
+        assert!(!other.headers.contains_key("access-control-allow-origin"));
+    }
 }
 
-#[test]
-fn bodies_must_be_json_shallow_small_and_without_unknown_fields() {
-    let app = TestApp::spawn();
-    let admin = app.admin_session();
-    let auth = format!("Bearer {admin}");
-    let post = |ct: &str, body: Vec<u8>| {
-        crate::helpers::reply(
-            app.client()
-                .post(&app.url("/api/v1/users"))
-                .header("Authorization", &auth)
-                .header("Content-Type", ct)
-                .send(&body[..]),
-        )
-    };
-    let form = post(
-        "application/x-www-form-urlencoded",
-        b"username=x&role=viewer".to_vec(),
-    );
-    assert_eq!(
-        (form.status, form.body["error"]["code"].as_str()),
-        (415, Some("unsupported_media_type"))
-    );
-    let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
-    let r = post("application/json", deep.into_bytes());
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("json_too_deep"))
-    );
-    let big = post("application/json", vec![b' '; 200 * 1024]);
-    assert_eq!(big.status, 413);
-    let extra = post(
-        "application/json",
-        serde_json::to_vec(&json!({ "username": "x1", "role": "viewer", "admin": true })).unwrap(),
-    );
-    assert_eq!(
-        (extra.status, extra.body["error"]["code"].as_str()),
-        (400, Some("malformed_json"))
-    );
-    assert_eq!(
-        app.sql_i64("SELECT count(*) FROM users"),
-        1,
-        "nothing partial was stored"
-    );
+api_tests! {
+    fn bodies_must_be_json_shallow_small_and_without_unknown_fields(on) {
+        let app = TestApp::spawn(on);
+        let admin = app.admin_session();
+        let auth = format!("Bearer {admin}");
+        let post = |ct: &str, body: Vec<u8>| {
+            crate::helpers::reply(
+                app.client()
+                    .post(&app.url("/api/v1/users"))
+                    .header("Authorization", &auth)
+                    .header("Content-Type", ct)
+                    .send(&body[..]),
+            )
+        };
+        let form = post(
+            "application/x-www-form-urlencoded",
+            b"username=x&role=viewer".to_vec(),
+        );
+        assert_eq!(
+            (form.status, form.body["error"]["code"].as_str()),
+            (415, Some("unsupported_media_type"))
+        );
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let r = post("application/json", deep.into_bytes());
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("json_too_deep"))
+        );
+        let big = post("application/json", vec![b' '; 200 * 1024]);
+        assert_eq!(big.status, 413);
+        let extra = post(
+            "application/json",
+            serde_json::to_vec(&json!({ "username": "x1", "role": "viewer", "admin": true })).unwrap(),
+        );
+        assert_eq!(
+            (extra.status, extra.body["error"]["code"].as_str()),
+            (400, Some("malformed_json"))
+        );
+        assert_eq!(
+            app.user_count(),
+            1,
+            "nothing partial was stored"
+        );
+    }
 }

@@ -1,0 +1,103 @@
+//! The route table: every operation of the API, its method, path, who may call it
+//! ([`Access`]) and its handler. The router is built from it, the authorization and rate
+//! limits read it, and the OpenAPI document is completed from it. Handlers never import it.
+
+use actix_web::http::Method;
+use actix_web::web;
+use pganalytics_domain::access::{Access, Permission};
+
+use super::{
+    api_tokens, audit_log, auth, collectors, config, docs, health, metrics, registration_tokens,
+    selfmetrics, servers, users,
+};
+
+/// One route of the API: the table the router is built from, and that the permission
+/// matrix test, the rate limiter and the API docs read.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    register: fn(&mut web::ServiceConfig),
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({:?})", self.method, self.path, self.access)
+    }
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal $access:expr => $($handler:ident)::+; )*) => {
+        /// Every route, in the order they are matched.
+        pub const ROUTES: &[Route] = &[$(
+            Route {
+                method: stringify!($method),
+                path: $path,
+                access: $access,
+                register: |cfg| {
+                    cfg.route($path, web::method(Method::$method).to($($handler)::+));
+                },
+            },
+        )*];
+
+        /// The operations of every route, from the `#[utoipa::path]` of each handler
+        /// (`crate::openapi` completes them from the table and serves the document).
+        #[derive(Debug, utoipa::OpenApi)]
+        #[openapi(paths($($($handler)::+),*))]
+        pub struct Operations;
+    };
+}
+
+use Access::{Collector, CollectorCertificate, Person, Public, RegistrationToken};
+use Permission as P;
+
+routes! {
+    GET "/api/v1/health" Public => health::get;
+    POST "/api/v1/auth/login" Public => auth::login::post;
+    POST "/api/v1/auth/refresh" Public => auth::refresh::post;
+    POST "/api/v1/auth/logout" Person(P::Read) => auth::logout::post;
+    GET "/api/v1/auth/me" Person(P::Read) => auth::me::get;
+    PUT "/api/v1/auth/password" Person(P::Read) => auth::password::put;
+    GET "/api/v1/users" Person(P::ManageUsers) => users::list::get;
+    POST "/api/v1/users" Person(P::ManageUsers) => users::create::post;
+    GET "/api/v1/users/{id}" Person(P::ManageUsers) => users::get::get;
+    PATCH "/api/v1/users/{id}" Person(P::ManageUsers) => users::update::patch;
+    DELETE "/api/v1/users/{id}" Person(P::ManageUsers) => users::delete::delete;
+    PUT "/api/v1/users/{id}/password" Person(P::ManageUsers) => users::password::put;
+    GET "/api/v1/api-tokens" Person(P::ManageApiTokens) => api_tokens::list::get;
+    POST "/api/v1/api-tokens" Person(P::ManageApiTokens) => api_tokens::create::post;
+    DELETE "/api/v1/api-tokens/{id}" Person(P::ManageApiTokens) => api_tokens::revoke::delete;
+    POST "/api/v1/registration-tokens" Person(P::ManageRegistrationTokens) => registration_tokens::create::post;
+    GET "/api/v1/audit-log" Person(P::ReadAuditLog) => audit_log::list::get;
+    POST "/api/v1/collectors/register" RegistrationToken => collectors::register::post;
+    GET "/api/v1/collectors" Person(P::Read) => collectors::list::get;
+    GET "/api/v1/collectors/{id}" Person(P::Read) => collectors::get::get;
+    DELETE "/api/v1/collectors/{id}" Person(P::ManageCollectors) => collectors::revoke::delete;
+    POST "/api/v1/collectors/{id}/certificate" CollectorCertificate => collectors::certificate::post;
+    GET "/api/v1/collectors/{id}/certificate" Public => collectors::certificate::get;
+    POST "/api/v1/collectors/{id}/token" CollectorCertificate => collectors::token::post;
+    POST "/api/v1/metrics/push" Collector => metrics::push::post;
+    GET "/api/v1/config/{collector_id}" Collector => config::get::get;
+    PUT "/api/v1/config/{collector_id}" Person(P::ManageCollectorConfig) => config::put::put;
+    GET "/api/v1/servers" Person(P::Read) => servers::list::get;
+    GET "/api/v1/servers/{id}" Person(P::Read) => servers::get::get;
+    GET "/api/v1/servers/{id}/metrics" Person(P::Read) => servers::metrics::get;
+    GET "/metrics" Person(P::Read) => selfmetrics::get;
+    GET "/api/v1/openapi.json" Public => docs::openapi;
+    GET "/swagger" Public => docs::swagger;
+    GET "/swagger/{file}" Public => docs::swagger_file;
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for r in ROUTES {
+        (r.register)(cfg);
+    }
+}
+
+/// The route a request matched, by its pattern and method.
+pub fn route_of(method: &Method, pattern: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.path == pattern && r.method == method.as_str())
+}

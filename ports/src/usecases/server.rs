@@ -1,0 +1,174 @@
+//! Every use case of the server, built once from a [`Backend`]: the one place that decides
+//! which port each use case gets. The HTTP shell, the CLI and the in-memory harness all
+//! start from here.
+
+use pganalytics_domain::batch::BatchLimits;
+use std::sync::Arc;
+
+use crate::Backend;
+use crate::usecases::{
+    AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin, CreateApiToken,
+    CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, Health, IngestBatch, Login,
+    Logout, Maintenance, QueryMetrics, RefreshCollectorToken, RefreshSession, RegisterCollector,
+    RenewCollectorCertificate, Secrets, ServerCatalog, UpdateCollectorConfig, UserAdmin,
+};
+
+/// Bounds the use cases enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub batch: BatchLimits,
+    /// Rows a time-series query may read.
+    pub query_rows: usize,
+    /// Points one series may have (range ÷ step).
+    pub query_points_per_series: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            batch: BatchLimits::default(),
+            query_rows: 500_000,
+            query_points_per_series: 11_000,
+        }
+    }
+}
+
+pub struct ServerUseCases {
+    pub authorize: Authorize,
+    pub register: RegisterCollector,
+    pub refresh_token: RefreshCollectorToken,
+    pub renew: RenewCollectorCertificate,
+    pub current_certificate: CurrentCertificate,
+    pub ingest: IngestBatch,
+    pub config: GetCollectorConfig,
+    pub update_config: UpdateCollectorConfig,
+    pub query: QueryMetrics,
+    pub collectors: CollectorAdmin,
+    pub servers: ServerCatalog,
+    pub login: Login,
+    pub refresh: RefreshSession,
+    pub logout: Logout,
+    pub users: UserAdmin,
+    pub api_tokens: CreateApiToken,
+    pub registration_tokens: CreateRegistrationToken,
+    pub audit_log: AuditLog,
+    pub secrets: Secrets,
+    pub maintenance: Maintenance,
+    pub health: Health,
+}
+
+impl ServerUseCases {
+    pub fn new(b: &Backend, limits: Limits) -> Self {
+        let auth_collector = Arc::new(AuthenticateCollector {
+            collectors: b.collectors.clone(),
+            signer: b.signer.clone(),
+            clock: b.clock.clone(),
+        });
+        Self {
+            authorize: Authorize {
+                people: AuthenticatePerson {
+                    tokens: b.api_tokens.clone(),
+                    sessions: b.sessions.clone(),
+                    signer: b.signer.clone(),
+                    clock: b.clock.clone(),
+                },
+                collectors: auth_collector.clone(),
+                audit: b.audit.clone(),
+                clock: b.clock.clone(),
+            },
+            register: RegisterCollector {
+                tokens: b.registration_tokens.clone(),
+                collectors: b.collectors.clone(),
+                ca: b.ca.clone(),
+                signer: b.signer.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            refresh_token: RefreshCollectorToken {
+                auth: auth_collector.clone(),
+                signer: b.signer.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            renew: RenewCollectorCertificate {
+                auth: auth_collector,
+                collectors: b.collectors.clone(),
+                ca: b.ca.clone(),
+                clock: b.clock.clone(),
+            },
+            current_certificate: CurrentCertificate {
+                collectors: b.collectors.clone(),
+            },
+            ingest: IngestBatch {
+                metrics: b.metrics.clone(),
+                collectors: b.collectors.clone(),
+                clock: b.clock.clone(),
+                limits: limits.batch,
+            },
+            config: GetCollectorConfig {
+                collectors: b.collectors.clone(),
+            },
+            update_config: UpdateCollectorConfig {
+                collectors: b.collectors.clone(),
+                clock: b.clock.clone(),
+            },
+            query: QueryMetrics {
+                metrics: b.metrics.clone(),
+                clock: b.clock.clone(),
+                max_rows: limits.query_rows,
+                max_points_per_series: limits.query_points_per_series,
+            },
+            collectors: CollectorAdmin {
+                collectors: b.collectors.clone(),
+                clock: b.clock.clone(),
+            },
+            servers: ServerCatalog {
+                metrics: b.metrics.clone(),
+            },
+            login: Login::new(b),
+            refresh: RefreshSession::new(b),
+            logout: Logout {
+                sessions: b.sessions.clone(),
+                clock: b.clock.clone(),
+            },
+            users: UserAdmin {
+                users: b.users.clone(),
+                hasher: b.hasher.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            api_tokens: CreateApiToken {
+                tokens: b.api_tokens.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            registration_tokens: CreateRegistrationToken {
+                tokens: b.registration_tokens.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            audit_log: AuditLog {
+                audit: b.audit.clone(),
+            },
+            secrets: Secrets {
+                store: b.secrets.clone(),
+                cipher: b.cipher.clone(),
+                clock: b.clock.clone(),
+            },
+            maintenance: Maintenance {
+                metrics: b.metrics.clone(),
+                clock: b.clock.clone(),
+            },
+            health: Health {
+                metrics: b.metrics.clone(),
+                pools: b.pools.clone(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerUseCases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerUseCases")
+    }
+}
