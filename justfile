@@ -11,11 +11,12 @@ ci:
 test:
     cargo test --workspace --all-features
 
-# Format check, clippy and the dependency rule.
+# Format check, clippy, the dependency rule and the shells' import circles.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     bash .ci/check-deps
+    python3 .ci/import-cycles apps/server/src apps/agent/src
 
 fmt:
     cargo fmt --all

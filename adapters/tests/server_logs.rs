@@ -30,7 +30,36 @@ fn settings() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn workload(url: &str, bad_db_url: &str) {
+/// Waits (up to 20 s) until `ok` holds.
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The server's log files with `suffix`, and whether any of them holds `text`.
+fn log_files(log_dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(log_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect()
+}
+
+fn logged(log_dir: &Path, suffix: &str, text: &str) -> bool {
+    log_files(log_dir, suffix)
+        .iter()
+        .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(text)))
+}
+
+fn workload(url: &str, bad_db_url: &str, log_dir: &Path) {
     let mut a = PgConnection::establish(url).unwrap();
     a.batch_execute(
         "CREATE TABLE t (id int PRIMARY KEY, secret text);
@@ -50,7 +79,10 @@ fn workload(url: &str, bad_db_url: &str) {
         let mut b = PgConnection::establish(&url2).unwrap();
         b.batch_execute("SELECT * FROM t").unwrap();
     });
-    std::thread::sleep(Duration::from_millis(400));
+    // Held past deadlock_timeout: the server logs the wait.
+    wait_for("the lock wait in the log", || {
+        logged(log_dir, ".log", "still waiting for AccessShareLock")
+    });
     a.batch_execute("COMMIT").unwrap();
     waiter.join().unwrap();
 }
@@ -85,31 +117,25 @@ fn tail_all(dir: &Path, suffix: &str, format: LogFormat) -> Vec<LogEvent> {
 fn check_release(major: u32) {
     let cluster = monitored_cluster(release_binaries(major), &settings());
     let url = cluster.url("postgres");
-    workload(&url, &cluster.url("no_such_db"));
+    let dir = cluster.data_dir().join("log");
+    workload(&url, &cluster.url("no_such_db"), &dir);
     // Rotate, then more work in the new files.
+    let files = log_files(&dir, ".log").len();
     let mut c = PgConnection::establish(&url).unwrap();
-    c.batch_execute("SELECT pg_rotate_logfile()").unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // File names have a resolution of a second: a rotation within the second of the current
+    // file reopens it. Rotate until the server has started a new file.
+    wait_for("the rotated log file", || {
+        c.batch_execute("SELECT pg_rotate_logfile()").unwrap();
+        log_files(&dir, ".log").len() > files
+    });
     c.batch_execute("SELECT 'after rotation' AS marker")
         .unwrap();
     // The logging collector writes asynchronously: wait until every format has the marker.
-    let written = |suffix: &str| {
-        std::fs::read_dir(cluster.data_dir().join("log"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
-            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("AS marker")))
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while ![".log", ".csv", ".json"].iter().all(|s| written(s)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the marker never reached the logs"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let dir = cluster.data_dir().join("log");
+    wait_for("the marker in every format", || {
+        [".log", ".csv", ".json"]
+            .iter()
+            .all(|s| logged(&dir, s, "AS marker"))
+    });
 
     for (suffix, format) in [
         (".log", LogFormat::Stderr),

@@ -19,6 +19,13 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// Makes `path` look `secs` older than now, as an earlier log file is.
+fn backdate(path: &Path, secs: u64) {
+    let f = fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs))
+        .unwrap();
+}
+
 fn lines(t: &mut LogTailer) -> (Vec<String>, ReadOutcome) {
     let mut got = Vec::new();
     let out = t.read(1000, |l| got.push(l.to_owned())).unwrap();
@@ -63,7 +70,7 @@ fn a_directory_is_followed_across_rotation_and_a_renamed_file_is_found_again() {
     assert_eq!(lines(&mut t).0, ["a"]);
     let saved = t.position().unwrap();
     append(&first, "b\n");
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    backdate(&first, 10);
     let second = dir.path().join("postgresql-2.log");
     append(&second, "c\n");
     let (got, out) = lines(&mut t);
@@ -128,7 +135,7 @@ fn a_huge_line_is_cut_without_being_held_in_memory() {
 fn from_the_beginning_reads_every_file_of_the_directory_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
     append(&dir.path().join("postgresql-1.log"), "a\n");
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    backdate(&dir.path().join("postgresql-1.log"), 10);
     append(&dir.path().join("postgresql-2.log"), "b\n");
     let mut t = LogTailer::open(opts(dir.path(), true), None).unwrap();
     assert_eq!(lines(&mut t).0, ["a", "b"]);

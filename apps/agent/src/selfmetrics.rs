@@ -128,6 +128,23 @@ impl SelfMetrics {
             .collect()
     }
 
+    /// The process-wide figures, in [`SCALARS`] order.
+    fn scalars(&self) -> [u64; 9] {
+        let spool = self.spool();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            spool.bytes,
+            spool.records,
+            spool.dropped_records,
+            spool.damaged_records,
+            load(&self.delivered),
+            load(&self.retries),
+            load(&self.dead_letters),
+            load(&self.skipped_ticks),
+            rss_bytes(),
+        ]
+    }
+
     /// Prometheus text exposition format 0.0.4.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
@@ -136,98 +153,59 @@ impl SelfMetrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        header(
-            &mut out,
-            "pganalytics_agent_collector_duration_seconds",
-            "gauge",
-            "How long the collector's last run took.",
-        );
-        for ((instance, collector), f) in &map {
-            let _ = writeln!(
-                out,
-                "pganalytics_agent_collector_duration_seconds{{instance=\"{}\",collector=\"{collector}\"}} {}",
-                escape(instance),
-                f.duration_ms / 1000.0
-            );
-        }
-        header(
-            &mut out,
-            "pganalytics_agent_collector_errors_total",
-            "counter",
-            "Failed runs of the collector.",
-        );
-        for ((instance, collector), f) in &map {
-            let _ = writeln!(
-                out,
-                "pganalytics_agent_collector_errors_total{{instance=\"{}\",collector=\"{collector}\"}} {}",
-                escape(instance),
-                f.errors
-            );
-        }
-        let spool = self.spool();
-        let scalars: [(&str, &str, &str, u64); 9] = [
+        let per_collector: [(&str, &str, &str, Figure); 2] = [
             (
-                "pganalytics_agent_spool_bytes",
+                "pganalytics_agent_collector_duration_seconds",
                 "gauge",
-                "Bytes in the spool.",
-                spool.bytes,
+                "How long the collector's last run took.",
+                |f| f.duration_ms / 1000.0,
             ),
             (
-                "pganalytics_agent_spool_records",
-                "gauge",
-                "Batches waiting in the spool.",
-                spool.records,
-            ),
-            (
-                "pganalytics_agent_spool_dropped_records_total",
+                "pganalytics_agent_collector_errors_total",
                 "counter",
-                "Batches dropped, oldest first, to keep the spool within its limit.",
-                spool.dropped_records,
-            ),
-            (
-                "pganalytics_agent_spool_damaged_records_total",
-                "counter",
-                "Damaged batches skipped (torn writes after a crash).",
-                spool.damaged_records,
-            ),
-            (
-                "pganalytics_agent_delivered_batches_total",
-                "counter",
-                "Batches the server acknowledged.",
-                self.delivered.load(Ordering::Relaxed),
-            ),
-            (
-                "pganalytics_agent_push_retries_total",
-                "counter",
-                "Pushes that failed and will be retried.",
-                self.retries.load(Ordering::Relaxed),
-            ),
-            (
-                "pganalytics_agent_dead_letters_total",
-                "counter",
-                "Batches the server refused for good, kept in the dead-letter folder.",
-                self.dead_letters.load(Ordering::Relaxed),
-            ),
-            (
-                "pganalytics_agent_skipped_ticks_total",
-                "counter",
-                "Collection ticks skipped because the previous run was still going.",
-                self.skipped_ticks.load(Ordering::Relaxed),
-            ),
-            (
-                "pganalytics_agent_resident_memory_bytes",
-                "gauge",
-                "Resident set size of the agent.",
-                rss_bytes(),
+                "Failed runs of the collector.",
+                |f| f.errors as f64,
             ),
         ];
-        for (name, kind, help, value) in scalars {
+        for (name, kind, help, value) in per_collector {
+            header(&mut out, name, kind, help);
+            for ((instance, collector), f) in &map {
+                let instance = escape(instance);
+                let v = value(f);
+                let _ = writeln!(
+                    out,
+                    "{name}{{instance=\"{instance}\",collector=\"{collector}\"}} {v}"
+                );
+            }
+        }
+        for ((name, kind, help), value) in SCALARS.into_iter().zip(self.scalars()) {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
         out
     }
 }
+
+/// One figure of a collector's last runs.
+type Figure = fn(&CollectorFigures) -> f64;
+
+/// The agent's process-wide Prometheus figures: name, type, help.
+#[rustfmt::skip]
+const SCALARS: [(&str, &str, &str); 9] = [
+    ("pganalytics_agent_spool_bytes", "gauge", "Bytes in the spool."),
+    ("pganalytics_agent_spool_records", "gauge", "Batches waiting in the spool."),
+    ("pganalytics_agent_spool_dropped_records_total", "counter",
+        "Batches dropped, oldest first, to keep the spool within its limit."),
+    ("pganalytics_agent_spool_damaged_records_total", "counter",
+        "Damaged batches skipped (torn writes after a crash)."),
+    ("pganalytics_agent_delivered_batches_total", "counter", "Batches the server acknowledged."),
+    ("pganalytics_agent_push_retries_total", "counter", "Pushes that failed and will be retried."),
+    ("pganalytics_agent_dead_letters_total", "counter",
+        "Batches the server refused for good, kept in the dead-letter folder."),
+    ("pganalytics_agent_skipped_ticks_total", "counter",
+        "Collection ticks skipped because the previous run was still going."),
+    ("pganalytics_agent_resident_memory_bytes", "gauge", "Resident set size of the agent."),
+];
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -238,4 +216,45 @@ fn escape(label: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prometheus_text_has_every_collector_and_process_figure() {
+        let m = SelfMetrics::default();
+        let run = |error: Option<&str>| RunSummary {
+            instance: "db \"main\"".into(),
+            collector: "pg_table",
+            duration: std::time::Duration::from_millis(1500),
+            rows: 7,
+            error: error.map(str::to_owned),
+        };
+        m.record_runs(&[run(None)]);
+        m.record_runs(&[run(Some("timeout"))]);
+        m.record_spool(SpoolStats {
+            records: 3,
+            bytes: 4096,
+            ..SpoolStats::default()
+        });
+        m.retries.fetch_add(2, Ordering::Relaxed);
+        let text = m.prometheus();
+        for line in [
+            "# TYPE pganalytics_agent_collector_duration_seconds gauge",
+            r#"pganalytics_agent_collector_duration_seconds{instance="db \"main\"",collector="pg_table"} 1.5"#,
+            r#"pganalytics_agent_collector_errors_total{instance="db \"main\"",collector="pg_table"} 1"#,
+            "pganalytics_agent_spool_bytes 4096",
+            "pganalytics_agent_spool_records 3",
+            "pganalytics_agent_push_retries_total 2",
+            "# TYPE pganalytics_agent_dead_letters_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+        assert_eq!(text.matches("# HELP ").count(), 2 + SCALARS.len());
+    }
 }

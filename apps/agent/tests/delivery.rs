@@ -159,8 +159,14 @@ fn every_spooled_batch_is_stored_exactly_once_through_an_outage_and_a_kill() {
     wait_for("a backlog to send", Duration::from_secs(30), || {
         first.spooled.lock().unwrap().len() >= before + 3
     });
+    let delivered = ingested(&mut db).len();
     server.restart();
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed as soon as the backlog starts to arrive.
+    wait_for(
+        "the backlog to start arriving",
+        Duration::from_secs(60),
+        || ingested(&mut db).len() > delivered,
+    );
     first.child.kill().unwrap(); // SIGKILL
     first.child.wait().unwrap();
 

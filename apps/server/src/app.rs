@@ -2,6 +2,8 @@
 //! background tasks. No business rule lives here; whichever backend it is given (PostgreSQL,
 //! memory) it runs the same way.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use pganalytics_ports::Backend;
@@ -57,71 +59,28 @@ pub async fn start(
     ensure_first_admin(&uc, settings, &log).await?;
     let state = web::Data::new(AppState::new(
         uc.clone(),
+        backend.ids.clone(),
         settings,
         crate::openapi::json(),
         log.new(o!("component" => "http")),
     ));
-    let cors_origins = settings.cors_allowed_origins.clone();
-    let workers = match settings.workers {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
-    let app_state = state.clone();
-    let http = HttpServer::new(move || {
-        App::new()
-            .app_data(app_state.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(crate::json::MAX_JSON_BYTES)
-                    .error_handler(crate::error::json_error),
-            )
-            .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
-            .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
-            .app_data(web::PayloadConfig::default().limit(crate::json::MAX_JSON_BYTES))
-            .wrap(cors(&cors_origins))
-            .wrap(actix_web::middleware::from_fn(
-                crate::middleware::authorize::middleware,
-            ))
-            .wrap(actix_web::middleware::from_fn(
-                crate::middleware::hygiene::middleware,
-            ))
-            .wrap(actix_web::middleware::from_fn(
-                crate::middleware::access_log::middleware,
-            ))
-            .configure(crate::routes::table::configure)
-            .default_service(web::to(crate::error::not_found))
-    })
-    .workers(workers)
-    // Responses go out as several TLS records; with Nagle's algorithm on, the last one
-    // waits for the client's delayed ACK (~40 ms per push, measured with the loadgen).
-    .tcp_nodelay(true)
-    .on_connect(crate::tls::on_connect)
-    .client_request_timeout(Duration::from_secs(30))
-    .shutdown_timeout(10)
-    .bind_openssl(settings.listen, acceptor)
-    .with_context(|| format!("binding {}", settings.listen))?;
+    let (app_state, cors_origins) = (state.clone(), settings.cors_allowed_origins.clone());
+    let http = HttpServer::new(move || app(app_state.clone(), cors_origins.clone()))
+        .workers(match settings.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        })
+        // Responses go out as several TLS records; with Nagle's algorithm on, the last one
+        // waits for the client's delayed ACK (~40 ms per push, measured with the loadgen).
+        .tcp_nodelay(true)
+        .on_connect(crate::tls::on_connect)
+        .client_request_timeout(Duration::from_secs(30))
+        .shutdown_timeout(10)
+        .bind_openssl(settings.listen, acceptor)
+        .with_context(|| format!("binding {}", settings.listen))?;
     let addr = *http.addrs().first().context("no listening address")?;
     let server = http.run();
-    let pruned = state.clone();
-    every(Duration::from_secs(60), move || {
-        let s = pruned.clone();
-        async move { s.rate_limits.prune() }
-    });
-    let (maintained, maintenance_log) = (uc.clone(), log.clone());
-    every(
-        Duration::from_secs(settings.maintenance_interval_seconds.max(60)),
-        move || {
-            let (uc, log) = (maintained.clone(), maintenance_log.clone());
-            async move {
-                match uc.maintenance.run().await {
-                    Ok(r) => {
-                        info!(log, "partition maintenance done"; "created" => r.partitions_created, "dropped" => r.partitions_dropped)
-                    }
-                    Err(e) => warn!(log, "partition maintenance failed; will retry"; "error" => %e),
-                }
-            }
-        },
-    );
+    spawn_background(state, settings, log.clone());
     info!(log, "listening"; "url" => format!("https://{addr}"));
     Ok(RunningServer {
         addr,
@@ -129,6 +88,60 @@ pub async fn start(
         uc,
         ca_pem,
     })
+}
+
+/// The application: shared state, body limits, the middleware (outermost last) and the
+/// routes of the table.
+fn app(
+    state: web::Data<AppState>,
+    cors_origins: Vec<String>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    use actix_web::middleware::from_fn;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(crate::json::MAX_JSON_BYTES)
+                .error_handler(crate::error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
+        .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
+        .app_data(web::PayloadConfig::default().limit(crate::json::MAX_JSON_BYTES))
+        .wrap(cors(&cors_origins))
+        .wrap(from_fn(crate::middleware::authorize::middleware))
+        .wrap(from_fn(crate::middleware::hygiene::middleware))
+        .wrap(from_fn(crate::middleware::access_log::middleware))
+        .configure(crate::routes::table::configure)
+        .default_service(web::to(crate::error::not_found))
+}
+
+/// The server's periodic work: forgetting idle rate-limit keys, partition maintenance.
+fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger) {
+    let pruned = state.clone();
+    every(Duration::from_secs(60), move || {
+        let s = pruned.clone();
+        async move { s.rate_limits.prune() }
+    });
+    let period = Duration::from_secs(settings.maintenance_interval_seconds.max(60));
+    every(period, move || {
+        let (state, log) = (state.clone(), log.clone());
+        async move {
+            match state.uc.maintenance.run().await {
+                Ok(r) => {
+                    info!(log, "partition maintenance done"; "created" => r.partitions_created, "dropped" => r.partitions_dropped)
+                }
+                Err(e) => warn!(log, "partition maintenance failed; will retry"; "error" => %e),
+            }
+        }
+    });
 }
 
 /// Runs `task` every `period` (the first time after one period), on the server's runtime.

@@ -196,36 +196,10 @@ pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()>
         }
         Command::RegistrationToken {
             action: RegistrationTokenAction::Create { uses, ttl },
-        } => {
-            let created = uc
-                .registration_tokens
-                .execute(&os_user(), uses, duration(&ttl)?)
-                .await?;
-            println!("{}", created.secret.expose());
-            eprintln!(
-                "registration token for {} agent(s), valid until {}",
-                created.uses,
-                created.expires_at.format(&Rfc3339)?
-            );
-            Ok(())
-        }
+        } => registration_token(&uc, uses, &ttl).await,
         Command::ApiToken {
             action: ApiTokenAction::Create { name, ttl, role: r },
-        } => {
-            let ttl = ttl.as_deref().map(duration).transpose()?;
-            let created = uc
-                .api_tokens
-                .execute(&os_user(), &name, role(&r)?, ttl, None)
-                .await?;
-            println!("{}", created.secret.expose());
-            eprintln!(
-                "API token {:?} ({}, role {}) created; it is shown only this once",
-                created.token.name,
-                created.token.prefix,
-                created.token.role.as_str()
-            );
-            Ok(())
-        }
+        } => api_token(&uc, &name, ttl.as_deref(), &r).await,
         Command::User { action } => user(action, &uc.users).await,
         Command::Secrets {
             action: SecretsAction::Rotate,
@@ -240,6 +214,43 @@ pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+/// Creates a registration token and prints it (alone, on stdout).
+async fn registration_token(uc: &ServerUseCases, uses: u32, ttl: &str) -> anyhow::Result<()> {
+    let created = uc
+        .registration_tokens
+        .execute(&os_user(), uses, duration(ttl)?)
+        .await?;
+    println!("{}", created.secret.expose());
+    eprintln!(
+        "registration token for {} agent(s), valid until {}",
+        created.uses,
+        created.expires_at.format(&Rfc3339)?
+    );
+    Ok(())
+}
+
+/// Creates an API token and prints it (alone, on stdout).
+async fn api_token(
+    uc: &ServerUseCases,
+    name: &str,
+    ttl: Option<&str>,
+    role_name: &str,
+) -> anyhow::Result<()> {
+    let ttl = ttl.map(duration).transpose()?;
+    let created = uc
+        .api_tokens
+        .execute(&os_user(), name, role(role_name)?, ttl, None)
+        .await?;
+    println!("{}", created.secret.expose());
+    eprintln!(
+        "API token {:?} ({}, role {}) created; it is shown only this once",
+        created.token.name,
+        created.token.prefix,
+        created.token.role.as_str()
+    );
+    Ok(())
 }
 
 async fn user(action: UserAction, users: &UserAdmin) -> anyhow::Result<()> {

@@ -57,6 +57,20 @@ fn operation_mut<'a>(item: &'a mut PathItem, method: &str) -> Option<&'a mut Ope
     }
 }
 
+/// The operations' groups, as the Swagger page lists them.
+#[rustfmt::skip]
+const TAGS: [(&str, &str); 9] = [
+    ("auth", "Logging in, sessions, who am I"),
+    ("users", "People and their roles (admin)"),
+    ("api tokens", "Tokens for scripts and Grafana (admin)"),
+    ("collectors", "Registered agents, their configuration, enrolment tokens"),
+    ("servers", "Monitored PostgreSQL instances and their time series"),
+    ("audit", "Who changed what, when, from where (admin)"),
+    ("agents", "What the agent calls: enrolment, renewal, configuration, pushes"),
+    ("health", "Health and the server's own metrics"),
+    ("docs", "This document and its interactive page"),
+];
+
 fn build() -> OpenApi {
     let mut doc = Operations::openapi();
     doc.info = InfoBuilder::new()
@@ -79,34 +93,14 @@ fn build() -> OpenApi {
         ))
         .build();
     doc.tags = Some(
-        [
-            ("auth", "Logging in, sessions, who am I"),
-            ("users", "People and their roles (admin)"),
-            ("api tokens", "Tokens for scripts and Grafana (admin)"),
-            (
-                "collectors",
-                "Registered agents, their configuration, enrolment tokens",
-            ),
-            (
-                "servers",
-                "Monitored PostgreSQL instances and their time series",
-            ),
-            ("audit", "Who changed what, when, from where (admin)"),
-            (
-                "agents",
-                "What the agent calls: enrolment, renewal, configuration, pushes",
-            ),
-            ("health", "Health and the server's own metrics"),
-            ("docs", "This document and its interactive page"),
-        ]
-        .into_iter()
-        .map(|(name, about)| {
-            TagBuilder::new()
-                .name(name)
-                .description(Some(about))
-                .build()
-        })
-        .collect(),
+        TAGS.into_iter()
+            .map(|(name, about)| {
+                TagBuilder::new()
+                    .name(name)
+                    .description(Some(about))
+                    .build()
+            })
+            .collect(),
     );
     let components = doc.components.get_or_insert_with(Default::default);
     components
@@ -252,46 +246,49 @@ fn error_response(description: &str, headers: HeaderSpec) -> Response {
     r.build()
 }
 
-/// What the route table decides for every operation: its security, and the shared errors
-/// it can answer with (a handler's own description of a status wins).
-fn complete(op: &mut Operation, route: &Route) {
+/// Who may call a route (the schemes of one requirement each; one requirement naming two
+/// schemes needs both), and the errors its access check can answer with.
+fn access_of(
+    access: Access,
+) -> (
+    Vec<SecurityRequirement>,
+    &'static [(&'static str, &'static str)],
+) {
     let any = |schemes: &[&str]| {
         schemes
             .iter()
             .map(|s| SecurityRequirement::new(*s, Vec::<String>::new()))
             .collect::<Vec<_>>()
     };
+    const REFUSED: &[(&str, &str)] = &[("401", "Unauthorized"), ("403", "Forbidden")];
+    match access {
+        Access::Public => (Vec::new(), &[]),
+        Access::RegistrationToken => (any(&[REGISTRATION_TOKEN]), &REFUSED[..1]),
+        Access::Collector => (
+            vec![
+                SecurityRequirement::new(COLLECTOR_CERTIFICATE, Vec::<String>::new())
+                    .add(COLLECTOR_TOKEN, Vec::<String>::new()),
+            ],
+            REFUSED,
+        ),
+        Access::CollectorCertificate => (any(&[COLLECTOR_CERTIFICATE]), REFUSED),
+        Access::Person(_) => (any(&[BEARER, API_KEY]), REFUSED),
+    }
+}
+
+/// What the route table decides for every operation: its security, and the shared errors
+/// it can answer with (a handler's own description of a status wins).
+fn complete(op: &mut Operation, route: &Route) {
     let mut shared = vec![
         ("429", "TooManyRequests"),
         ("500", "Internal"),
         ("503", "Unavailable"),
     ];
-    match route.access {
-        Access::Public => {}
-        Access::RegistrationToken => {
-            op.security
-                .get_or_insert_with(|| any(&[REGISTRATION_TOKEN]));
-            shared.push(("401", "Unauthorized"));
-        }
-        Access::Collector => {
-            op.security.get_or_insert_with(|| {
-                vec![
-                    SecurityRequirement::new(COLLECTOR_CERTIFICATE, Vec::<String>::new())
-                        .add(COLLECTOR_TOKEN, Vec::<String>::new()),
-                ]
-            });
-            shared.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
-        }
-        Access::CollectorCertificate => {
-            op.security
-                .get_or_insert_with(|| any(&[COLLECTOR_CERTIFICATE]));
-            shared.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
-        }
-        Access::Person(_) => {
-            op.security.get_or_insert_with(|| any(&[BEARER, API_KEY]));
-            shared.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
-        }
+    let (security, refused) = access_of(route.access);
+    if !security.is_empty() {
+        op.security.get_or_insert(security);
     }
+    shared.extend_from_slice(refused);
     if route.path.contains('{') {
         shared.push(("404", "NotFound"));
     }

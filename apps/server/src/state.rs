@@ -1,6 +1,7 @@
 //! What every request handler and middleware shares: the use cases, the self-metrics, the
 //! rate limits and the HTTP limits. Built once by `app`; imports nothing that imports it.
 
+use pganalytics_ports::env::IdSource;
 use pganalytics_ports::usecases::ServerUseCases;
 use slog::Logger;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct HttpLimits {
 
 pub struct AppState {
     pub uc: Arc<ServerUseCases>,
+    /// The process's id source (request ids).
+    pub ids: Arc<dyn IdSource>,
     pub metrics: Metrics,
     pub rate_limits: RateLimits,
     pub limits: HttpLimits,
@@ -41,12 +44,14 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(
         uc: Arc<ServerUseCases>,
+        ids: Arc<dyn IdSource>,
         settings: &Settings,
         openapi_json: &'static str,
         log: Logger,
     ) -> Self {
         Self {
             uc,
+            ids,
             metrics: Metrics::default(),
             rate_limits: RateLimits::new(settings),
             limits: HttpLimits {

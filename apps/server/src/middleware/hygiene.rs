@@ -24,7 +24,7 @@ fn credential_key(req: &ServiceRequest) -> Option<String> {
     Some(hex::encode(&Sha256::digest(v.as_bytes())[..12]))
 }
 
-fn request_id(req: &ServiceRequest) -> String {
+fn request_id(req: &ServiceRequest, state: Option<&AppState>) -> String {
     // A caller's id is kept when it is short and plain (correlation across proxies).
     req.headers()
         .get("x-request-id")
@@ -35,7 +35,9 @@ fn request_id(req: &ServiceRequest) -> String {
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map(str::to_owned)
+        .or_else(|| state.map(|s| s.ids.uuid().to_string()))
+        .unwrap_or_default()
 }
 
 fn header(name: &'static str, value: &str) -> (HeaderName, HeaderValue) {
@@ -127,9 +129,9 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let id = request_id(&req);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let id = request_id(&req, state.as_ref().map(|s| s.get_ref()));
+    req.extensions_mut().insert(RequestId(id.clone()));
     let ingest = req
         .match_pattern()
         .and_then(|p| route_of(req.method(), &p))

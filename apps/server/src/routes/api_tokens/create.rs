@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::TokenView;
+use super::view::TokenView;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::json::JsonBody;

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::TokenView;
+use super::view::TokenView;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::state::AppState;

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use super::TokenView;
+use super::view::TokenView;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::state::AppState;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::Caller as Who;
-use crate::routes::users::UserView;
+use crate::routes::users::view::UserView;
 use crate::state::AppState;
 
 /// Who is calling: a person with a session, or an API token.

@@ -3,7 +3,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{SessionTokens, tokens_response};
+use super::tokens::{SessionTokens, tokens_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
 use crate::request::origin;

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::UserView;
+use super::view::UserView;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::json::JsonBody;

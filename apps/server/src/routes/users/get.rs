@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use super::UserView;
+use super::view::UserView;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::request::path_uuid;

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::GeneratedPassword;
+use super::view::GeneratedPassword;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::json::JsonBody;

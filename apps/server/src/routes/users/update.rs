@@ -4,7 +4,7 @@ use pganalytics_domain::users::UserUpdate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::UserView;
+use super::view::UserView;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::json::JsonBody;
