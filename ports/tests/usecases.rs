@@ -196,3 +196,136 @@ mod collect_cycle {
         assert_eq!(cycle.next_due(), Duration::ZERO);
     }
 }
+
+mod authorize {
+    use super::{block_on, clock, now};
+    use pganalytics_domain::access::{Access, Permission, Role};
+    use pganalytics_domain::audit::Origin;
+    use pganalytics_domain::credentials::{ApiToken, ApiTokenSecret};
+    use pganalytics_ports::crypto::MockTokenSigner;
+    use pganalytics_ports::store::{MockApiTokenStore, MockAuditStore, MockSessionStore};
+    use pganalytics_ports::usecases::{
+        Attempt, AuthError, AuthenticateCollector, AuthenticatePerson, Authorize, Authorized,
+        Credential, Denied, Presented,
+    };
+    use std::sync::Arc;
+
+    /// `Authorize` over a viewer's API token, with an audit store expecting `audits` rows.
+    fn authorize(audits: usize) -> (Authorize, String) {
+        let secret = ApiTokenSecret::from_bytes(&[1; 6], &[2; 32]);
+        let token = ApiToken {
+            id: uuid::Uuid::nil(),
+            name: "grafana".into(),
+            role: Role::Viewer,
+            owner: None,
+            prefix: secret.prefix().to_owned(),
+            hash: secret.hash(),
+            created_at: now(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        let mut tokens = MockApiTokenStore::new();
+        tokens
+            .expect_find_api_token()
+            .returning(move |_| Ok(token.clone()));
+        let mut audit = MockAuditStore::new();
+        audit
+            .expect_append_audit()
+            .withf(|e| {
+                e.action == "POST /api/v1/users"
+                    && e.details.get("missing_permission").map(String::as_str)
+                        == Some("manage_users")
+            })
+            .times(audits)
+            .returning(|_| Ok(()));
+        let uc = Authorize {
+            people: AuthenticatePerson {
+                tokens: Arc::new(tokens),
+                sessions: Arc::new(MockSessionStore::new()),
+                signer: Arc::new(MockTokenSigner::new()),
+                clock: Arc::new(clock()),
+            },
+            collectors: Arc::new(AuthenticateCollector {
+                collectors: Arc::new(pganalytics_ports::store::MockCollectorStore::new()),
+                signer: Arc::new(MockTokenSigner::new()),
+                clock: Arc::new(clock()),
+            }),
+            audit: Arc::new(audit),
+            clock: Arc::new(clock()),
+        };
+        (uc, secret.expose().to_owned())
+    }
+
+    fn attempt(access: Access, changes: bool) -> Attempt {
+        Attempt {
+            access,
+            action: "POST /api/v1/users".into(),
+            changes,
+            origin: Origin::default(),
+        }
+    }
+
+    fn with(token: &str) -> Presented {
+        Presented {
+            credential: Some(Credential::ApiKey(token.to_owned())),
+            client_certificate: None,
+        }
+    }
+
+    #[test]
+    fn a_granted_permission_lets_the_principal_through_and_audits_nothing() {
+        let (uc, token) = authorize(0);
+        let got = block_on(uc.execute(
+            attempt(Access::Person(Permission::Read), false),
+            with(&token),
+        ));
+        match got {
+            Ok(Authorized::Person { principal, audit }) => {
+                assert_eq!(principal.role, Role::Viewer);
+                assert_eq!(audit.actor.role, Some(Role::Viewer));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_change_refused_for_its_permission_is_audited_once_and_a_refused_read_is_not() {
+        let (uc, token) = authorize(1);
+        let refused = |changes| {
+            block_on(uc.execute(
+                attempt(Access::Person(Permission::ManageUsers), changes),
+                with(&token),
+            ))
+        };
+        assert!(matches!(
+            refused(true),
+            Err(Denied::Forbidden {
+                role: Role::Viewer,
+                permission: Permission::ManageUsers
+            })
+        ));
+        assert!(matches!(refused(false), Err(Denied::Forbidden { .. })));
+    }
+
+    #[test]
+    fn agents_must_present_their_token_or_certificate() {
+        let (uc, _) = authorize(0);
+        let none = || Presented::default();
+        assert!(matches!(
+            block_on(uc.execute(attempt(Access::RegistrationToken, true), none())),
+            Err(Denied::RegistrationTokenRequired)
+        ));
+        assert!(matches!(
+            block_on(uc.execute(attempt(Access::CollectorCertificate, true), none())),
+            Err(Denied::Collector(AuthError::MissingCertificate))
+        ));
+        assert!(matches!(
+            block_on(uc.execute(attempt(Access::Collector, true), none())),
+            Err(Denied::Collector(AuthError::MissingCertificate))
+        ));
+        assert!(matches!(
+            block_on(uc.execute(attempt(Access::Public, true), none())),
+            Ok(Authorized::Anyone)
+        ));
+    }
+}

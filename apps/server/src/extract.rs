@@ -28,6 +28,23 @@ fn authorized<T>(
     ready(found.ok_or_else(|| ApiError::internal(&Miswired(what))))
 }
 
+/// `impl FromRequest for $t`: what the middleware let through, when it has the `$pat` shape.
+macro_rules! from_authorized {
+    ($t:ident, $what:literal, $pat:pat => $value:expr) => {
+        impl FromRequest for $t {
+            type Error = ApiError;
+            type Future = Ready<Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                authorized(req, $what, |a| match a {
+                    $pat => Some($value),
+                    _ => None,
+                })
+            }
+        }
+    };
+}
+
 /// A person or script the route's permission let through.
 #[derive(Debug)]
 pub struct Caller {
@@ -36,65 +53,28 @@ pub struct Caller {
     pub ctx: AuditContext,
 }
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authorized(req, "caller", |a| match a {
-            Authorized::Person { principal, audit } => Some(Self {
-                principal: principal.clone(),
-                ctx: audit.clone(),
-            }),
-            _ => None,
-        })
-    }
-}
+from_authorized!(Caller, "caller", Authorized::Person { principal, audit } => Caller {
+    principal: principal.clone(),
+    ctx: audit.clone(),
+});
 
 /// A collector authenticated by both its client certificate and its token.
 #[derive(Debug)]
 pub struct AuthenticatedCollector(pub Collector);
 
-impl FromRequest for AuthenticatedCollector {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authorized(req, "collector", |a| match a {
-            Authorized::Collector(c) => Some(Self(c.clone())),
-            _ => None,
-        })
-    }
-}
+from_authorized!(AuthenticatedCollector, "collector",
+    Authorized::Collector(c) => AuthenticatedCollector(c.clone()));
 
 /// The registration token an enrolment presented (the enrolment checks it).
 #[derive(Debug)]
 pub struct EnrolmentToken(pub SecretString);
 
-impl FromRequest for EnrolmentToken {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authorized(req, "registration token", |a| match a {
-            Authorized::Enrolment { token } => Some(Self(token.clone())),
-            _ => None,
-        })
-    }
-}
+from_authorized!(EnrolmentToken, "registration token",
+    Authorized::Enrolment { token } => EnrolmentToken(token.clone()));
 
 /// The client certificate of the connection (the use case checks whose it is).
 #[derive(Debug)]
 pub struct CertificateHolder(pub Fingerprint);
 
-impl FromRequest for CertificateHolder {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authorized(req, "client certificate", |a| match a {
-            Authorized::CertificateHolder(f) => Some(Self(f.clone())),
-            _ => None,
-        })
-    }
-}
+from_authorized!(CertificateHolder, "client certificate",
+    Authorized::CertificateHolder(f) => CertificateHolder(f.clone()));
