@@ -129,6 +129,13 @@ pub fn release_binaries(major: u32) -> PgBinaries {
             _ => PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
         }
     };
+    if let Err(e) = reachable_by_postgres(&bindir) {
+        panic!(
+            "PostgreSQL {major} for the compatibility tests: {e}.\nFix: make it enterable \
+             (chmod o+x), keep the workspace under directories others may enter, or set {var} \
+             to binaries outside it."
+        );
+    }
     match major_of(&bindir) {
         Some(found) if found == major => PgBinaries { bindir },
         found => panic!(
@@ -137,6 +144,28 @@ pub fn release_binaries(major: u32) -> PgBinaries {
             bindir.display()
         ),
     }
+}
+
+/// When root runs the tests, PostgreSQL runs as `postgres`, which must be able to enter every
+/// directory above its binaries (a workspace cloned under `mktemp -d`, mode 0700, is not):
+/// otherwise `initdb` fails to load its libraries with a message that does not say why.
+fn reachable_by_postgres(bindir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    if !crate::local_postgres::running_as_root() {
+        return Ok(());
+    }
+    for dir in bindir.ancestors() {
+        let mode = fs::metadata(dir).map_or(0o755, |m| m.permissions().mode());
+        if mode & 0o001 == 0 {
+            return Err(format!(
+                "the tests run PostgreSQL as `postgres` (they run as root), which cannot enter \
+                 {} (mode {:o})",
+                dir.display(),
+                mode & 0o777
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a release's binaries ship `pg_stat_statements`.
