@@ -1,4 +1,5 @@
-//! Faults: the database going away mid-run.
+//! Faults: the database going away mid-run. PostgreSQL only: the memory backend has no
+//! database to lose.
 
 use crate::helpers::{TestApp, bytes, example_batch, now, private_cluster, reply};
 

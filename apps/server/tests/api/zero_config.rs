@@ -1,6 +1,7 @@
 //! The README's run command: `pganalytics-server demo` with no configuration starts its own
 //! PostgreSQL cluster, serves, prints working tokens; the CLI works beside it and without
-//! it; killing the server takes its PostgreSQL down too.
+//! it; killing the server takes its PostgreSQL down too. PostgreSQL only: the zero-configuration
+//! default is the server on its private cluster.
 
 use crate::helpers::reply;
 use std::io::{BufRead, BufReader};
