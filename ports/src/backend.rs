@@ -11,7 +11,7 @@ use crate::crypto::{CertificateAuthority, PasswordHasher, SecretCipher, TokenSig
 use crate::env::{Clock, IdSource};
 use crate::store::{
     ApiTokenStore, AuditStore, CollectorStore, ConnectionPools, MetricStore,
-    RegistrationTokenStore, SecretStore, SessionStore, UserStore,
+    RegistrationTokenStore, SecretStore, SessionStore, Stores, UserStore,
 };
 
 #[derive(Clone)]
@@ -36,19 +36,7 @@ pub struct Backend {
 impl Backend {
     /// Every store from one value that implements them all (what both store adapters do),
     /// with the services beside it.
-    pub fn from_store<S>(store: Arc<S>, services: Services) -> Self
-    where
-        S: RegistrationTokenStore
-            + CollectorStore
-            + ApiTokenStore
-            + MetricStore
-            + UserStore
-            + SessionStore
-            + AuditStore
-            + SecretStore
-            + ConnectionPools
-            + 'static,
-    {
+    pub fn from_store<S: Stores>(store: Arc<S>, services: Services) -> Self {
         Self {
             registration_tokens: store.clone(),
             collectors: store.clone(),

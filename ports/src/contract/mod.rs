@@ -22,40 +22,11 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::store::{
-    ApiTokenStore, AuditStore, CollectorStore, EnrollError, IngestOutcome, MetricStore,
-    RegistrationTokenStore, SecretStore, SeriesQuery, SessionStore, UserStore,
-};
+pub use crate::store::Stores;
+use crate::store::{EnrollError, IngestOutcome, SeriesQuery};
 
 mod people;
 pub use people::*;
-
-/// Everything a full store adapter implements.
-pub trait Stores:
-    CollectorStore
-    + RegistrationTokenStore
-    + ApiTokenStore
-    + MetricStore
-    + UserStore
-    + SessionStore
-    + AuditStore
-    + SecretStore
-    + 'static
-{
-}
-impl<
-    T: CollectorStore
-        + RegistrationTokenStore
-        + ApiTokenStore
-        + MetricStore
-        + UserStore
-        + SessionStore
-        + AuditStore
-        + SecretStore
-        + 'static,
-> Stores for T
-{
-}
 
 /// An audit entry for `action`, as the CLI would write it.
 pub fn audit(action: &str) -> AuditEntry {

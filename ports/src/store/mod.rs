@@ -219,6 +219,36 @@ pub struct RawSeries {
     pub points: Vec<Point>,
 }
 
+/// Everything a full store adapter implements (both the PostgreSQL and the memory one do):
+/// what [`crate::Backend::from_store`] takes and the contract suite runs against.
+pub trait Stores:
+    CollectorStore
+    + RegistrationTokenStore
+    + ApiTokenStore
+    + MetricStore
+    + UserStore
+    + SessionStore
+    + AuditStore
+    + SecretStore
+    + ConnectionPools
+    + 'static
+{
+}
+
+impl<T> Stores for T where
+    T: CollectorStore
+        + RegistrationTokenStore
+        + ApiTokenStore
+        + MetricStore
+        + UserStore
+        + SessionStore
+        + AuditStore
+        + SecretStore
+        + ConnectionPools
+        + 'static
+{
+}
+
 /// One figure of a connection pool: how many of its connections are in `state` (`size`
 /// open, `available` idle, `max`).
 #[derive(Debug, Clone, PartialEq, Eq)]
