@@ -37,7 +37,8 @@ struct State {
     configs: HashMap<CollectorId, CollectorConfig>,
     api_tokens: Vec<ApiToken>,
     servers: Vec<MonitoredServer>,
-    batches: HashMap<Uuid, IngestCounts>,
+    /// Ingested batches by (collector, batch id).
+    batches: HashMap<(CollectorId, Uuid), IngestCounts>,
     rows: Vec<Row>,
     users: Vec<User>,
     sessions: Vec<Session>,
@@ -297,7 +298,8 @@ impl MetricStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<IngestOutcome, StoreError> {
         let mut s = self.lock();
-        if let Some(counts) = s.batches.get(&batch.batch_id) {
+        let key = (batch.collector_id, batch.batch_id);
+        if let Some(counts) = s.batches.get(&key) {
             return Ok(IngestOutcome::Replayed(counts.clone()));
         }
         for block in &batch.blocks {
@@ -332,7 +334,7 @@ impl MetricStore for MemoryStore {
             }
         }
         let counts = IngestCounts::of(batch);
-        s.batches.insert(batch.batch_id, counts.clone());
+        s.batches.insert(key, counts.clone());
         Ok(IngestOutcome::Inserted(counts))
     }
 

@@ -21,8 +21,9 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{PgSetupError, PoolOptions};
 
 const INSERT_BATCH: &str = "INSERT INTO ingested_batches (batch_id, collector_id, received_at, counts) VALUES ($1, $2, $3, $4) \
-                            ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id";
-const ORIGINAL_COUNTS: &str = "SELECT counts FROM ingested_batches WHERE batch_id = $1";
+                            ON CONFLICT (collector_id, batch_id) DO NOTHING RETURNING batch_id";
+const ORIGINAL_COUNTS: &str =
+    "SELECT counts FROM ingested_batches WHERE batch_id = $1 AND collector_id = $2";
 const UPSERT_SERVER: &str = "INSERT INTO servers (collector_id, instance, first_seen, last_seen) VALUES ($1, $2, $3, $3) \
                              ON CONFLICT (collector_id, instance) DO UPDATE SET last_seen = GREATEST(servers.last_seen, excluded.last_seen) \
                              RETURNING id";
@@ -84,15 +85,15 @@ pub(super) async fn ingest(
     let tx = client.transaction().await.map_err(err)?;
     let insert = tx.prepare_cached(INSERT_BATCH).await.map_err(err)?;
     let collector = batch.collector_id.as_uuid();
-    // The primary key decides: a concurrent copy waits here for the first to commit, then
-    // finds the id taken and writes nothing.
+    // The primary key (collector, batch id) decides: a concurrent copy waits here for the
+    // first to commit, then finds the id taken and writes nothing.
     let fresh = tx
         .query_opt(&insert, &[&batch.batch_id, &collector, &now, &counts_json])
         .await
         .map_err(err)?;
     if fresh.is_none() {
         let row = tx
-            .query_one(ORIGINAL_COUNTS, &[&batch.batch_id])
+            .query_one(ORIGINAL_COUNTS, &[&batch.batch_id, &collector])
             .await
             .map_err(err)?;
         let original: serde_json::Value = row.get(0);

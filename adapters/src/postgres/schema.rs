@@ -62,7 +62,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    ingested_batches (batch_id) {
+    ingested_batches (collector_id, batch_id) {
         batch_id -> Uuid,
         collector_id -> Uuid,
         received_at -> Timestamptz,

@@ -540,6 +540,23 @@ pub async fn a_replayed_batch_writes_nothing_and_returns_the_original_counts<S: 
     assert_eq!(count_rows(&s, at).await, 2);
 }
 
+/// Regression guard for issue 11 (finding 6): a batch id is deduplicated per collector.
+pub async fn a_batch_id_another_collector_used_is_stored_for_each<S: Stores>(s: S) {
+    let (a, b) = (registered(&s).await, registered(&s).await);
+    let id = Uuid::new_v4();
+    let at = now();
+    let first = s.ingest(&database_batch(a, id, at, 2), at).await.unwrap();
+    assert!(matches!(first, IngestOutcome::Inserted(_)));
+    let other = s.ingest(&database_batch(b, id, at, 3), at).await.unwrap();
+    let IngestOutcome::Inserted(counts) = other else {
+        panic!("collector B's batch was taken for A's: {other:?}")
+    };
+    assert_eq!(counts.total(), 4, "3 database rows and a load row");
+    assert_eq!(count_rows(&s, at).await, 5);
+    let again = s.ingest(&database_batch(b, id, at, 3), at).await.unwrap();
+    assert_eq!(again, IngestOutcome::Replayed(counts));
+}
+
 pub async fn concurrent_copies_of_one_batch_are_written_once<S: Stores>(s: S) {
     let c = registered(&s).await;
     let s = Arc::new(s);
@@ -579,25 +596,28 @@ pub async fn maintenance_drops_rows_past_retention<S: Stores>(s: S) {
     s.ping().await.unwrap();
 }
 
+/// `pg_database` rows stored around `at`, on every server.
 async fn count_rows<S: Stores>(s: &S, at: OffsetDateTime) -> usize {
-    let Some(server) = s.list_servers().await.unwrap().into_iter().next() else {
-        return 0;
-    };
     let family = catalog::family("pg_database").unwrap();
-    let q = SeriesQuery {
-        server_id: server.id,
-        family,
-        columns: vec![family.column("xact_commit").unwrap().1],
-        from: at - Duration::days(1),
-        to: at + Duration::days(1),
-        max_rows: 10_000,
-    };
-    s.query_series(&q)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.points.len())
-        .sum()
+    let mut n = 0;
+    for server in s.list_servers().await.unwrap() {
+        let q = SeriesQuery {
+            server_id: server.id,
+            family,
+            columns: vec![family.column("xact_commit").unwrap().1],
+            from: at - Duration::days(1),
+            to: at + Duration::days(1),
+            max_rows: 10_000,
+        };
+        n += s
+            .query_series(&q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.points.len())
+            .sum::<usize>();
+    }
+    n
 }
 
 /// Expands to one `#[tokio::test]` per contract clause, each on a fresh store from `$fresh`,
@@ -616,6 +636,7 @@ macro_rules! store_contract_tests {
             tokens_are_found_by_hash_and_duplicates_conflict,
             ingest_stores_rows_and_creates_one_server_per_instance,
             a_replayed_batch_writes_nothing_and_returns_the_original_counts,
+            a_batch_id_another_collector_used_is_stored_for_each,
             concurrent_copies_of_one_batch_are_written_once,
             maintenance_drops_rows_past_retention,
             every_mutation_writes_its_audit_entry_and_a_failed_one_writes_none,

@@ -278,9 +278,10 @@ pub trait MetricStore: Send + Sync {
     /// and records the batch id, all in one transaction.
     ///
     /// # Errors
-    /// MUST write nothing when it fails. A batch id already recorded MUST write nothing and
-    /// return `Replayed` with the counts of the first ingest, also when the same batch is
-    /// ingested concurrently. MUST return `Unavailable` when the database cannot be reached.
+    /// MUST write nothing when it fails. A batch id already recorded for the same collector
+    /// MUST write nothing and return `Replayed` with the counts of the first ingest, also when
+    /// the same batch is ingested concurrently; the same id from another collector is another
+    /// batch. MUST return `Unavailable` when the database cannot be reached.
     async fn ingest(
         &self,
         batch: &ValidatedBatch,

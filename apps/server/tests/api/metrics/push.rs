@@ -99,3 +99,26 @@ api_tests! {
         );
     }
 }
+
+api_tests! {
+    /// Regression guard for issue 11 (finding 6): collector B's batch carrying an id collector
+    /// A already used is B's own batch, stored, not a "duplicate" of A's.
+    fn a_batch_id_is_deduplicated_per_collector(on) {
+        let app = TestApp::spawn(on);
+        let (a, b) = (app.register("db1"), app.register("db2"));
+        let mut batch = example_batch(a.id, now());
+        assert_eq!(app.push(&a, &bytes(&batch), "gzip").body["status"], "ok");
+        batch["collector_id"] = b.id.to_string().into();
+        let theirs = app.push(&b, &bytes(&batch), "gzip");
+        assert_eq!(
+            (theirs.status, theirs.body["status"].as_str()),
+            (200, Some("ok")),
+            "{}",
+            theirs.body
+        );
+        assert_eq!(app.total_rows(), 22, "both batches are stored");
+        let again = app.push(&b, &bytes(&batch), "zstd");
+        assert_eq!(again.body["status"], "duplicate");
+        assert_eq!(app.total_rows(), 22);
+    }
+}
