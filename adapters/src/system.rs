@@ -8,9 +8,13 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
+#[async_trait::async_trait]
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         pganalytics_domain::truncate_to_micros(OffsetDateTime::now_utc())
+    }
+    async fn sleep(&self, by: time::Duration) {
+        tokio::time::sleep(by.try_into().unwrap_or_default()).await;
     }
 }
 
@@ -20,6 +24,9 @@ impl Clock for SystemClock {
 #[derive(Debug, Default)]
 pub struct TestClock {
     offset: std::sync::Mutex<time::Duration>,
+    /// Wakes sleepers when the clock is moved.
+    moved: tokio::sync::Notify,
+    sleepers: std::sync::atomic::AtomicUsize,
 }
 
 impl TestClock {
@@ -30,18 +37,48 @@ impl TestClock {
     /// Moves the clock forward (or back, for a negative `by`).
     pub fn advance(&self, by: time::Duration) {
         *self.offset.lock().unwrap_or_else(|p| p.into_inner()) += by;
+        self.moved.notify_waiters();
     }
 
     /// Puts the clock at `to`; it runs on from there.
     pub fn set(&self, to: OffsetDateTime) {
         *self.offset.lock().unwrap_or_else(|p| p.into_inner()) = to - OffsetDateTime::now_utc();
+        self.moved.notify_waiters();
+    }
+
+    /// How many [`Clock::sleep`]s are waiting on this clock: what a test waits for before
+    /// it moves the clock past them.
+    pub fn sleepers(&self) -> usize {
+        self.sleepers.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
+#[async_trait::async_trait]
 impl Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
         let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
         pganalytics_domain::truncate_to_micros(OffsetDateTime::now_utc() + offset)
+    }
+
+    async fn sleep(&self, by: time::Duration) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let until = self.now() + by;
+        self.sleepers.fetch_add(1, SeqCst);
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            // Registered before the clock is read, so a move in between is not missed.
+            moved.as_mut().enable();
+            let left = until - self.now();
+            if left <= time::Duration::ZERO {
+                break;
+            }
+            tokio::select! {
+                () = moved => {}
+                () = tokio::time::sleep(left.try_into().unwrap_or_default()) => {}
+            }
+        }
+        self.sleepers.fetch_sub(1, SeqCst);
     }
 }
 

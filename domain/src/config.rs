@@ -11,12 +11,19 @@ use std::collections::BTreeSet;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Intervals {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub activity: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub database: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub replication: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub host: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub tables: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub statements: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86_400))]
     pub disk: u32,
 }
 

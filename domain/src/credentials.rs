@@ -65,6 +65,8 @@ pub enum CredentialError {
     UsedUp,
     #[error("the token was issued for another audience")]
     WrongAudience,
+    #[error("the token claims to be issued in the future")]
+    IssuedInFuture,
 }
 
 /// SHA-256 of a secret token, lower-case hex. The only form in which tokens are stored.
@@ -284,11 +286,18 @@ impl RegisteredClaims {
         OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// How far ahead of `now` an `iat` may be: the clocks of several servers behind one load
+    /// balancer differ a little, never by minutes.
+    pub const CLOCK_SKEW: Duration = Duration::seconds(60);
+
     /// The checks every token of ours gets besides its signature: our issuer, the expected
-    /// audience, not expired at `now`.
+    /// audience, issued not after `now` (give or take the skew), not expired at `now`.
     pub fn validate(&self, audience: &str, now: OffsetDateTime) -> Result<(), CredentialError> {
         if self.aud != audience || self.iss != Self::ISSUER {
             return Err(CredentialError::WrongAudience);
+        }
+        if self.iat > (now + Self::CLOCK_SKEW).unix_timestamp() {
+            return Err(CredentialError::IssuedInFuture);
         }
         if now.unix_timestamp() >= self.exp {
             return Err(CredentialError::Expired);

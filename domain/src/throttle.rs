@@ -1,7 +1,11 @@
 //! Login throttling: after a few free failures, each further failure doubles the wait
-//! before the next attempt is even checked, up to a cap. Kept per account and per address
-//! by the server; a success clears the account's count. The table is bounded: entries are
-//! forgotten once quiet for `forget_after`, and when full the stalest entry goes.
+//! before the next attempt is even checked, up to a cap. The server keeps three tables:
+//! per account *and* address ([`ThrottlePolicy::PAIR`], refused with a wait), per address
+//! ([`ThrottlePolicy::ADDRESS`], refused with a wait) and per account from anywhere
+//! ([`ThrottlePolicy::ACCOUNT`], a short pause, never a refusal) — so an attacker who
+//! knows a user name locks only themselves out, never the user. A success clears the
+//! account's counts. The tables are bounded: entries are forgotten once quiet for
+//! `forget_after`, and when full the stalest entry goes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -21,18 +25,28 @@ pub struct ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// Per account: 5 free failures, then 1 s, 2 s, 4 s … up to 15 minutes.
-    pub const ACCOUNT: Self = Self {
+    /// Per account and client address: 5 free failures, then 1 s, 2 s, 4 s … up to 15
+    /// minutes before that address may try that account again.
+    pub const PAIR: Self = Self {
         free_failures: 5,
         base_delay: Duration::seconds(1),
         max_delay: Duration::minutes(15),
         forget_after: Duration::hours(1),
         max_keys: 100_000,
     };
-    /// Per client address: 20 free failures (a shared NAT), then the same growth.
+    /// Per client address, whatever the account: 20 free failures (a shared NAT), then the
+    /// same growth. What stops one address spraying many accounts.
     pub const ADDRESS: Self = Self {
         free_failures: 20,
-        ..Self::ACCOUNT
+        ..Self::PAIR
+    };
+    /// Per account, from every address together: 10 free failures, then each attempt is
+    /// held 1 s, 2 s, then 4 s at most before it is checked — slowed, never refused, so the
+    /// right password from a new address always gets in.
+    pub const ACCOUNT: Self = Self {
+        free_failures: 10,
+        max_delay: Duration::seconds(4),
+        ..Self::PAIR
     };
 
     /// The wait imposed after `failures` consecutive failures.
@@ -82,6 +96,14 @@ impl<K: Hash + Eq + Clone> LoginThrottle<K> {
         }
     }
 
+    /// The pause the failures recorded for `key` call for now (zero when none).
+    pub fn delay(&self, key: &K, now: OffsetDateTime) -> Duration {
+        match self.entries.get(key) {
+            Some(f) if now - f.last < self.policy.forget_after => self.policy.delay_after(f.count),
+            _ => Duration::ZERO,
+        }
+    }
+
     pub fn record_failure(&mut self, key: &K, now: OffsetDateTime) {
         let forget = self.policy.forget_after;
         if !self.entries.contains_key(key) && self.entries.len() >= self.policy.max_keys {
@@ -126,7 +148,7 @@ mod tests {
 
     #[test]
     fn waits_grow_after_the_free_failures_and_are_capped() {
-        let p = ThrottlePolicy::ACCOUNT;
+        let p = ThrottlePolicy::PAIR;
         assert_eq!(p.delay_after(5), Duration::ZERO);
         assert_eq!(p.delay_after(6), Duration::seconds(1));
         assert_eq!(p.delay_after(8), Duration::seconds(4));
@@ -136,7 +158,7 @@ mod tests {
 
     #[test]
     fn an_account_is_held_back_after_repeated_failures_and_freed_by_a_success() {
-        let mut th = LoginThrottle::new(ThrottlePolicy::ACCOUNT);
+        let mut th = LoginThrottle::new(ThrottlePolicy::PAIR);
         for _ in 0..6 {
             assert!(th.check(&"alice", t(0)).is_ok());
             th.record_failure(&"alice", t(0));
@@ -150,7 +172,7 @@ mod tests {
 
     #[test]
     fn quiet_keys_are_forgotten() {
-        let mut th = LoginThrottle::new(ThrottlePolicy::ACCOUNT);
+        let mut th = LoginThrottle::new(ThrottlePolicy::PAIR);
         for _ in 0..30 {
             th.record_failure(&"alice", t(0));
         }
@@ -166,12 +188,29 @@ mod tests {
     fn the_table_is_bounded() {
         let policy = ThrottlePolicy {
             max_keys: 3,
-            ..ThrottlePolicy::ACCOUNT
+            ..ThrottlePolicy::PAIR
         };
         let mut th = LoginThrottle::new(policy);
         for (i, k) in ["a", "b", "c", "d"].iter().enumerate() {
             th.record_failure(k, t(i as i64));
         }
         assert_eq!(th.tracked(), 3);
+    }
+
+    #[test]
+    fn an_account_under_attack_is_slowed_a_little_never_for_long() {
+        let mut th = LoginThrottle::new(ThrottlePolicy::ACCOUNT);
+        for _ in 0..10 {
+            th.record_failure(&"alice", t(0));
+        }
+        assert_eq!(th.delay(&"alice", t(0)), Duration::ZERO);
+        th.record_failure(&"alice", t(0));
+        assert_eq!(th.delay(&"alice", t(0)), Duration::seconds(1));
+        for _ in 0..1000 {
+            th.record_failure(&"alice", t(0));
+        }
+        assert_eq!(th.delay(&"alice", t(0)), Duration::seconds(4));
+        assert_eq!(th.delay(&"alice", t(3600)), Duration::ZERO);
+        assert_eq!(th.delay(&"bob", t(0)), Duration::ZERO);
     }
 }

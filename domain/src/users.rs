@@ -25,9 +25,12 @@ pub enum UserError {
     PasswordTooLong,
     #[error("the password must not contain the user name")]
     PasswordContainsName,
+    #[error("a password must not contain control characters")]
+    PasswordControlCharacters,
 }
 
-/// A login name: case-sensitive, a conservative alphabet so it is safe in logs and URLs.
+/// A login name: a conservative alphabet so it is safe in logs and URLs, and normalised to
+/// lower case, so `Admin` and `admin` are one user (issue 11).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
@@ -39,7 +42,7 @@ impl Username {
         if s.len() > 64 || !first_ok || !s.chars().all(ok_char) {
             return Err(UserError::InvalidName);
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.to_ascii_lowercase()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -76,6 +79,10 @@ pub fn check_new_password(user: &Username, password: &str) -> Result<(), UserErr
     }
     if password.len() > PASSWORD_MAX_BYTES {
         return Err(UserError::PasswordTooLong);
+    }
+    // NUL ends a bcrypt password in most implementations; none of them is typed.
+    if password.chars().any(char::is_control) {
+        return Err(UserError::PasswordControlCharacters);
     }
     if password
         .to_lowercase()
@@ -289,6 +296,21 @@ mod tests {
         assert!(check_new_password(&u, "éééééééééééé").is_ok());
     }
 
+    /// Regression guard for issue 11 (finding 7): `ADMIN` could be created beside `admin`.
+    #[test]
+    fn user_names_are_normalised_to_lower_case_and_passwords_hold_no_control_characters() {
+        assert_eq!(name("Admin.Ops@Example"), name("admin.ops@example"));
+        assert_eq!(name("ADMIN").as_str(), "admin");
+        assert_eq!(
+            check_new_password(&name("bob"), "a-long-enough\0password"),
+            Err(UserError::PasswordControlCharacters)
+        );
+        assert_eq!(
+            check_new_password(&name("bob"), "a-long-enough\npassword"),
+            Err(UserError::PasswordControlCharacters)
+        );
+    }
+
     #[test]
     fn generated_passwords_meet_the_rules() {
         let p = generated_password(&[7; 20]);
@@ -308,6 +330,21 @@ mod tests {
         let mut other = c.clone();
         other.registered.aud = crate::credentials::CollectorClaims::AUDIENCE.into();
         assert_eq!(other.validate(now), Err(CredentialError::WrongAudience));
+        // Regression guard for issue 11 (finding 7): a token issued a day ahead was accepted.
+        let ahead = AccessClaims::new(
+            Uuid::nil(),
+            Uuid::nil(),
+            Uuid::nil(),
+            now + Duration::days(1),
+        );
+        assert_eq!(ahead.validate(now), Err(CredentialError::IssuedInFuture));
+        let skewed = AccessClaims::new(
+            Uuid::nil(),
+            Uuid::nil(),
+            Uuid::nil(),
+            now + Duration::seconds(30),
+        );
+        assert!(skewed.validate(now).is_ok(), "a little clock skew is fine");
     }
 
     #[test]

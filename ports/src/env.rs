@@ -5,9 +5,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
 pub trait Clock: Send + Sync {
     /// The current time, truncated to microseconds (PostgreSQL's resolution).
     fn now(&self) -> OffsetDateTime;
+    /// Returns once this clock has moved on by `by`: real time for the system clock, an
+    /// `advance` (or real time) for a test clock. How a use case waits on purpose (a
+    /// login slowed down), so tests move the clock instead of waiting.
+    async fn sleep(&self, by: time::Duration);
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]

@@ -5,7 +5,7 @@
 use pganalytics_domain::config::CollectorConfig;
 use pganalytics_domain::delivery::{Backoff, PushResult};
 use pganalytics_ports::BoxError;
-use pganalytics_ports::spool::{Spool, SpoolError, SpoolStats, SpooledRecord};
+use pganalytics_ports::spool::{Appended, Spool, SpoolError, SpoolStats, SpooledRecord};
 use pganalytics_ports::transport::{DeadLetters, PushAnswer, Transport, TransportError};
 use pganalytics_ports::usecases::{
     DEAD_LETTER_STALL, DeliverBatches, Delivery, PollConfig, SPOOL_STALL,
@@ -24,13 +24,17 @@ struct MemorySpool {
 }
 
 impl Spool for MemorySpool {
-    fn append(&mut self, payload: &[u8]) -> Result<u64, SpoolError> {
+    fn append(&mut self, payload: &[u8]) -> Result<Appended, SpoolError> {
         self.next += 1;
         self.records.push_back(SpooledRecord {
             id: self.next,
             payload: payload.to_vec(),
         });
-        Ok(self.next)
+        Ok(Appended {
+            id: self.next,
+            dropped: 0,
+            pressure: None,
+        })
     }
     fn oldest(&mut self) -> Result<Option<SpooledRecord>, SpoolError> {
         if self.broken {

@@ -75,7 +75,7 @@ pub fn run(config: &AgentConfig, args: &Args, process: &Process) -> anyhow::Resu
         },
     )
     .with_context(|| format!("opening the spool in {}", dir.display()))?;
-    let id = crate::outbox::spool(&mut spool, &batch)?;
+    let id = crate::outbox::spool(&mut spool, &batch)?.id;
     eprintln!(
         "spooled batch {} ({} rows) as record {id} in {}",
         batch.batch_id,

@@ -4,7 +4,7 @@
 use pganalytics_domain::batch::{EncodedBatch, EncodedBlock, WIRE_VERSION, WireBlock};
 use pganalytics_domain::logs::{EVENT_COLUMNS, LogEvent};
 use pganalytics_ports::env::IdSource;
-use pganalytics_ports::spool::Spool;
+use pganalytics_ports::spool::{Appended, Spool};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -65,8 +65,9 @@ impl Outbox {
     }
 }
 
-/// Compresses `batch` and appends it to `spool` (durably); its spool id.
-pub fn spool(spool: &mut dyn Spool, batch: &EncodedBatch) -> anyhow::Result<u64> {
+/// Compresses `batch` and appends it to `spool` (durably): its spool id, and what making
+/// room for it took.
+pub fn spool(spool: &mut dyn Spool, batch: &EncodedBatch) -> anyhow::Result<Appended> {
     Ok(spool.append(&compress(batch)?)?)
 }
 

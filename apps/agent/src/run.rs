@@ -10,7 +10,7 @@ use nix::sys::signal::{SigSet, Signal as Sig};
 use pganalytics_adapters::spool::{DeadLetterDir, DiskSpool, SpoolOptions};
 use pganalytics_domain::config::CollectorConfig;
 use pganalytics_domain::delivery::Backoff;
-use pganalytics_ports::spool::Spool;
+use pganalytics_ports::spool::{Appended, Spool, SpoolError};
 use pganalytics_ports::transport::Transport;
 use pganalytics_ports::usecases::{CollectCycle, CycleReport, DeliverBatches, PollConfig};
 use slog::{Logger, error, info, warn};
@@ -86,6 +86,14 @@ pub struct Daemon {
     /// The last error of each failing collector: a failure is logged when it starts or
     /// changes, and its end is logged too, rather than every cycle.
     failing: HashMap<(String, &'static str), String>,
+    /// A full spool disk: logged when it starts and when it ends, not at every cycle.
+    disk_full: Option<DiskFull>,
+}
+
+/// A full-disk episode: batches dropped so far, batches spooled since without a drop.
+struct DiskFull {
+    dropped: u64,
+    clean: u32,
 }
 
 pub fn run(
@@ -136,6 +144,7 @@ pub fn run(
         tailers_stop: Arc::default(),
         last_log_flush: Instant::now(),
         failing: HashMap::new(),
+        disk_full: None,
         config,
     };
     daemon.run(&events)
@@ -346,6 +355,38 @@ impl Daemon {
         }
     }
 
+    /// Logs a full spool disk once when it starts (with the OS error) and once when it has
+    /// ended — `ROOM_AGAIN_AFTER` batches in a row spooled without dropping any — with how
+    /// many were dropped meanwhile. On a disk that stays nearly full, a drop frees room
+    /// for a cycle or two: that is the same episode, not a new one each time.
+    fn note_disk_space(&mut self, appended: &anyhow::Result<Appended>) {
+        const ROOM_AGAIN_AFTER: u32 = 10;
+        let (dropped, pressure) = match appended {
+            Ok(a) => (a.dropped, a.pressure.clone()),
+            Err(e) => match e.downcast_ref::<SpoolError>() {
+                Some(SpoolError::NoSpace(cause)) => (1, Some(cause.to_string())),
+                _ => return,
+            },
+        };
+        match (pressure, self.disk_full.as_mut()) {
+            (Some(cause), None) => {
+                error!(self.log, "the spool's disk is full: dropping the oldest batches to spool new ones";
+                    "error" => cause, "dropped" => dropped, "spool_dir" => %self.config.spool_dir().display());
+                self.disk_full = Some(DiskFull { dropped, clean: 0 });
+            }
+            (Some(_), Some(full)) => {
+                full.dropped += dropped;
+                full.clean = 0;
+            }
+            (None, Some(full)) if full.clean + 1 >= ROOM_AGAIN_AFTER => {
+                info!(self.log, "the spool's disk has room again"; "dropped_while_full" => full.dropped);
+                self.disk_full = None;
+            }
+            (None, Some(full)) => full.clean += 1,
+            (None, None) => {}
+        }
+    }
+
     fn spool(&self) -> std::sync::MutexGuard<'_, dyn Spool + 'static> {
         self.spool.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -377,16 +418,19 @@ impl Daemon {
             self.metrics.record_spool(spool.stats());
             id
         };
+        self.note_disk_space(&appended);
         match appended {
-            Ok(spool_id) => {
-                info!(self.log, "cycle spooled"; "batch_id" => %batch.batch_id, "spool_id" => spool_id,
-                    "rows" => batch.rows(),
+            Ok(appended) => {
+                info!(self.log, "cycle spooled"; "batch_id" => %batch.batch_id, "spool_id" => appended.id,
+                    "rows" => batch.rows(), "dropped_oldest" => appended.dropped,
                     "groups" => groups.join(","));
                 self.signal.notify();
                 if let Err(e) = crate::logs::save_positions(&drained.positions) {
                     warn!(self.log, "cannot save the log position; some events may be sent twice after a restart"; "error" => %e);
                 }
             }
+            // Counted as dropped and logged once per episode by note_disk_space.
+            Err(e) if matches!(e.downcast_ref(), Some(SpoolError::NoSpace(_))) => {}
             Err(e) => error!(self.log, "cannot spool the cycle's batch; it is lost"; "error" => %e),
         }
     }

@@ -66,15 +66,13 @@ pub async fn start(
     ));
     let (app_state, cors_origins) = (state.clone(), settings.cors_allowed_origins.clone());
     let http = HttpServer::new(move || app(app_state.clone(), cors_origins.clone()))
-        .workers(match settings.workers {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        })
+        .workers(settings.worker_count())
         // Responses go out as several TLS records; with Nagle's algorithm on, the last one
         // waits for the client's delayed ACK (~40 ms per push, measured with the loadgen).
         .tcp_nodelay(true)
         .on_connect(crate::tls::on_connect)
-        .client_request_timeout(Duration::from_secs(30))
+        .client_request_timeout(Duration::from_secs(settings.header_timeout_seconds))
+        .keep_alive(Duration::from_secs(settings.keep_alive_seconds))
         .shutdown_timeout(10)
         .bind_openssl(settings.listen, acceptor)
         .with_context(|| format!("binding {}", settings.listen))?;
@@ -120,7 +118,7 @@ fn app(
         .wrap(from_fn(crate::middleware::hygiene::middleware))
         .wrap(from_fn(crate::middleware::access_log::middleware))
         .configure(crate::routes::table::configure)
-        .default_service(web::to(crate::error::not_found))
+        .default_service(web::to(crate::routes::table::unmatched))
 }
 
 /// The server's periodic work: forgetting idle rate-limit keys, partition maintenance.

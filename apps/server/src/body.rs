@@ -1,10 +1,17 @@
 //! Request bodies read with limits: the compressed size while reading, the decompressed
 //! size while inflating, so a gzip or zstd bomb costs at most the limit in memory.
 
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
-use futures_util::StreamExt as _;
+use futures_util::{Stream, StreamExt as _};
+use std::future::Future as _;
 use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::ApiError;
 
@@ -45,12 +52,89 @@ fn too_large(what: &str, limit: usize) -> ApiError {
     )
 }
 
+/// How long a request body may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeouts {
+    /// The longest wait for the next bytes, and the grace before `min_bytes_per_second`.
+    pub stall: Duration,
+    pub min_bytes_per_second: u64,
+}
+
+/// A request body that fails with a time-out when it stalls for `stall`, or, past its first
+/// `stall`, arrives slower than `min_bytes_per_second` on average: a client dribbling a
+/// byte every few seconds cannot hold a connection for long.
+pub struct TimedPayload {
+    inner: Payload,
+    timeouts: BodyTimeouts,
+    started: Instant,
+    received: u64,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl TimedPayload {
+    pub fn new(inner: Payload, timeouts: BodyTimeouts) -> Self {
+        let started = Instant::now();
+        Self {
+            inner,
+            timeouts,
+            started,
+            received: 0,
+            deadline: Box::pin(tokio::time::sleep_until(started + timeouts.stall)),
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let earned = Duration::from_secs_f64(
+            self.received as f64 / self.timeouts.min_bytes_per_second as f64,
+        );
+        (Instant::now() + self.timeouts.stall).min(self.started + self.timeouts.stall + earned)
+    }
+}
+
+impl Stream for TimedPayload {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => {
+                this.received += bytes.len() as u64;
+                let next = this.next_deadline();
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(other) => Poll::Ready(other),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body arrived too slowly",
+                ))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// The answer for a body that could not be read: 408 when it arrived too slowly.
+pub fn unreadable(e: &PayloadError, otherwise: impl FnOnce() -> ApiError) -> ApiError {
+    match e {
+        PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the request body arrived too slowly (see body_timeout_seconds)",
+        ),
+        _ => otherwise(),
+    }
+}
+
 /// Reads the body, refusing it as soon as it passes `limit` bytes.
 pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
+            unreadable(&e, || {
+                ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
+            })
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large("body", limit));

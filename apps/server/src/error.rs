@@ -120,15 +120,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The answer to a path no route matches.
-pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
-}
-
 /// actix's JSON extractor errors, in our shape.
 pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> Error {
     let e = match &err {
@@ -155,8 +146,9 @@ pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> Error {
     ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
 }
 
-pub fn path_error(err: PathError, _: &HttpRequest) -> Error {
-    ApiError::not_found(format!("invalid path: {err}")).into()
+/// A path whose id does not parse names nothing: 404, without echoing the parser's text.
+pub fn path_error(_: PathError, _: &HttpRequest) -> Error {
+    ApiError::not_found("no such resource").into()
 }
 
 /// Every error answer of the API: `{"error": {"code", "message"}}`.
@@ -396,9 +388,7 @@ impl From<QueryError> for ApiError {
             QueryError::UnknownFamily(_) => Self::bad_request("unknown_family", msg),
             QueryError::UnknownColumn { .. } => Self::bad_request("unknown_column", msg),
             QueryError::InvalidRange(_) => Self::bad_request("invalid_range", msg),
-            QueryError::TooLarge(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "query_too_large", msg)
-            }
+            QueryError::TooLarge(_) => Self::bad_request("query_too_large", msg),
             QueryError::Store(s) => s.into(),
         }
     }
@@ -584,7 +574,7 @@ mod tests {
                 400,
             ),
             (QueryError::InvalidRange("x".into()).into(), 400),
-            (QueryError::TooLarge(1).into(), 422),
+            (QueryError::TooLarge("x".into()).into(), 400),
             (
                 QueryError::Store(StoreError::NotFound { entity: "server" }).into(),
                 404,

@@ -70,16 +70,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 ));
             }
             let bytes = body.await.map_err(|e| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body could not be read within {MAX_JSON_BYTES} bytes: {e}"),
-                )
+                let too_large = || {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body could not be read within {MAX_JSON_BYTES} bytes: {e}"),
+                    )
+                };
+                match e.as_error::<actix_web::error::PayloadError>() {
+                    Some(p) => crate::body::unreadable(p, too_large),
+                    None => too_large(),
+                }
             })?;
             if depth_exceeds(&bytes, depth) {
                 return Err(ApiError::bad_request(
                     "json_too_deep",
                     format!("the JSON body nests deeper than {depth} levels"),
+                ));
+            }
+            // serde reads a struct from an array too (`[]`, `[1,2]`): only objects are bodies.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(ApiError::bad_request(
+                    "malformed_json",
+                    "the body must be a JSON object",
                 ));
             }
             serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {

@@ -214,6 +214,11 @@ const SHARED_RESPONSES: &[(&str, &str, HeaderSpec)] = &[
         "The body is not `application/json`",
         &[],
     ),
+    (
+        "RequestTimeout",
+        "The body stopped arriving, or arrived too slowly (`body_timeout`)",
+        &[],
+    ),
     ("TooManyRequests", "Rate limited", RETRY_AFTER),
     (
         "Internal",
@@ -287,6 +292,8 @@ fn complete(op: &mut Operation, route: &Route) {
     let (security, refused) = access_of(route.access);
     if !security.is_empty() {
         op.security.get_or_insert(security);
+        // Two credentials at once (`X-API-Key` and `Authorization`): conflicting_credentials.
+        shared.push(("400", "BadRequest"));
     }
     shared.extend_from_slice(refused);
     if route.path.contains('{') {
@@ -302,6 +309,7 @@ fn complete(op: &mut Operation, route: &Route) {
     if op.request_body.is_some() {
         shared.extend([
             ("400", "BadRequest"),
+            ("408", "RequestTimeout"),
             ("413", "PayloadTooLarge"),
             ("415", "UnsupportedMediaType"),
         ]);

@@ -66,6 +66,13 @@ pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, ApiError> {
         ));
     }
     if let Some(v) = req.headers().get("x-api-key") {
+        // Two credentials: which one the request acts with would be a guess (issue 11).
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::bad_request(
+                "conflicting_credentials",
+                "send one credential: `X-API-Key` or `Authorization`, not both",
+            ));
+        }
         let v = v.to_str().unwrap_or_default().trim();
         return Ok(Some(Credential::ApiKey(v.to_owned())));
     }
@@ -86,6 +93,31 @@ pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, ApiError> {
             "use `Authorization: Bearer <token>`, `Authorization: ApiKey <token>` or `X-API-Key`",
         ))
     }
+}
+
+/// The first query parameter holding a control character (NUL, escape sequences, line
+/// breaks), if any: refused before any handler or store sees it (issue 11: a NUL reached
+/// PostgreSQL and failed there). A query string that does not decode is left to the
+/// handler's own parsing.
+pub fn control_character_in_query(req: &HttpRequest) -> Option<String> {
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()?
+        .into_inner();
+    pairs
+        .into_iter()
+        .find(|(name, value)| name.chars().chain(value.chars()).any(char::is_control))
+        .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect())
+}
+
+/// `value` of `field` as the API accepts strings: without control characters.
+pub fn printable(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            format!("`{field}` must not contain control characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The fingerprint of the verified client certificate on this connection, if any.

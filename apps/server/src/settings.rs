@@ -69,6 +69,16 @@ pub struct Settings {
     pub metrics_require_auth: bool,
     /// Deepest nesting of arrays and objects accepted in a JSON body.
     pub max_json_depth: usize,
+    /// Seconds a new connection has to send its request head (a slow-headers client is
+    /// cut with 408).
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may go without delivering a byte; past its first this many
+    /// seconds a body must also average `body_min_bytes_per_second`. Either way it is cut
+    /// with `408 body_timeout`.
+    pub body_timeout_seconds: u64,
+    pub body_min_bytes_per_second: u64,
+    /// Seconds an idle kept-alive connection stays open.
+    pub keep_alive_seconds: u64,
 }
 
 impl Default for Settings {
@@ -97,11 +107,15 @@ impl Default for Settings {
             rate_ingest_burst: 200,
             metrics_require_auth: true,
             max_json_depth: 32,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 10,
+            body_min_bytes_per_second: 1024,
+            keep_alive_seconds: 5,
         }
     }
 }
 
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 27] = [
     "listen",
     "data_dir",
     "database_url",
@@ -125,6 +139,10 @@ const ENV_KEYS: [&str; 23] = [
     "rate_ingest_burst",
     "metrics_require_auth",
     "max_json_depth",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "body_min_bytes_per_second",
+    "keep_alive_seconds",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +167,14 @@ pub fn parse_duration(v: &str) -> Option<time::Duration> {
 
 impl Settings {
     /// Where and how the PostgreSQL backend keeps the server's data.
+    /// HTTP workers to run: `workers`, or one per core when it is 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+
     pub fn storage(&self) -> StorageSettings {
         StorageSettings {
             data_dir: self.data_dir.clone(),
@@ -196,6 +222,14 @@ impl Settings {
         .contains(&0)
         {
             return Err(SettingsError("rate limits must be at least 1".into()));
+        }
+        if settings.header_timeout_seconds == 0
+            || settings.body_timeout_seconds == 0
+            || settings.body_min_bytes_per_second == 0
+        {
+            return Err(SettingsError(
+                "header_timeout_seconds, body_timeout_seconds and body_min_bytes_per_second must be at least 1".into(),
+            ));
         }
         Ok(settings)
     }

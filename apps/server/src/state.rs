@@ -5,7 +5,9 @@ use pganalytics_ports::env::IdSource;
 use pganalytics_ports::usecases::ServerUseCases;
 use slog::Logger;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::body::BodyTimeouts;
 use crate::middleware::ratelimit::RateLimits;
 use crate::selfmetrics::Metrics;
 use crate::settings::Settings;
@@ -19,6 +21,8 @@ pub struct HttpLimits {
     pub max_batch_bytes: usize,
     /// Deepest nesting of arrays and objects in a JSON body.
     pub max_json_depth: usize,
+    /// How slowly a body may arrive.
+    pub body: BodyTimeouts,
 }
 
 pub struct AppState {
@@ -28,6 +32,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub rate_limits: RateLimits,
     pub limits: HttpLimits,
+    /// Pushes being inflated and parsed at once: one per core, so the memory pushes take
+    /// is bounded by the core count times one push's worst case (docs/operations.md).
+    pub push_permits: tokio::sync::Semaphore,
     /// `GET /metrics` without a credential (`metrics_require_auth = false`).
     pub public_metrics: bool,
     /// The OpenAPI document served at `/api/v1/openapi.json`.
@@ -58,7 +65,12 @@ impl AppState {
                 max_body_bytes: settings.max_body_bytes,
                 max_batch_bytes: settings.max_batch_bytes,
                 max_json_depth: settings.max_json_depth,
+                body: BodyTimeouts {
+                    stall: Duration::from_secs(settings.body_timeout_seconds),
+                    min_bytes_per_second: settings.body_min_bytes_per_second,
+                },
             },
+            push_permits: tokio::sync::Semaphore::new(settings.worker_count()),
             public_metrics: !settings.metrics_require_auth,
             openapi_json,
             log,

@@ -7,14 +7,14 @@
 //! by borrowing it as a [`RawBatch`].
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::WireBatch;
+use super::{BatchError, BatchLimits, WireBatch};
 
 /// One value of a row. Arrays and objects are never valid cells; only their kind is kept
 /// for the error message.
@@ -115,31 +115,327 @@ impl<'a> From<&'a Value> for Cell<'a> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct RawBatch<'a> {
     pub version: u32,
     pub batch_id: Uuid,
     pub collector_id: Uuid,
-    #[serde(borrow)]
     pub agent_version: Cow<'a, str>,
-    #[serde(with = "time::serde::rfc3339")]
     pub collected_at: OffsetDateTime,
-    #[serde(borrow)]
     pub metrics: Vec<RawBlock<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct RawBlock<'a> {
-    #[serde(borrow)]
     pub family: Cow<'a, str>,
-    #[serde(borrow)]
     pub instance: Cow<'a, str>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
     pub collected_at: Option<OffsetDateTime>,
-    #[serde(borrow)]
     pub columns: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
     pub rows: Vec<Vec<Cell<'a>>>,
+}
+
+/// What a body may still hold while it is read: every block, column, row and cell is
+/// counted as it is parsed and the parse stops at the first limit passed, so a body of
+/// millions of tiny cells costs at most `max_cells` cells in memory, never its whole self.
+pub(crate) struct Budget {
+    limits: BatchLimits,
+    blocks: usize,
+    rows: usize,
+    cells: usize,
+    /// The limit that stopped the parse.
+    pub(crate) exceeded: Option<BatchError>,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: BatchLimits) -> Self {
+        Self {
+            limits,
+            blocks: 0,
+            rows: 0,
+            cells: 0,
+            exceeded: None,
+        }
+    }
+
+    /// Counts one more of `what`; an error once `count` passes `limit`.
+    fn take<E: de::Error>(
+        exceeded: &mut Option<BatchError>,
+        count: &mut usize,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<(), E> {
+        *count += 1;
+        if *count > limit {
+            *exceeded = Some(BatchError::LimitExceeded { what, limit });
+            return Err(E::custom(format!("{what} exceeds the limit of {limit}")));
+        }
+        Ok(())
+    }
+}
+
+/// Implements `DeserializeSeed` for a seed that is its own sequence visitor.
+macro_rules! seq_seed {
+    ($seed:ident, $value:ty) => {
+        impl<'de, 'b> DeserializeSeed<'de> for $seed<'b> {
+            type Value = $value;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_seq(self)
+            }
+        }
+    };
+}
+
+/// Parses a body into a [`RawBatch`] within `budget`.
+pub(crate) fn parse_bounded<'de>(
+    body: &'de [u8],
+    budget: &mut Budget,
+) -> Result<RawBatch<'de>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let batch = BatchSeed(budget).deserialize(&mut de)?;
+    de.end()?;
+    Ok(batch)
+}
+
+/// A string borrowed from the body when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Cell::deserialize(d)? {
+            Cell::Str(s) => Ok(Text(s)),
+            other => Err(de::Error::custom(format!(
+                "expected a string, got {}",
+                other.describe()
+            ))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Rfc3339(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
+
+/// Fills a field's slot, refusing a key given twice.
+fn once<T, E: de::Error>(slot: &mut Option<T>, field: &'static str, value: T) -> Result<(), E> {
+    if slot.replace(value).is_some() {
+        return Err(E::duplicate_field(field));
+    }
+    Ok(())
+}
+
+fn required<T, E: de::Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
+    value.ok_or_else(|| E::missing_field(field))
+}
+
+struct BatchSeed<'b>(&'b mut Budget);
+
+impl<'de, 'b> DeserializeSeed<'de> for BatchSeed<'b> {
+    type Value = RawBatch<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 'b> Visitor<'de> for BatchSeed<'b> {
+    type Value = RawBatch<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a metric batch object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut version, mut batch_id, mut collector_id) = (None, None, None);
+        let (mut agent_version, mut collected_at, mut metrics) = (None, None, None);
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.0.as_ref() {
+                "version" => once(&mut version, "version", map.next_value::<u32>()?)?,
+                "batch_id" => once(&mut batch_id, "batch_id", map.next_value::<Uuid>()?)?,
+                "collector_id" => {
+                    once(&mut collector_id, "collector_id", map.next_value::<Uuid>()?)?
+                }
+                "agent_version" => once(
+                    &mut agent_version,
+                    "agent_version",
+                    map.next_value::<Text<'de>>()?.0,
+                )?,
+                "collected_at" => once(
+                    &mut collected_at,
+                    "collected_at",
+                    map.next_value::<Rfc3339>()?.0,
+                )?,
+                "metrics" => once(
+                    &mut metrics,
+                    "metrics",
+                    map.next_value_seed(BlocksSeed(&mut *self.0))?,
+                )?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(RawBatch {
+            version: required(version, "version")?,
+            batch_id: required(batch_id, "batch_id")?,
+            collector_id: required(collector_id, "collector_id")?,
+            agent_version: required(agent_version, "agent_version")?,
+            collected_at: required(collected_at, "collected_at")?,
+            metrics: required(metrics, "metrics")?,
+        })
+    }
+}
+
+struct BlocksSeed<'b>(&'b mut Budget);
+
+seq_seed!(BlocksSeed, Vec<RawBlock<'de>>);
+
+impl<'de, 'b> Visitor<'de> for BlocksSeed<'b> {
+    type Value = Vec<RawBlock<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of metric blocks")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut blocks = Vec::new();
+        while let Some(block) = seq.next_element_seed(BlockSeed(&mut *self.0))? {
+            let b = &mut *self.0;
+            let limit = b.limits.max_blocks;
+            Budget::take(
+                &mut b.exceeded,
+                &mut b.blocks,
+                limit,
+                "number of metric blocks",
+            )?;
+            blocks.push(block);
+        }
+        Ok(blocks)
+    }
+}
+
+struct BlockSeed<'b>(&'b mut Budget);
+
+impl<'de, 'b> DeserializeSeed<'de> for BlockSeed<'b> {
+    type Value = RawBlock<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 'b> Visitor<'de> for BlockSeed<'b> {
+    type Value = RawBlock<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a metric block object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut family, mut instance, mut collected_at) = (None, None, None);
+        let (mut columns, mut rows) = (None, None);
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.0.as_ref() {
+                "family" => once(&mut family, "family", map.next_value::<Text<'de>>()?.0)?,
+                "instance" => once(&mut instance, "instance", map.next_value::<Text<'de>>()?.0)?,
+                "collected_at" => once(
+                    &mut collected_at,
+                    "collected_at",
+                    map.next_value::<Option<Rfc3339>>()?.map(|t| t.0),
+                )?,
+                "columns" => once(
+                    &mut columns,
+                    "columns",
+                    map.next_value_seed(ColumnsSeed(&mut *self.0))?,
+                )?,
+                "rows" => once(
+                    &mut rows,
+                    "rows",
+                    map.next_value_seed(RowsSeed(&mut *self.0))?,
+                )?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(RawBlock {
+            family: required(family, "family")?,
+            instance: required(instance, "instance")?,
+            collected_at: collected_at.flatten(),
+            columns: required(columns, "columns")?,
+            rows: required(rows, "rows")?,
+        })
+    }
+}
+
+struct ColumnsSeed<'b>(&'b mut Budget);
+seq_seed!(ColumnsSeed, Vec<Cow<'de, str>>);
+
+impl<'de, 'b> Visitor<'de> for ColumnsSeed<'b> {
+    type Value = Vec<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of column names")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let b = self.0;
+        let limit = b.limits.max_columns;
+        let mut count = 0;
+        let mut columns = Vec::new();
+        while let Some(name) = seq.next_element::<Text<'de>>()? {
+            Budget::take(&mut b.exceeded, &mut count, limit, "number of columns")?;
+            columns.push(name.0);
+        }
+        Ok(columns)
+    }
+}
+
+struct RowsSeed<'b>(&'b mut Budget);
+seq_seed!(RowsSeed, Vec<Vec<Cell<'de>>>);
+
+impl<'de, 'b> Visitor<'de> for RowsSeed<'b> {
+    type Value = Vec<Vec<Cell<'de>>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut rows = Vec::new();
+        while let Some(row) = seq.next_element_seed(RowSeed(&mut *self.0))? {
+            let b = &mut *self.0;
+            let limit = b.limits.max_rows;
+            Budget::take(&mut b.exceeded, &mut b.rows, limit, "number of rows")?;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}
+
+struct RowSeed<'b>(&'b mut Budget);
+seq_seed!(RowSeed, Vec<Cell<'de>>);
+
+impl<'de, 'b> Visitor<'de> for RowSeed<'b> {
+    type Value = Vec<Cell<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row: an array of values")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let b = self.0;
+        let (columns, cells) = (b.limits.max_columns, b.limits.max_cells);
+        let mut count = 0;
+        let mut row = Vec::new();
+        while let Some(cell) = seq.next_element::<Cell<'de>>()? {
+            Budget::take(
+                &mut b.exceeded,
+                &mut count,
+                columns,
+                "number of values in a row",
+            )?;
+            Budget::take(&mut b.exceeded, &mut b.cells, cells, "number of values")?;
+            row.push(cell);
+        }
+        Ok(row)
+    }
 }
 
 impl<'a> RawBatch<'a> {

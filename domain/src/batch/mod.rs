@@ -53,11 +53,14 @@ pub struct WireBlock {
 }
 
 /// Limits on one batch. Byte limits (compressed and decompressed) are enforced where the
-/// body is read, before parsing.
+/// body is read, before parsing; the counts while parsing ([`parse_and_validate`]), so no
+/// body costs more than its bytes plus `max_cells` parsed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
     pub max_blocks: usize,
     pub max_rows: usize,
+    /// Values in all rows together: what bounds the memory a batch costs to parse.
+    pub max_cells: usize,
     pub max_columns: usize,
     pub max_name_len: usize,
     pub max_label_len: usize,
@@ -70,6 +73,7 @@ impl Default for BatchLimits {
         Self {
             max_blocks: 1_000,
             max_rows: 200_000,
+            max_cells: 2_000_000,
             max_columns: 256,
             max_name_len: 63,
             max_label_len: 1_024,

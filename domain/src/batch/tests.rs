@@ -292,3 +292,19 @@ proptest! {
         let _ = validate(wire, &ctx());
     }
 }
+
+/// Regression guard for issue 11 (finding 7): escape sequences and line breaks were stored in
+/// label values.
+#[test]
+fn labels_with_control_characters_are_refused_and_messages_may_hold_line_breaks() {
+    for bad in ["db\u{1b}[31m", "db\r\nname", "db\tx", "db\u{7f}"] {
+        let err = check(batch(db_block(json!([[bad, 1, 1]])))).unwrap_err();
+        assert!(
+            matches!(&err, BatchError::WrongType { column, .. } if column == "datname"),
+            "{bad:?}: {err}"
+        );
+    }
+    let log = json!([{ "family": "pg_log_event", "instance": "main",
+        "columns": ["severity", "message"], "rows": [["ERROR", "line one\nline two"]] }]);
+    assert!(check(batch(log)).is_ok());
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-use super::cell::{Cell, RawBatch};
+use super::cell::{Budget, Cell, RawBatch, parse_bounded};
 use super::{
     BatchError, BatchLimits, ColumnValues, FamilyRows, Skipped, ValidatedBatch, WIRE_VERSION,
     WireBatch, shape_error,
@@ -33,9 +33,10 @@ pub fn parse_and_validate(
     body: &[u8],
     ctx: &ValidationContext,
 ) -> Result<ValidatedBatch, BatchError> {
-    match serde_json::from_slice::<RawBatch<'_>>(body) {
+    let mut budget = Budget::new(ctx.limits);
+    match parse_bounded(body, &mut budget) {
         Ok(raw) => validate_raw(raw, ctx),
-        Err(e) => Err(shape_error(body, e)),
+        Err(e) => Err(budget.exceeded.unwrap_or_else(|| shape_error(body, e))),
     }
 }
 
@@ -69,6 +70,17 @@ fn validate_raw(wire: RawBatch<'_>, ctx: &ValidationContext) -> Result<Validated
         return Err(BatchError::LimitExceeded {
             what: "number of rows",
             limit: limits.max_rows,
+        });
+    }
+    let total_cells: usize = wire
+        .metrics
+        .iter()
+        .flat_map(|b| b.rows.iter().map(Vec::len))
+        .sum();
+    if total_cells > limits.max_cells {
+        return Err(BatchError::LimitExceeded {
+            what: "number of values",
+            limit: limits.max_cells,
         });
     }
     let collected_at = utc_micros(wire.collected_at);
@@ -230,7 +242,7 @@ impl At<'_> {
                 } else {
                     self.limits.max_text_len
                 };
-                v[self.row] = self.text(value, limit)?;
+                v[self.row] = self.text(value, limit, kind)?;
             }
             ColumnValues::Int(v) => v[self.row] = self.counter(value)?,
             ColumnValues::Float(v) => v[self.row] = self.gauge(value)?,
@@ -239,7 +251,12 @@ impl At<'_> {
         Ok(())
     }
 
-    fn text(&self, value: Cell<'_>, limit: usize) -> Result<Option<String>, BatchError> {
+    fn text(
+        &self,
+        value: Cell<'_>,
+        limit: usize,
+        kind: ColumnKind,
+    ) -> Result<Option<String>, BatchError> {
         match value {
             Cell::Null => Ok(None),
             Cell::Str(s) if s.len() > limit => Err(BatchError::ValueTooLong {
@@ -251,6 +268,12 @@ impl At<'_> {
             // PostgreSQL text cannot hold NUL; refuse it here rather than fail the insert.
             Cell::Str(s) if s.contains('\0') => {
                 Err(self.wrong("a string without NUL characters", &Cell::Str(s)))
+            }
+            // A label names a series in every query and dashboard: no escape sequences, line
+            // breaks or other control characters (issue 11). Free text (a log message) may
+            // hold line breaks.
+            Cell::Str(s) if kind == ColumnKind::Label && s.chars().any(char::is_control) => {
+                Err(self.wrong("a label without control characters", &Cell::Str(s)))
             }
             Cell::Str(s) => Ok(Some(s.into_owned())),
             other => Err(self.wrong("a string", &other)),

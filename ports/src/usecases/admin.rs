@@ -78,6 +78,8 @@ pub enum CreateTokenError {
     Invalid(#[from] CredentialError),
     #[error("the lifetime must be positive and at most 30 days")]
     Ttl,
+    #[error("the lifetime of an API token must be 1 to 3,650 days")]
+    ApiTokenTtl,
     #[error("the name must be 1 to 64 printable characters")]
     Name,
     #[error(transparent)]
@@ -98,6 +100,10 @@ pub struct CreateApiToken {
 }
 
 impl CreateApiToken {
+    /// Ten years: beyond that an expiry means nothing (and far enough beyond, the date
+    /// overflows).
+    pub const MAX_TTL: Duration = Duration::days(3650);
+
     /// A token named `name` acting as `role`, for `owner` (a personal token) or none (a
     /// service token), valid for `ttl` or until revoked.
     pub async fn execute(
@@ -111,8 +117,8 @@ impl CreateApiToken {
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(CreateTokenError::Name);
         }
-        if ttl.is_some_and(|t| t <= Duration::ZERO) {
-            return Err(CreateTokenError::Ttl);
+        if ttl.is_some_and(|t| t <= Duration::ZERO || t > Self::MAX_TTL) {
+            return Err(CreateTokenError::ApiTokenTtl);
         }
         let now = self.clock.now();
         let secret = ApiTokenSecret::from_bytes(&self.ids.public_id(), &self.ids.secret());

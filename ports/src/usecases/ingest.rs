@@ -1,4 +1,6 @@
-use pganalytics_domain::batch::{self, BatchError, BatchLimits, Skipped, ValidationContext};
+use pganalytics_domain::batch::{
+    self, BatchError, BatchLimits, Skipped, ValidatedBatch, ValidationContext,
+};
 use pganalytics_domain::collector::Collector;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,13 +56,32 @@ impl IngestBatch {
         collector: &Collector,
         body: &[u8],
     ) -> Result<IngestReport, IngestError> {
-        let now = self.clock.now();
+        let validated = self.validate(collector, body)?;
+        self.store(collector, validated).await
+    }
+
+    /// Parses and validates a body within the limits: CPU only, bounded by the limits, so
+    /// a shell may run it off its async workers.
+    pub fn validate(
+        &self,
+        collector: &Collector,
+        body: &[u8],
+    ) -> Result<ValidatedBatch, BatchError> {
         let ctx = ValidationContext {
             collector_id: collector.id,
-            now,
+            now: self.clock.now(),
             limits: self.limits,
         };
-        let validated = batch::parse_and_validate(body, &ctx)?;
+        batch::parse_and_validate(body, &ctx)
+    }
+
+    /// Stores a validated batch exactly once and checks the collector in.
+    pub async fn store(
+        &self,
+        collector: &Collector,
+        validated: ValidatedBatch,
+    ) -> Result<IngestReport, IngestError> {
+        let now = self.clock.now();
         let (status, counts) = match self.metrics.ingest(&validated, now).await? {
             IngestOutcome::Inserted(c) => (IngestStatus::Ok, c),
             IngestOutcome::Replayed(c) => (IngestStatus::Duplicate, c),

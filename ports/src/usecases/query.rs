@@ -61,19 +61,25 @@ pub enum QueryError {
     UnknownColumn { family: String, column: String },
     #[error("{0}")]
     InvalidRange(String),
-    #[error("the query matches more than {0} rows; narrow the time range or the columns")]
-    TooLarge(usize),
+    #[error("{0}; narrow the time range, the columns or use a larger step")]
+    TooLarge(String),
     #[error(transparent)]
     Store(StoreError),
 }
 
 /// Reads time series: counters become per-second rates (resets handled), everything is
 /// averaged into `step` buckets.
+///
+/// Bounded by construction: at most `max_rows` rows and `max_cells` values (rows × distinct
+/// columns) are read from the store, and an answer holds at most `max_answer_points`
+/// points (series × steps); past either the query is refused, never truncated.
 pub struct QueryMetrics {
     pub metrics: Arc<dyn MetricStore>,
     pub clock: Arc<dyn Clock>,
     pub max_rows: usize,
+    pub max_cells: usize,
     pub max_points_per_series: i64,
+    pub max_answer_points: usize,
 }
 
 impl QueryMetrics {
@@ -87,7 +93,9 @@ impl QueryMetrics {
             to,
             step: req.step.unwrap_or(Duration::seconds(60)),
         };
-        self.check_range(&range)?;
+        let steps = self.check_range(&range)?;
+        // Every distinct column multiplies what one row costs.
+        let max_rows = self.max_rows.min(self.max_cells / columns.len().max(1));
         // Fetch one step before `from` so the first bucket's counter rate has a predecessor.
         let query = SeriesQuery {
             server_id: req.server_id,
@@ -95,16 +103,28 @@ impl QueryMetrics {
             columns,
             from: range.from - range.step,
             to: range.to,
-            max_rows: self.max_rows,
+            max_rows,
         };
         let raw = self
             .metrics
             .query_series(&query)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict { .. } => QueryError::TooLarge(self.max_rows),
+                StoreError::Conflict { .. } => QueryError::TooLarge(format!(
+                    "the query reads more than {max_rows} rows ({} values over {} columns)",
+                    self.max_cells,
+                    query.columns.len()
+                )),
                 other => QueryError::Store(other),
             })?;
+        let points = raw.len().saturating_mul(steps);
+        if points > self.max_answer_points {
+            return Err(QueryError::TooLarge(format!(
+                "the answer would hold {} series × {steps} steps, more than {} points",
+                raw.len(),
+                self.max_answer_points
+            )));
+        }
         Ok(SeriesReply {
             series: raw
                 .into_iter()
@@ -116,7 +136,8 @@ impl QueryMetrics {
         })
     }
 
-    fn check_range(&self, req: &Range) -> Result<(), QueryError> {
+    /// The number of steps in the range, when the range is acceptable.
+    fn check_range(&self, req: &Range) -> Result<usize, QueryError> {
         if req.to <= req.from {
             return Err(QueryError::InvalidRange("`to` must be after `from`".into()));
         }
@@ -132,10 +153,11 @@ impl QueryMetrics {
                 self.max_points_per_series
             )));
         }
-        Ok(())
+        Ok(usize::try_from(points).unwrap_or(usize::MAX))
     }
 }
 
+/// The requested columns in the order first named, each once.
 fn select_columns(
     family: &'static catalog::FamilySpec,
     names: &[String],
@@ -144,19 +166,21 @@ fn select_columns(
     if names.is_empty() {
         return Ok(family.columns.iter().filter(|c| numeric(c)).collect());
     }
-    names
-        .iter()
-        .map(|n| {
-            family
-                .columns
-                .iter()
-                .find(|c| c.name == n && numeric(c))
-                .ok_or_else(|| QueryError::UnknownColumn {
-                    family: family.name.into(),
-                    column: n.clone(),
-                })
-        })
-        .collect()
+    let mut selected: Vec<&'static ColumnSpec> = Vec::new();
+    for n in names {
+        let column = family
+            .columns
+            .iter()
+            .find(|c| c.name == n && numeric(c))
+            .ok_or_else(|| QueryError::UnknownColumn {
+                family: family.name.into(),
+                column: n.clone(),
+            })?;
+        if !selected.iter().any(|c| c.name == column.name) {
+            selected.push(column);
+        }
+    }
+    Ok(selected)
 }
 
 fn to_series(raw: crate::store::RawSeries, family: &catalog::FamilySpec, req: &Range) -> Series {

@@ -19,16 +19,22 @@ pub struct Limits {
     pub batch: BatchLimits,
     /// Rows a time-series query may read.
     pub query_rows: usize,
+    /// Values (rows × columns) a time-series query may read.
+    pub query_cells: usize,
     /// Points one series may have (range ÷ step).
     pub query_points_per_series: i64,
+    /// Points one answer may have (series × steps).
+    pub query_answer_points: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             batch: BatchLimits::default(),
-            query_rows: 500_000,
+            query_rows: 200_000,
+            query_cells: 1_000_000,
             query_points_per_series: 11_000,
+            query_answer_points: 500_000,
         }
     }
 }
@@ -116,7 +122,9 @@ impl ServerUseCases {
                 metrics: b.metrics.clone(),
                 clock: b.clock.clone(),
                 max_rows: limits.query_rows,
+                max_cells: limits.query_cells,
                 max_points_per_series: limits.query_points_per_series,
+                max_answer_points: limits.query_answer_points,
             },
             collectors: CollectorAdmin {
                 collectors: b.collectors.clone(),

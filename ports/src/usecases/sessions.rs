@@ -79,8 +79,12 @@ pub struct Login {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     minter: Minter,
-    accounts: Mutex<LoginThrottle<String>>,
+    /// Failures per (account, address): refused with a wait.
+    pairs: Mutex<LoginThrottle<(String, String)>>,
+    /// Failures per address, any account: refused with a wait.
     addresses: Mutex<LoginThrottle<String>>,
+    /// Failures per account, any address: slowed, never refused.
+    accounts: Mutex<LoginThrottle<String>>,
 }
 
 impl Login {
@@ -95,22 +99,19 @@ impl Login {
                 signer: b.signer.clone(),
                 ids: b.ids.clone(),
             },
-            accounts: Mutex::new(LoginThrottle::new(ThrottlePolicy::ACCOUNT)),
+            pairs: Mutex::new(LoginThrottle::new(ThrottlePolicy::PAIR)),
             addresses: Mutex::new(LoginThrottle::new(ThrottlePolicy::ADDRESS)),
+            accounts: Mutex::new(LoginThrottle::new(ThrottlePolicy::ACCOUNT)),
         }
     }
 
     fn throttled(
         &self,
-        account: &String,
+        pair: &(String, String),
         address: &String,
         now: OffsetDateTime,
     ) -> Option<Duration> {
-        let a = self
-            .accounts
-            .lock()
-            .expect("throttle lock")
-            .check(account, now);
+        let a = self.pairs.lock().expect("throttle lock").check(pair, now);
         let b = self
             .addresses
             .lock()
@@ -126,6 +127,11 @@ impl Login {
     /// Checks `password` for `username`. The same work is done whether or not the user
     /// exists, and the throttle is keyed by the name given, so neither the answer, its
     /// timing nor the throttling tells whether an account exists.
+    ///
+    /// Throttling (`ThrottlePolicy`): an address that failed too often for this account,
+    /// or for any accounts, waits (`Throttled`); an account failed too often from
+    /// everywhere is only slowed (a pause on the clock before the check), so nobody can
+    /// lock its owner out.
     pub async fn execute(
         &self,
         username: &str,
@@ -135,8 +141,17 @@ impl Login {
         let now = self.clock.now();
         let account = username.to_owned();
         let address = origin.address.clone().unwrap_or_default();
-        if let Some(wait) = self.throttled(&account, &address, now) {
+        let pair = (account.clone(), address.clone());
+        if let Some(wait) = self.throttled(&pair, &address, now) {
             return Err(LoginError::Throttled(wait));
+        }
+        let pause = self
+            .accounts
+            .lock()
+            .expect("throttle lock")
+            .delay(&account, now);
+        if pause > Duration::ZERO {
+            self.clock.sleep(pause).await;
         }
         let user = match Username::parse(username) {
             Ok(name) => match self.users.find_user(&name).await {
@@ -158,11 +173,14 @@ impl Login {
         let user = match (ok, user) {
             (true, Some(user)) => user,
             (_, user) => {
-                self.failed(&account, &address, user.as_ref(), origin, now)
-                    .await;
+                self.failed(&pair, user.as_ref(), origin, now).await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
+        self.pairs
+            .lock()
+            .expect("throttle lock")
+            .record_success(&pair);
         self.accounts
             .lock()
             .expect("throttle lock")
@@ -172,20 +190,24 @@ impl Login {
 
     async fn failed(
         &self,
-        account: &String,
-        address: &String,
+        pair: &(String, String),
         user: Option<&User>,
         origin: Origin,
         now: OffsetDateTime,
     ) {
-        self.accounts
+        let (account, address) = pair;
+        self.pairs
             .lock()
             .expect("throttle lock")
-            .record_failure(account, now);
+            .record_failure(pair, now);
         self.addresses
             .lock()
             .expect("throttle lock")
             .record_failure(address, now);
+        self.accounts
+            .lock()
+            .expect("throttle lock")
+            .record_failure(account, now);
         let ctx = AuditContext {
             actor: Actor {
                 kind: ActorKind::Anonymous,

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// What the route needs: the table's answer, except for `GET /metrics` when the server's
 /// metrics are public. Paths no route matches need nothing (they answer 404).
 fn access(req: &ServiceRequest, state: &AppState) -> Access {
-    let Some(route) = req.match_pattern().and_then(|p| route_of(req.method(), &p)) else {
+    let Some(route) = route_of(req.method(), req.path()) else {
         return Access::Public;
     };
     if route.path == "/metrics" && state.public_metrics {

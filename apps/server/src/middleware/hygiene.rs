@@ -1,19 +1,25 @@
 //! Request hygiene, applied to every request: a request id, the rate limits with their
 //! headers (`X-RateLimit-Limit`, `X-RateLimit-Remaining`; a refused request is 429 with
-//! `Retry-After`), and security headers on every answer.
+//! `Retry-After`; the health check is exempt, so a flooding neighbour cannot make a server
+//! look down), query strings without control characters, request bodies on a clock (a body
+//! that stalls or dribbles is cut with 408), and security headers on every answer.
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 use sha2::{Digest, Sha256};
 
+use crate::body::{BodyTimeouts, TimedPayload};
 use crate::error::ApiError;
 use crate::middleware::ratelimit::{Budget, Decision};
-use crate::request::{RequestId, peer_fingerprint};
+use crate::request::{RequestId, control_character_in_query, peer_fingerprint};
 use crate::routes::table::route_of;
 use crate::state::AppState;
+
+/// The health check, exempt from rate limits.
+const HEALTH: &str = "/api/v1/health";
 
 /// A short, non-reversible key for a presented credential.
 fn credential_key(req: &ServiceRequest) -> Option<String> {
@@ -125,21 +131,34 @@ fn add_headers(
 }
 
 /// Request id, rate limits and security headers.
+/// Puts a request's body, when it has one, on the clock (`TimedPayload`).
+fn time_body(req: &mut ServiceRequest, timeouts: BodyTimeouts) {
+    let h = req.headers();
+    let has_body = h.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || h.get(actix_web::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        let inner = req.take_payload();
+        let timed: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> =
+            Box::pin(TimedPayload::new(inner, timeouts));
+        req.set_payload(Payload::from(timed));
+    }
+}
+
 pub async fn middleware(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let id = request_id(&req, state.as_ref().map(|s| s.get_ref()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let ingest = req
-        .match_pattern()
-        .and_then(|p| route_of(req.method(), &p))
-        .is_some_and(|r| r.access.is_ingest());
-    let decisions = state
-        .as_ref()
-        .map(|s| rate_limit(&req, s, ingest))
-        .unwrap_or_default();
+    let route = route_of(req.method(), req.path());
+    let ingest = route.is_some_and(|r| r.access.is_ingest());
+    let decisions = match (&state, route) {
+        (Some(_), Some(r)) if r.path == HEALTH => Vec::new(),
+        (Some(s), _) => rate_limit(&req, s, ingest),
+        (None, _) => Vec::new(),
+    };
     let mut res = match (refused(&decisions), &state) {
         (Some(secs), Some(state)) => {
             state
@@ -152,7 +171,22 @@ pub async fn middleware(
             req.into_response(err.error_response())
                 .map_into_right_body()
         }
-        _ => next.call(req).await?.map_into_left_body(),
+        _ => match control_character_in_query(req.request()) {
+            Some(name) => {
+                let err = ApiError::bad_request(
+                    "invalid_query",
+                    format!("`{name}` must not contain control characters"),
+                );
+                req.into_response(err.error_response())
+                    .map_into_right_body()
+            }
+            None => {
+                if let Some(state) = &state {
+                    time_body(&mut req, state.limits.body);
+                }
+                next.call(req).await?.map_into_left_body()
+            }
+        },
     };
     add_headers(res.headers_mut(), &decisions, &id);
     Ok(res)

@@ -65,9 +65,7 @@ pub async fn swagger_file(file: web::Path<String>) -> Result<HttpResponse, ApiEr
     let found =
         utoipa_swagger_ui::serve(&file, CONFIG.clone()).map_err(|e| ApiError::internal(&*e))?;
     let Some(f) = found else {
-        return Err(ApiError::not_found(format!(
-            "no documentation file {file:?}"
-        )));
+        return Err(ApiError::not_found("no such documentation file"));
     };
     Ok(HttpResponse::Ok()
         .content_type(f.content_type)

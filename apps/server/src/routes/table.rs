@@ -2,9 +2,13 @@
 //! ([`Access`]) and its handler. The router is built from it, the authorization and rate
 //! limits read it, and the OpenAPI document is completed from it. Handlers never import it.
 
-use actix_web::http::Method;
-use actix_web::web;
+use actix_web::dev::ResourceDef;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use pganalytics_domain::access::{Access, Permission};
+use std::sync::LazyLock;
+
+use crate::error::ApiError;
 
 use super::{
     api_tokens, audit_log, auth, collectors, config, docs, health, metrics, registration_tokens,
@@ -95,9 +99,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// The route a request matched, by its pattern and method.
-pub fn route_of(method: &Method, pattern: &str) -> Option<&'static Route> {
+/// Every route's path as actix matches it, in registration order.
+static PATHS: LazyLock<Vec<(ResourceDef, &'static Route)>> = LazyLock::new(|| {
     ROUTES
         .iter()
-        .find(|r| r.path == pattern && r.method == method.as_str())
+        .map(|r| (ResourceDef::new(r.path), r))
+        .collect()
+});
+
+/// What answers a request no route matched: `405` with `Allow` when its path is a route's
+/// with other methods (`TRACE`, `PUT` on a read-only resource…), else `404`.
+pub async fn unmatched(req: HttpRequest) -> HttpResponse {
+    let allowed: Vec<&str> = PATHS
+        .iter()
+        .filter(|(def, _)| def.is_match(req.path()))
+        .map(|(_, route)| route.method)
+        .collect();
+    if allowed.is_empty() {
+        let message = format!("no route for {} {}", req.method(), req.path());
+        return ApiError::not_found(message).error_response();
+    }
+    let allow = allowed.join(", ");
+    let mut res = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed here; allowed: {allow}", req.method()),
+    )
+    .error_response();
+    if let Ok(v) = header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res
+}
+
+/// The route a request is dispatched to: the first, in registration order, whose method is
+/// the request's and whose path matches — as actix routes it. (`match_pattern` alone is not
+/// enough: `GET /collectors/register` matches the pattern of the POST-only registration,
+/// yet is dispatched to `GET /collectors/{id}`.)
+pub fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
+    PATHS
+        .iter()
+        .find(|(def, route)| route.method == method.as_str() && def.is_match(path))
+        .map(|(_, route)| *route)
 }

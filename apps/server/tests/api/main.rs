@@ -12,5 +12,6 @@ mod helpers;
 mod metrics;
 mod people;
 mod resilience;
+mod schemathesis;
 mod servers;
 mod zero_config;

@@ -17,7 +17,8 @@ pub struct Body {
     #[schema(example = "grafana")]
     name: String,
     role: Role,
-    /// Days until it expires; left out: until revoked.
+    /// Days until it expires, 1 to 3,650; left out: until revoked.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
     /// The user it is for (a personal token, revoked with the user); left out: a service token.
     owner: Option<Uuid>,
@@ -37,7 +38,8 @@ pub struct ApiTokenCreated<'a> {
 /// The secret is in the answer, this once.
 #[utoipa::path(post, path = "/api/v1/api-tokens", tag = "api tokens", operation_id = "create_api_token",
     request_body = Body,
-    responses((status = 201, description = "Created", body = ApiTokenCreated<'_>)))]
+    responses((status = 201, description = "Created", body = ApiTokenCreated<'_>),
+        (status = 404, description = "No user has the id given as `owner`", body = crate::error::ErrorBody<'_>)))]
 pub async fn post(
     who: Caller,
     state: web::Data<AppState>,

@@ -36,6 +36,7 @@ pub async fn post(
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    crate::request::printable("username", &body.username)?;
     let tokens = state
         .uc
         .login

@@ -5,13 +5,16 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::CertificateHolder;
+use crate::json::JsonBody;
 use crate::request::{collector_id, origin};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = Renewal)]
 pub struct Body {
-    /// PKCS#10 request in PEM for the collector's new key.
+    /// PKCS#10 request in PEM for the collector's new key (`400 csr_required` without it,
+    /// `400 invalid_csr` when it is not one).
+    #[schema(required = true, value_type = String, pattern = "-----BEGIN CERTIFICATE REQUEST-----")]
     csr: Option<String>,
 }
 
@@ -47,10 +50,10 @@ pub async fn post(
     holder: CertificateHolder,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<Body>,
+    body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let id = collector_id(&id)?;
-    let csr = body.into_inner().csr.ok_or_else(|| {
+    let csr = body.0.csr.ok_or_else(|| {
         ApiError::bad_request(
             "csr_required",
             "send a PEM certificate signing request for the new key in `csr`",

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::EnrolmentToken;
+use crate::json::JsonBody;
 use crate::request::origin;
 use crate::state::AppState;
 
@@ -15,7 +16,9 @@ use crate::state::AppState;
 pub struct Body {
     name: String,
     hostname: String,
-    /// PKCS#10 request in PEM, signed by the collector's own key.
+    /// PKCS#10 request in PEM, signed by the collector's own key (`400 csr_required`
+    /// without it, `400 invalid_csr` when it is not one).
+    #[schema(required = true, value_type = String, pattern = "-----BEGIN CERTIFICATE REQUEST-----")]
     csr: Option<String>,
 }
 
@@ -47,9 +50,9 @@ pub async fn post(
     req: HttpRequest,
     token: EnrolmentToken,
     state: web::Data<AppState>,
-    body: web::Json<Body>,
+    body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let csr_pem = body.csr.ok_or_else(|| {
         ApiError::bad_request("csr_required", "send a PEM certificate signing request in `csr`; the private key must never leave the collector's host")
     })?;

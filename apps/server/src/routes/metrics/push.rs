@@ -52,14 +52,27 @@ async fn ingest(
     let encoding = content_encoding(req)?;
     let raw = read_limited(payload, state.limits.max_body_bytes).await?;
     let limit = state.limits.max_batch_bytes;
-    let body = web::block(move || decompress(encoding, raw, limit))
+    // Inflating and parsing are CPU work bounded by the limits: off the HTTP workers, so a
+    // large push never stalls other requests (health checks above all).
+    let (uc, who) = (state.uc.clone(), collector.0.clone());
+    let shutting_down = || {
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is shutting down",
+        )
+    };
+    let permit = state
+        .push_permits
+        .acquire()
         .await
-        .map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the server is shutting down",
-            )
-        })??;
-    Ok(state.uc.ingest.execute(&collector.0, &body).await?)
+        .map_err(|_| shutting_down())?;
+    let validated = web::block(move || {
+        let body = decompress(encoding, raw, limit)?;
+        uc.ingest.validate(&who, &body).map_err(ApiError::from)
+    })
+    .await
+    .map_err(|_| shutting_down())??;
+    drop(permit);
+    Ok(state.uc.ingest.store(&collector.0, validated).await?)
 }

@@ -13,7 +13,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Params {
-    /// A metric family, e.g. `pg_stat_database`.
+    /// A metric family of the catalog, e.g. `pg_database` (`400 unknown_family` otherwise).
+    #[param(pattern = "^[a-z][a-z0-9_]*$", max_length = 63)]
     family: String,
     /// Comma-separated; default: every counter and gauge of the family.
     columns: Option<String>,
@@ -23,7 +24,9 @@ pub struct Params {
     /// RFC 3339; default: now.
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
-    /// `60`, `60s`, `5m`, `1h`, `1d`; default `60s`.
+    /// `60`, `60s`, `5m`, `1h`, `1d`; default `60s`. At least 1 s, at most 11,000 steps in
+    /// the range, at most 500,000 points in the answer (`400 query_too_large`).
+    #[param(pattern = "^[0-9]+[smhd]?$")]
     step: Option<String>,
 }
 

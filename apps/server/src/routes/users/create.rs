@@ -16,12 +16,14 @@ use crate::state::AppState;
 #[schema(as = NewUser)]
 pub struct Body {
     /// Letters, digits, `.`, `_`, `-`, `@`; starts with a letter or digit; at most 64.
-    #[schema(example = "alice")]
+    /// Compared and stored in lower case.
+    #[schema(example = "alice", pattern = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
     username: String,
     role: Role,
     /// 12 characters at least, 71 bytes at most, not containing the user name. Left out:
     /// one is generated and returned once, in `password`.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, min_length = 12, max_length = 71,
+        pattern = "^[^\\x00-\\x1f\\x7f]*$")]
     password: Option<SecretString>,
 }
 

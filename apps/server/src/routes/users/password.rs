@@ -16,8 +16,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[schema(as = PasswordReset)]
 pub struct Body {
-    /// Left out: one is generated and returned once.
-    #[schema(value_type = Option<String>, format = Password)]
+    /// 12 characters at least, 71 bytes at most, no control characters, not containing the
+    /// user name. Left out: one is generated and returned once.
+    #[schema(value_type = Option<String>, format = Password, min_length = 12, max_length = 71,
+        pattern = "^[^\\x00-\\x1f\\x7f]*$")]
     password: Option<SecretString>,
 }
 

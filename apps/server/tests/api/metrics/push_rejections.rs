@@ -193,3 +193,26 @@ api_tests! {
         );
     }
 }
+
+api_tests! {
+    fn a_push_of_millions_of_tiny_cells_is_refused_while_it_is_read(on) {
+        // Issue 11, finding 1: a few kilobytes of zstd unpacking to millions of tiny cells
+        // were parsed whole (~790 MB) before the row limit refused them. Now the parse stops
+        // at the cell budget (2,000,000 values), whatever the rows look like.
+        let (app, c) = setup(on);
+        let mut batch = example_batch(c.id, now());
+        let row = serde_json::Value::Array(vec![0.into(); 250]);
+        batch["metrics"][0]["rows"] = serde_json::Value::Array(vec![row; 10_000]);
+        let body = bytes(&batch);
+        assert!(body.len() < SMALL_BATCH_LIMIT);
+        let r = app.push(&c, &body, "zstd");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("number of values exceeds the limit of 2000000")),
+            "{}",
+            r.body
+        );
+        rejected(&app, r, 413, "limit_exceeded");
+    }
+}

@@ -38,9 +38,15 @@ api_tests! {
         });
         let c = app2.register("busy");
         for _ in 0..3 {
-            app2.call("GET", "/api/v1/health", None, None);
+            app2.call("GET", "/api/v1/openapi.json", None, None);
         }
-        assert_eq!(app2.call("GET", "/api/v1/health", None, None).status, 429);
+        assert_eq!(
+            app2.call("GET", "/api/v1/openapi.json", None, None).status,
+            429
+        );
+        // The health check is exempt (issue 11): a flooding address cannot make it fail.
+        let health = app2.call("GET", "/api/v1/health", None, None);
+        assert_eq!(health.status, 200, "{}", health.body);
         assert_eq!(
             app2.push_example(&c).status,
             200,
@@ -159,5 +165,88 @@ api_tests! {
             1,
             "nothing partial was stored"
         );
+    }
+}
+
+/// A TLS connection that sends a request head announcing a `length`-byte body, for tests
+/// of clients that then send the body slowly or not at all.
+fn slow_request(app: &TestApp, length: usize) -> openssl::ssl::SslStream<std::net::TcpStream> {
+    use openssl::ssl::{SslConnector, SslMethod};
+    use std::io::Write;
+    let mut tls = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    let ca = openssl::x509::X509::from_pem(app.ca_pem().as_bytes()).unwrap();
+    tls.cert_store_mut().add_cert(ca).unwrap();
+    let port = app.server.addr().port();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // The deadline for the server's answer.
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut s = tls.build().connect("localhost", tcp).unwrap();
+    write!(
+        s,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+    )
+    .unwrap();
+    s.flush().unwrap();
+    s
+}
+
+/// What the server answered on `s`, until it closed the connection or the read deadline.
+fn answer(s: &mut openssl::ssl::SslStream<std::net::TcpStream>) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+api_tests! {
+    fn a_body_that_stalls_or_dribbles_is_cut_with_408(on) {
+        // Issue 11, finding 5: a client sending a body byte every few seconds held its
+        // connection for minutes. Now a body that stops, or arrives slower than the
+        // minimum rate after its grace period, gets 408 body_timeout.
+        let app = TestApp::spawn_with(on, |s| {
+            s.body_timeout_seconds = 1;
+            s.body_min_bytes_per_second = 100;
+        });
+        // Stalls after its first byte.
+        let mut stalled = slow_request(&app, 1000);
+        let a = answer(&mut stalled);
+        assert!(a.starts_with("HTTP/1.1 408"), "{a}");
+        assert!(a.contains("body_timeout"), "{a}");
+
+        // Dribbles: a byte every 50 ms (20 B/s) never stalls for a second, but averages
+        // well under 100 B/s; its 1,000 bytes would take 50 s. The answer must come while
+        // the client is still sending.
+        let mut dribbling = slow_request(&app, 1000);
+        let tcp = dribbling.get_ref().try_clone().unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_millis(1)))
+            .unwrap();
+        let mut first = [0u8; 1];
+        let mut answered = false;
+        for _ in 0..999 {
+            use std::io::{Read, Write};
+            // The slow client's pace, not a wait for the server.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let _ = dribbling.write_all(b" ").and_then(|()| dribbling.flush());
+            if matches!(dribbling.read(&mut first), Ok(1)) {
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "the dribbling body was never cut");
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let a = format!("{}{}", first[0] as char, answer(&mut dribbling));
+        assert!(a.starts_with("HTTP/1.1 408"), "{a}");
+        assert!(a.contains("body_timeout"), "{a}");
     }
 }

@@ -1,7 +1,9 @@
-//! People and access (issue 4): sessions, permissions, API tokens, audit, hygiene.
+//! People and access (issue 4): sessions, permissions, API tokens, audit, hygiene; hostile
+//! input (issue 11).
 
 mod audit;
 mod hygiene;
+mod inputs;
 mod permissions;
 mod selfmetrics;
 mod sessions;

@@ -228,3 +228,51 @@ api_tests! {
         assert_eq!(app.login("admin", "a-brand-new-password").status, 200);
     }
 }
+
+/// Logs `name` in with `password` from `address`, as the login endpoint does.
+fn login_from(app: &TestApp, name: &str, password: &str, address: &str) -> Result<(), String> {
+    let (name, password, address) = (name.to_owned(), password.to_owned(), address.to_owned());
+    app.server.run(move |uc, _| async move {
+        let origin = pganalytics_domain::audit::Origin {
+            address: Some(address),
+            request_id: None,
+        };
+        uc.login
+            .execute(&name, password.into(), origin)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+api_tests! {
+    fn failures_from_one_address_never_lock_the_user_out_from_another(on) {
+        // Issue 11, finding 4: a burst of failed logins for `admin` from one address made
+        // the right password from anywhere wait for minutes.
+        let app = TestApp::spawn(on);
+        for _ in 0..8 {
+            assert!(login_from(&app, "admin", "wrong-password-123", "192.0.2.66").is_err());
+        }
+        let attacker = login_from(&app, "admin", ADMIN_PASSWORD, "192.0.2.66").unwrap_err();
+        assert!(attacker.contains("too many"), "{attacker}");
+        assert_eq!(login_from(&app, "admin", ADMIN_PASSWORD, "198.51.100.7"), Ok(()));
+
+        // Many addresses together (each under its own limits) only slow the account down:
+        // the right password from a new address waits on the clock, then gets in.
+        for i in 0..12 {
+            let address = format!("203.0.113.{}", i % 4);
+            assert!(login_from(&app, "admin", "wrong-password-123", &address).is_err());
+        }
+        std::thread::scope(|s| {
+            let user = s.spawn(|| login_from(&app, "admin", ADMIN_PASSWORD, "198.51.100.8"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while app.server.clock().sleepers() == 0 {
+                assert!(!user.is_finished(), "the login was not slowed down");
+                assert!(std::time::Instant::now() < deadline, "no pause began");
+                std::thread::yield_now();
+            }
+            app.advance(Duration::seconds(5));
+            assert_eq!(user.join().unwrap(), Ok(()));
+        });
+    }
+}

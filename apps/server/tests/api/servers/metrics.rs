@@ -107,3 +107,57 @@ api_tests! {
         );
     }
 }
+
+api_tests! {
+    fn answers_are_bounded_repeated_columns_count_once_and_too_many_points_are_400(on) {
+        // Issue 11, finding 2: one column named 500 times over many label sets answered
+        // series × 500; an answer had no cap on series × points.
+        let app = TestApp::spawn(on);
+        let c = app.register("db1");
+        let mut batch = example_batch(c.id, now() - time::Duration::minutes(2));
+        let template = batch["metrics"][0]["rows"][0].clone();
+        batch["metrics"][0]["rows"] = (0..50)
+            .map(|i| {
+                let mut row = template.clone();
+                row[0] = format!("db{i}").into();
+                row
+            })
+            .collect();
+        assert_eq!(app.push(&c, &bytes(&batch), "gzip").status, 200);
+        let server = app.get("/api/v1/servers").body["servers"][0]["id"]
+            .as_i64()
+            .unwrap();
+
+        let repeated = vec!["numbackends"; 500].join(",");
+        let r = app.get(&format!(
+            "/api/v1/servers/{server}/metrics?family=pg_database&columns={repeated}"
+        ));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["series"].as_array().unwrap().len(), 50);
+
+        // 50 series × 10,800 one-second steps = 540,000 points: over the 500,000 cap.
+        let to = now();
+        let from = (to - time::Duration::hours(3)).format(&Rfc3339).unwrap();
+        let to = to.format(&Rfc3339).unwrap();
+        let r = app.get(
+            &format!(
+                "/api/v1/servers/{server}/metrics?family=pg_database&columns=numbackends&from={from}&to={to}&step=1s"
+            )
+            .replace('+', "%2B"),
+        );
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("query_too_large")),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("500000 points"),
+            "{}",
+            r.body
+        );
+    }
+}
