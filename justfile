@@ -33,3 +33,8 @@ bench collectors="200" seconds="60":
 bench-agent tables="10000" log_lines="1000000":
     cargo build --release -p pganalytics-agent
     cargo run --release -p pganalytics-loadgen --bin agent-budget -- --tables {{tables}} --log-lines {{log_lines}}
+
+# Abuse benchmark: hostile requests against the release server binary, peak RSS and health latency (see docs/performance.md).
+bench-abuse:
+    cargo build --release -p pganalytics-server -p pganalytics-loadgen
+    ./target/release/abuse
