@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::{Server, agent};
+use common::{Server, agent_run, follow_log};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,41 +24,12 @@ fn start_agent(
     dsn: &str,
     spooled: Arc<Mutex<BTreeMap<String, u64>>>,
 ) -> RunningAgent {
-    let mut child = agent()
-        .arg("run")
-        .arg("--state-dir")
-        .arg(state)
-        .env("PGANALYTICS_AGENT_DSN", dsn)
-        .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
-        .envs(
-            [
-                "ACTIVITY",
-                "DATABASE",
-                "REPLICATION",
-                "HOST",
-                "TABLES",
-                "STATEMENTS",
-                "DISK",
-            ]
-            .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), "1".to_owned())),
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut child = agent_run(state, dsn).spawn().unwrap();
     let seen = spooled.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                eprintln!("agent: {line}");
-                continue;
-            };
-            if v["msg"] == "cycle spooled" {
-                let id = v["batch_id"].as_str().unwrap().to_owned();
-                seen.lock().unwrap().insert(id, v["rows"].as_u64().unwrap());
-            } else if v["level"] != "INFO" {
-                eprintln!("agent: {line}");
-            }
+    follow_log(child.stderr.take().unwrap(), move |v| {
+        if v["msg"] == "cycle spooled" {
+            let id = v["batch_id"].as_str().unwrap().to_owned();
+            seen.lock().unwrap().insert(id, v["rows"].as_u64().unwrap());
         }
     });
     RunningAgent { child, spooled }

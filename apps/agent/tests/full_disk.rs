@@ -7,13 +7,12 @@
 
 mod common;
 
-use common::{Server, agent};
+use common::{Server, agent_run, follow_log};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,56 +120,28 @@ fn a_full_spool_disk_drops_oldest_first_counts_it_and_loses_nothing_else() {
     let spool_dir: PathBuf = disk.path().join("spool");
 
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let mut child = agent()
-        .arg("run")
-        .arg("--state-dir")
-        .arg(state.path())
-        .env("PGANALYTICS_AGENT_DSN", cluster.url("postgres"))
+    let mut child = agent_run(state.path(), &cluster.url("postgres"))
         .env("PGANALYTICS_AGENT_SPOOL_DIR", &spool_dir)
-        .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
-        .envs(
-            [
-                "ACTIVITY",
-                "DATABASE",
-                "REPLICATION",
-                "HOST",
-                "TABLES",
-                "STATEMENTS",
-                "DISK",
-            ]
-            .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), "1".to_owned())),
-        )
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                eprintln!("agent: {line}");
-                continue;
-            };
-            let mut s = log.lock().unwrap();
-            match v["msg"].as_str() {
-                Some("cycle spooled") => {
-                    s.spooled.insert(v["batch_id"].as_str().unwrap().to_owned());
-                    s.dropped_oldest += v["dropped_oldest"].as_u64().unwrap();
-                    if !s.full.is_empty() {
-                        s.spooled_while_full += 1;
-                    }
+    follow_log(child.stderr.take().unwrap(), move |v| {
+        let mut s = log.lock().unwrap();
+        match v["msg"].as_str() {
+            Some("cycle spooled") => {
+                s.spooled.insert(v["batch_id"].as_str().unwrap().to_owned());
+                s.dropped_oldest += v["dropped_oldest"].as_u64().unwrap();
+                if !s.full.is_empty() {
+                    s.spooled_while_full += 1;
                 }
-                Some(m) if m.starts_with("the spool's disk is full") => {
-                    s.full
-                        .push(v["error"].as_str().unwrap_or_default().to_owned());
-                    s.episodes.push('F');
-                }
-                Some(m) if m.starts_with("the spool's disk has room again") => s.episodes.push('R'),
-                _ => {}
             }
-            if v["level"] != "INFO" {
-                eprintln!("agent: {line}");
+            Some(m) if m.starts_with("the spool's disk is full") => {
+                s.full
+                    .push(v["error"].as_str().unwrap_or_default().to_owned());
+                s.episodes.push('F');
             }
+            Some(m) if m.starts_with("the spool's disk has room again") => s.episodes.push('R'),
+            _ => {}
         }
     });
 

@@ -167,6 +167,9 @@ pub struct LogParser {
     in_secondary: bool,
     /// csvlog: a record whose quoted field spans lines.
     record: String,
+    /// csvlog: whether `record` ends inside a quoted field (an odd number of quotes so
+    /// far), kept line by line rather than recounted over the whole record.
+    in_quotes: bool,
 }
 
 impl LogParser {
@@ -178,6 +181,7 @@ impl LogParser {
             pending: None,
             in_secondary: false,
             record: String::new(),
+            in_quotes: false,
         }
     }
 
@@ -194,6 +198,7 @@ impl LogParser {
     pub fn flush(&mut self) -> Option<LogEvent> {
         self.in_secondary = false;
         self.record.clear();
+        self.in_quotes = false;
         self.pending.take().and_then(Entry::into_event)
     }
 
@@ -243,16 +248,18 @@ impl LogParser {
     }
 
     fn push_csv(&mut self, line: &str) -> Option<LogEvent> {
+        let odd_quotes = line.bytes().filter(|b| *b == b'"').count() % 2 == 1;
         // A record longer than any message we keep is cut; its closing quote still counts.
         if self.record.len() < 4 * MAX_MESSAGE_BYTES {
             if !self.record.is_empty() {
                 self.record.push('\n');
             }
             self.record.push_str(line);
-        } else if line.bytes().filter(|b| *b == b'"').count() % 2 == 1 {
+        } else if odd_quotes {
             self.record.push('"');
         }
-        if self.record.bytes().filter(|b| *b == b'"').count() % 2 == 1 {
+        self.in_quotes ^= odd_quotes;
+        if self.in_quotes {
             return None; // a quoted field goes on on the next line
         }
         let record = std::mem::take(&mut self.record);

@@ -91,6 +91,56 @@ pub fn agent() -> Command {
     cmd
 }
 
+/// `pganalytics-agent run` on `state` monitoring `dsn`, every group every second, JSON logs
+/// on a piped stderr: the daemon the end-to-end tests drive.
+pub fn agent_run(state: &Path, dsn: &str) -> Command {
+    let mut cmd = agent();
+    cmd.arg("run")
+        .arg("--state-dir")
+        .arg(state)
+        .env("PGANALYTICS_AGENT_DSN", dsn)
+        .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
+        .envs(
+            [
+                "ACTIVITY",
+                "DATABASE",
+                "REPLICATION",
+                "HOST",
+                "TABLES",
+                "STATEMENTS",
+                "DISK",
+            ]
+            .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), "1".to_owned())),
+        )
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Calls `each` with every JSON line the agent logs on `stderr` (other lines are echoed),
+/// on a thread of its own.
+pub fn follow_log(
+    stderr: std::process::ChildStderr,
+    mut each: impl FnMut(&serde_json::Value) + Send + 'static,
+) {
+    use std::io::BufRead as _;
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(v) => {
+                    each(&v);
+                    if v["level"] != "INFO" {
+                        eprintln!("agent: {line}");
+                    }
+                }
+                Err(_) => eprintln!("agent: {line}"),
+            }
+        }
+    });
+}
+
 pub fn register(s: &Server, state: &Path, token: &str, extra: &[&str]) -> std::process::Output {
     let mut cmd = agent();
     cmd.args(["register", "--server", &s.url, "--ca-file"])
