@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::{Server, agent_run, follow_log};
+use common::{Server, agent_run, follow_log, wait_for};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running agent and the batches it reported as spooled (id → rows).
 struct RunningAgent {
@@ -78,14 +78,6 @@ fn metric_rows(db: &mut PgConnection) -> u64 {
             u64::try_from(n.n).unwrap()
         })
         .sum()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

@@ -7,14 +7,14 @@
 
 mod common;
 
-use common::{Server, agent_run, follow_log};
+use common::{Server, agent_run, follow_log, wait_for};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A tmpfs of a given size, unmounted on drop.
 struct SmallDisk {
@@ -99,14 +99,6 @@ fn stored(db: &mut PgConnection) -> BTreeSet<String> {
         .into_iter()
         .map(|r| r.batch_id)
         .collect()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

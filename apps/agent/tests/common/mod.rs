@@ -141,6 +141,18 @@ pub fn follow_log(
     });
 }
 
+/// Waits until `ok`, polling, failing the test after `timeout`.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 pub fn register(s: &Server, state: &Path, token: &str, extra: &[&str]) -> std::process::Output {
     let mut cmd = agent();
     cmd.args(["register", "--server", &s.url, "--ca-file"])
