@@ -23,6 +23,20 @@ fn segment_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Every record of `model` comes out of `spool` oldest first, then nothing.
+fn delivers_in_order(
+    spool: &mut DiskSpool,
+    model: VecDeque<(u64, Vec<u8>)>,
+) -> Result<(), TestCaseError> {
+    for (id, payload) in model {
+        let r = spool.oldest().unwrap().unwrap();
+        prop_assert_eq!((r.id, r.payload), (id, payload));
+        spool.ack(id).unwrap();
+    }
+    prop_assert!(spool.oldest().unwrap().is_none());
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Append(Vec<u8>),
@@ -83,12 +97,7 @@ proptest! {
         }
         // Everything left is delivered in order after a final restart.
         let mut spool = DiskSpool::open(dir.path(), small()).unwrap();
-        for (id, payload) in model {
-            let r = spool.oldest().unwrap().unwrap();
-            prop_assert_eq!((r.id, r.payload), (id, payload));
-            spool.ack(id).unwrap();
-        }
-        prop_assert!(spool.oldest().unwrap().is_none());
+        delivers_in_order(&mut spool, model)?;
     }
 }
 
@@ -303,12 +312,7 @@ proptest! {
         drop(spool);
         disk.set_capacity(1 << 30);
         let mut spool = open(&disk);
-        for (id, payload) in model {
-            let r = spool.oldest().unwrap().unwrap();
-            prop_assert_eq!((r.id, r.payload), (id, payload));
-            spool.ack(id).unwrap();
-        }
-        prop_assert!(spool.oldest().unwrap().is_none());
+        delivers_in_order(&mut spool, model)?;
     }
 }
 

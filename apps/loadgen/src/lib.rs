@@ -80,3 +80,97 @@ pub fn start_server(settings: Settings, uses: usize) -> (TestServer, String) {
     let token = server.registration_token(u32::try_from(uses).unwrap_or(u32::MAX));
     (server, token)
 }
+
+/// How a benchmark's HTTP client behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSettings {
+    pub timeout: std::time::Duration,
+    /// Whether a 4xx or 5xx answer is an `Err` (else the caller reads the status).
+    pub status_as_error: bool,
+}
+
+/// A client trusting the server's CA (PEM), with a client certificate and key when given.
+pub fn tls_agent(
+    ca: &str,
+    client: Option<(&str, &str)>,
+    settings: ClientSettings,
+) -> anyhow::Result<ureq::Agent> {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+    let mut tls = TlsConfig::builder()
+        .provider(TlsProvider::NativeTls)
+        .root_certs(RootCerts::new_with_certs(&[Certificate::from_pem(
+            ca.as_bytes(),
+        )?]));
+    if let Some((cert, key)) = client {
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(
+            &[Certificate::from_pem(cert.as_bytes())?],
+            PrivateKey::from_pem(key.as_bytes())?,
+        )));
+    }
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls.build())
+        .http_status_as_error(settings.status_as_error)
+        .timeout_global(Some(settings.timeout))
+        .build()
+        .into())
+}
+
+/// A simulated collector: registered with a CSR, pushing with its certificate and token.
+pub struct Collector {
+    pub id: String,
+    pub token: String,
+    pub agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a credential: never printed.
+        f.debug_struct("Collector")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers a collector named `name` at the server `base` with a registration token.
+pub fn enrol(
+    base: &str,
+    ca: &str,
+    token: &str,
+    name: &str,
+    settings: ClientSettings,
+) -> anyhow::Result<Collector> {
+    use anyhow::Context as _;
+    let (key, csr) = pganalytics_adapters::pki::new_key_and_csr(name)?;
+    let mut res = tls_agent(ca, None, settings)?
+        .post(&format!("{base}/api/v1/collectors/register"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({
+            "name": name, "hostname": format!("{name}.bench.example.com"), "csr": csr
+        }))?;
+    let body: serde_json::Value = serde_json::from_str(&res.body_mut().read_to_string()?)?;
+    let cert = body["certificate"]
+        .as_str()
+        .context("registration failed")?;
+    Ok(Collector {
+        id: body["collector_id"].as_str().context("no id")?.to_owned(),
+        token: body["token"].as_str().context("no token")?.to_owned(),
+        agent: tls_agent(ca, Some((cert, &key)), settings)?,
+    })
+}
+
+/// A scratch directory (`prefix…` under the temporary directory), or `given`; the first
+/// is removed when the returned guard drops. Run as root, the private cluster runs as
+/// `postgres`, which must be able to enter it.
+pub fn scratch_dir(
+    prefix: &str,
+    given: Option<&std::path::Path>,
+) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(std::env::temp_dir())?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711))?;
+    let dir = given.map_or_else(|| tmp.path().to_owned(), std::path::Path::to_owned);
+    std::fs::create_dir_all(&dir)?;
+    Ok((tmp, dir))
+}

@@ -13,7 +13,9 @@
 use anyhow::Context as _;
 use clap::Parser;
 use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
-use pganalytics_loadgen::{Cpu, cpu_now, rt, start_server};
+use pganalytics_loadgen::{
+    ClientSettings, Collector, Cpu, cpu_now, enrol, rt, scratch_dir, start_server,
+};
 use pganalytics_server::settings::Settings;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -21,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 #[derive(Debug, Parser)]
 #[command(about = "pgAnalytics ingest benchmark")]
@@ -49,22 +50,15 @@ struct Args {
     data_dir: Option<std::path::PathBuf>,
 }
 
-struct Collector {
-    id: String,
-    token: String,
-    agent: ureq::Agent,
-}
+/// The collectors' HTTP clients: errors are statuses turned into `Err`.
+const CLIENT: ClientSettings = ClientSettings {
+    timeout: Duration::from_secs(60),
+    status_as_error: true,
+};
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let tmp = tempfile::Builder::new()
-        .prefix("pganalytics-loadgen")
-        .tempdir_in(std::env::temp_dir())?;
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| tmp.path().to_owned());
-    std::fs::create_dir_all(&dir)?;
+    let (_tmp, dir) = scratch_dir("pganalytics-loadgen", args.data_dir.as_deref())?;
     let mut opts = ClusterOptions::new(dir.join("pg"), PgBinaries::locate(None)?);
     opts.max_connections = 100;
     let cluster = LocalCluster::start(opts)?;
@@ -97,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         args.collectors + args.flood_workers
     );
     let collectors: Vec<Arc<Collector>> = (0..args.collectors + args.flood_workers)
-        .map(|i| register(&base, &ca, &reg_token, i).map(Arc::new))
+        .map(|i| enrol(&base, &ca, &reg_token, &format!("load{i}"), CLIENT).map(Arc::new))
         .collect::<anyhow::Result<_>>()?;
     let (paced, flood) = collectors.split_at(args.collectors);
 
@@ -126,43 +120,6 @@ fn report_cpu(what: &str, before: Cpu, after: Cpu, batches: usize) {
         per(before.client, after.client),
         per(before.postgres, after.postgres)
     );
-}
-
-fn register(base: &str, ca: &str, token: &str, i: usize) -> anyhow::Result<Collector> {
-    let name = format!("load{i}");
-    let (key, csr) = pganalytics_adapters::pki::new_key_and_csr(&name)?;
-    let plain = agent(ca, None)?;
-    let mut res = plain
-        .post(&format!("{base}/api/v1/collectors/register"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send_json(json!({ "name": name, "hostname": "load.example.com", "csr": csr }))?;
-    let body: Value = serde_json::from_str(&res.body_mut().read_to_string()?)?;
-    let cert = body["certificate"]
-        .as_str()
-        .context("registration failed")?;
-    Ok(Collector {
-        id: body["collector_id"].as_str().context("no id")?.to_owned(),
-        token: body["token"].as_str().context("no token")?.to_owned(),
-        agent: agent(ca, Some((cert, &key)))?,
-    })
-}
-
-fn agent(ca: &str, client: Option<(&str, &str)>) -> anyhow::Result<ureq::Agent> {
-    let ca = Certificate::from_pem(ca.as_bytes())?;
-    let mut tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(RootCerts::new_with_certs(&[ca]));
-    if let Some((cert, key)) = client {
-        tls = tls.client_cert(Some(ClientCert::new_with_certs(
-            &[Certificate::from_pem(cert.as_bytes())?],
-            PrivateKey::from_pem(key.as_bytes())?,
-        )));
-    }
-    Ok(ureq::Agent::config_builder()
-        .tls_config(tls.build())
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into())
 }
 
 /// A realistic pg_table batch: one row per table, every counter and gauge filled.

@@ -100,18 +100,10 @@ pub fn agent_run(state: &Path, dsn: &str) -> Command {
         .arg(state)
         .env("PGANALYTICS_AGENT_DSN", dsn)
         .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
-        .envs(
-            [
-                "ACTIVITY",
-                "DATABASE",
-                "REPLICATION",
-                "HOST",
-                "TABLES",
-                "STATEMENTS",
-                "DISK",
-            ]
-            .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), "1".to_owned())),
-        )
+        .envs(pganalytics_domain::catalog::Group::ALL.map(|g| {
+            let group = g.as_str().to_ascii_uppercase();
+            (format!("PGANALYTICS_AGENT_INTERVALS__{group}"), "1")
+        }))
         .stderr(std::process::Stdio::piped());
     cmd
 }

@@ -15,6 +15,7 @@
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
+use pganalytics_loadgen::{ClientSettings, Collector, enrol, scratch_dir, tls_agent};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,7 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 /// Repeated for 5 s, back to back (pushes have a budget per collector).
 const FIVE_S: (Duration, Duration) = (Duration::from_secs(5), Duration::ZERO);
@@ -143,23 +143,14 @@ impl Server {
     }
 }
 
+/// The benchmark's HTTP clients: they read every status themselves.
+const CLIENT: ClientSettings = ClientSettings {
+    timeout: Duration::from_secs(120),
+    status_as_error: false,
+};
+
 fn agent(ca: &str, client: Option<(&str, &str)>) -> anyhow::Result<ureq::Agent> {
-    let ca = Certificate::from_pem(ca.as_bytes())?;
-    let mut tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(RootCerts::new_with_certs(&[ca]));
-    if let Some((cert, key)) = client {
-        tls = tls.client_cert(Some(ClientCert::new_with_certs(
-            &[Certificate::from_pem(cert.as_bytes())?],
-            PrivateKey::from_pem(key.as_bytes())?,
-        )));
-    }
-    Ok(ureq::Agent::config_builder()
-        .tls_config(tls.build())
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into())
+    tls_agent(ca, client, CLIENT)
 }
 
 /// A TLS connection to the server from `source` (a loopback address of our choosing).
@@ -308,12 +299,6 @@ fn tally(statuses: impl IntoIterator<Item = u16>) -> String {
         .join(", ")
 }
 
-struct Collector {
-    id: String,
-    token: String,
-    agent: ureq::Agent,
-}
-
 struct Fixture {
     server: Arc<Server>,
     admin: String,
@@ -345,7 +330,7 @@ impl Fixture {
             .context("no registration token")?
             .to_owned();
         let collectors = (0..6)
-            .map(|i| register(&server, &reg, i))
+            .map(|i| enrol(&server.base, &server.ca, &reg, &format!("abuse{i}"), CLIENT))
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             server: Arc::new(server),
@@ -392,24 +377,6 @@ impl Fixture {
             Err(_) => (0, 0),
         }
     }
-}
-
-fn register(server: &Server, token: &str, i: usize) -> anyhow::Result<Collector> {
-    let name = format!("abuse{i}");
-    let (key, csr) = pganalytics_adapters::pki::new_key_and_csr(&name)?;
-    let mut r = agent(&server.ca, None)?
-        .post(&format!("{}/api/v1/collectors/register", server.base))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send_json(json!({"name": name, "hostname": "abuse.example.com", "csr": csr}))?;
-    let body: Value = serde_json::from_str(&r.body_mut().read_to_string()?)?;
-    let cert = body["certificate"]
-        .as_str()
-        .context("registration failed")?;
-    Ok(Collector {
-        id: body["collector_id"].as_str().context("no id")?.to_owned(),
-        token: body["token"].as_str().context("no token")?.to_owned(),
-        agent: agent(&server.ca, Some((cert, &key)))?,
-    })
 }
 
 /// A `pg_database` batch of the given rows (`[datname, numbackends]`).
@@ -494,19 +461,7 @@ fn slow_bodies(server: &Server, count: usize) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let tmp = tempfile::Builder::new()
-        .prefix("pganalytics-abuse")
-        .tempdir()?;
-    // Run as root, the private cluster runs as `postgres`, which must enter the directory.
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| tmp.path().to_owned());
-    std::fs::create_dir_all(&dir)?;
+    let (_tmp, dir) = scratch_dir("pganalytics-abuse", args.data_dir.as_deref())?;
     eprintln!("starting the server in {}", dir.display());
     let f = Fixture::new(Server::start(&dir)?)?;
     let run = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));

@@ -23,7 +23,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
 use pganalytics_adapters::logs::{LogTailer, TailOptions};
 use pganalytics_domain::logs::{LogFormat, LogParser};
-use pganalytics_loadgen::{start_server, ticks_of};
+use pganalytics_loadgen::{scratch_dir, start_server, ticks_of};
 use pganalytics_server::settings::Settings;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
@@ -52,19 +52,7 @@ const PREFIX: &str = "%m [%p] %q%u@%d ";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let tmp = tempfile::Builder::new()
-        .prefix("pganalytics-budget")
-        .tempdir_in(std::env::temp_dir())?;
-    // PostgreSQL runs as `postgres` when we are root: it must traverse this directory.
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )?;
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| tmp.path().to_owned());
-    std::fs::create_dir_all(&dir)?;
+    let (_tmp, dir) = scratch_dir("pganalytics-budget", args.data_dir.as_deref())?;
     let agent_bin = match &args.agent {
         Some(a) => a.clone(),
         None => std::env::current_exe()?
@@ -205,20 +193,17 @@ fn measure(
     every: Option<&str>,
     label: &str,
 ) -> anyhow::Result<()> {
-    let groups = [
-        "ACTIVITY",
-        "DATABASE",
-        "REPLICATION",
-        "HOST",
-        "TABLES",
-        "STATEMENTS",
-        "DISK",
-    ];
     let intervals: Vec<(String, String)> = every
         .map(|secs| {
-            groups
+            pganalytics_domain::catalog::Group::ALL
                 .iter()
-                .map(|g| (format!("PGANALYTICS_AGENT_INTERVALS__{g}"), secs.to_owned()))
+                .map(|g| {
+                    let group = g.as_str().to_ascii_uppercase();
+                    (
+                        format!("PGANALYTICS_AGENT_INTERVALS__{group}"),
+                        secs.to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

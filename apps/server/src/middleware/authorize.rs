@@ -13,13 +13,13 @@ use pganalytics_ports::usecases::{Attempt, Authorized, Credential, Presented};
 
 use crate::error::ApiError;
 use crate::request::{self, PrincipalLabel};
-use crate::routes::table::route_of;
+use crate::routes::table::route_for;
 use crate::state::AppState;
 
 /// What the route needs: the table's answer, except for `GET /metrics` when the server's
 /// metrics are public. Paths no route matches need nothing (they answer 404).
 fn access(req: &ServiceRequest, state: &AppState) -> Access {
-    let Some(route) = route_of(req.method(), req.path()) else {
+    let Some(route) = route_for(req) else {
         return Access::Public;
     };
     if route.path == "/metrics" && state.public_metrics {

@@ -15,7 +15,7 @@ use crate::body::{BodyTimeouts, TimedPayload};
 use crate::error::ApiError;
 use crate::middleware::ratelimit::{Budget, Decision};
 use crate::request::{RequestId, control_character_in_query, peer_fingerprint};
-use crate::routes::table::route_of;
+use crate::routes::table::route_for;
 use crate::state::AppState;
 
 /// The health check, exempt from rate limits.
@@ -152,7 +152,7 @@ pub async fn middleware(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let id = request_id(&req, state.as_ref().map(|s| s.get_ref()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = route_of(req.method(), req.path());
+    let route = route_for(&req);
     let ingest = route.is_some_and(|r| r.access.is_ingest());
     let decisions = match (&state, route) {
         (Some(_), Some(r)) if r.path == HEALTH => Vec::new(),

@@ -2,7 +2,8 @@
 //! ([`Access`]) and its handler. The router is built from it, the authorization and rate
 //! limits read it, and the OpenAPI document is completed from it. Handlers never import it.
 
-use actix_web::dev::ResourceDef;
+use actix_web::HttpMessage as _;
+use actix_web::dev::{ResourceDef, ServiceRequest};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use pganalytics_domain::access::{Access, Permission};
@@ -132,11 +133,23 @@ pub async fn unmatched(req: HttpRequest) -> HttpResponse {
     res
 }
 
+/// The route of a request, looked up once (by the first middleware asking) and kept with it.
+pub fn route_for(req: &ServiceRequest) -> Option<&'static Route> {
+    #[derive(Clone, Copy)]
+    struct Matched(Option<&'static Route>);
+    if let Some(m) = req.extensions().get::<Matched>() {
+        return m.0;
+    }
+    let route = route_of(req.method(), req.path());
+    req.extensions_mut().insert(Matched(route));
+    route
+}
+
 /// The route a request is dispatched to: the first, in registration order, whose method is
 /// the request's and whose path matches — as actix routes it. (`match_pattern` alone is not
 /// enough: `GET /collectors/register` matches the pattern of the POST-only registration,
 /// yet is dispatched to `GET /collectors/{id}`.)
-pub fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
+fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
     PATHS
         .iter()
         .find(|(def, route)| route.method == method.as_str() && def.is_match(path))
