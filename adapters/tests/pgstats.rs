@@ -140,7 +140,7 @@ fn check_release(major: u32) {
     }
     for (family, sql) in pgstats::all_sql(version) {
         let spec = catalog::family(family).unwrap();
-        let columns = pgstats::describe(&mut admin, sql)
+        let columns = pgstats::describe(&mut admin, &sql)
             .unwrap_or_else(|e| panic!("PostgreSQL {major}, {family}: {e}"));
         assert!(!columns.is_empty());
         for (name, ty) in columns {
@@ -200,6 +200,7 @@ fn check_release(major: u32) {
         "pg_activity",
         "pg_lock",
         "pg_database",
+        "pg_server",
         "pg_bgwriter",
         "pg_wal",
         "pg_archiver",

@@ -190,6 +190,18 @@ pub static FAMILIES: &[FamilySpec] = &[
         ],
     },
     FamilySpec {
+        name: "pg_server",
+        group: Some(Group::Database),
+        retention_days: 30,
+        columns: &[
+            ts("start_time"), g("max_connections"), g("reserved_connections"),
+            g("connections"), g("autovacuum_freeze_max_age"),
+            g("autovacuum_multixact_freeze_max_age"), g("in_recovery"),
+            c("checksum_failures"), g("oldest_prepared_xact_seconds"),
+            c("statements_dealloc"),
+        ],
+    },
+    FamilySpec {
         name: "pg_table",
         group: Some(Group::Tables),
         retention_days: 7,
@@ -271,6 +283,7 @@ pub static FAMILIES: &[FamilySpec] = &[
         retention_days: 30,
         columns: &[
             g("load1"), g("load5"), g("load15"), g("procs_running"), g("procs_blocked"),
+            g("cpus"),
         ],
     },
     FamilySpec {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod batch;
 pub mod catalog;

@@ -2,9 +2,17 @@ use pganalytics_domain::collect::CollectedRows;
 use procfs::{Current, CurrentSI, KernelStats, LoadAverage};
 use serde_json::json;
 
-const COLUMNS: &[&str] = &["load1", "load5", "load15", "procs_running", "procs_blocked"];
+const COLUMNS: &[&str] = &[
+    "load1",
+    "load5",
+    "load15",
+    "procs_running",
+    "procs_blocked",
+    "cpus",
+];
 
-/// `/proc/loadavg`, and running/blocked processes from `/proc/stat`.
+/// `/proc/loadavg`, and running/blocked processes and the CPUs online from `/proc/stat`
+/// (alerts judge the load per CPU).
 pub(super) fn read() -> procfs::ProcResult<CollectedRows> {
     let l = LoadAverage::current()?;
     let k = KernelStats::current()?;
@@ -17,6 +25,7 @@ pub(super) fn read() -> procfs::ProcResult<CollectedRows> {
         json!(exact(l.fifteen)),
         json!(k.procs_running),
         json!(k.procs_blocked),
+        json!(k.cpu_time.len()),
     ]);
     Ok(out)
 }

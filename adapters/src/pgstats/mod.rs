@@ -35,6 +35,7 @@ mod log_settings;
 mod query;
 mod readiness;
 mod replication;
+mod server;
 mod slots;
 mod statements;
 mod tables;
@@ -185,6 +186,7 @@ const COLLECTORS: &[(&str, Collect)] = &[
     ("pg_lock", locks::collect),
     ("pg_vacuum_progress", vacuum::collect),
     ("pg_database", database::collect),
+    ("pg_server", server::collect),
     ("pg_bgwriter", bgwriter::collect),
     ("pg_wal", wal::collect),
     ("pg_archiver", archiver::collect),
@@ -405,22 +407,23 @@ pub fn describe(conn: &mut PgConnection, sql: &str) -> Result<Vec<(String, Strin
 }
 
 /// Test support: every collector's SQL for `version`, by family.
-pub fn all_sql(version: i32) -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![
-        ("pg_activity", activity::SQL),
-        ("pg_lock", locks::SQL),
-        ("pg_vacuum_progress", vacuum::SQL),
-        ("pg_database", database::SQL),
-        ("pg_bgwriter", bgwriter::sql(version)),
-        ("pg_archiver", archiver::SQL),
-        ("pg_replication", replication::SQL),
-        ("pg_replication_slot", slots::SQL),
-        ("pg_wal_receiver", wal_receiver::SQL),
-        ("pg_table", tables::SQL),
-        ("pg_index", indexes::SQL),
+pub fn all_sql(version: i32) -> Vec<(&'static str, std::borrow::Cow<'static, str>)> {
+    let mut out: Vec<(&'static str, std::borrow::Cow<'static, str>)> = vec![
+        ("pg_activity", activity::SQL.into()),
+        ("pg_lock", locks::SQL.into()),
+        ("pg_vacuum_progress", vacuum::SQL.into()),
+        ("pg_database", database::SQL.into()),
+        ("pg_server", server::sql(version, None).into()),
+        ("pg_bgwriter", bgwriter::sql(version).into()),
+        ("pg_archiver", archiver::SQL.into()),
+        ("pg_replication", replication::SQL.into()),
+        ("pg_replication_slot", slots::SQL.into()),
+        ("pg_wal_receiver", wal_receiver::SQL.into()),
+        ("pg_table", tables::SQL.into()),
+        ("pg_index", indexes::SQL.into()),
     ];
-    out.extend(wal::sql(version).map(|s| ("pg_wal", s)));
-    out.extend(io::sql(version).map(|s| ("pg_io", s)));
+    out.extend(wal::sql(version).map(|s| ("pg_wal", s.into())));
+    out.extend(io::sql(version).map(|s| ("pg_io", s.into())));
     out
 }
 

@@ -149,20 +149,9 @@ const ENV_KEYS: [&str; 27] = [
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(String);
 
-/// `60`, `60s`, `5m`, `2h`, `1d` → a duration.
+/// `60`, `60s`, `5m`, `2h`, `1d`, `1h30m` → a duration (the rule files' syntax).
 pub fn parse_duration(v: &str) -> Option<time::Duration> {
-    let (num, unit) = v
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((v, "s"), |i| v.split_at(i));
-    let n: i64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(time::Duration::seconds(secs))
+    pganalytics_domain::alerts::Span::parse(v).map(pganalytics_domain::alerts::Span::duration)
 }
 
 impl Settings {

@@ -22,6 +22,23 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 14] = [
+        Self::Error,
+        Self::Fatal,
+        Self::Panic,
+        Self::Warning,
+        Self::Checkpoint,
+        Self::Autovacuum,
+        Self::Autoanalyze,
+        Self::SlowStatement,
+        Self::LockWait,
+        Self::Deadlock,
+        Self::TempFile,
+        Self::Connection,
+        Self::AuthenticationFailure,
+        Self::Replication,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",

@@ -152,7 +152,7 @@ const SECONDARY: &[&str] = &[
     "LOCATION",
     "STATEMENT",
 ];
-const SEVERITIES: &[&str] = &[
+pub const SEVERITIES: &[&str] = &[
     "DEBUG5", "DEBUG4", "DEBUG3", "DEBUG2", "DEBUG1", "DEBUG", "INFO", "NOTICE", "WARNING",
     "ERROR", "LOG", "FATAL", "PANIC",
 ];

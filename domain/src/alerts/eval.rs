@@ -1,0 +1,599 @@
+//! Evaluation of a rule against the data it asks for: what the store must read
+//! ([`Need`]), and the alerts the readings raise ([`Observation`]). Pure: time comes in.
+
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+
+use super::matcher::all_match;
+use super::rule::{
+    AbsenceCondition, AbsenceTarget, Aggregate, Condition, Function, LogCondition, MetricCondition,
+    Rule, Severity, family_interval, push_interval,
+};
+use super::span::Span;
+use crate::catalog::{self, ColumnSpec, FamilySpec};
+use crate::config::Intervals;
+use crate::rates::diff_since;
+
+/// A monitored server as the evaluator sees it.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub id: i64,
+    /// The instance name the agent reports it under.
+    pub name: String,
+    pub collector: String,
+    pub intervals: Intervals,
+    /// When the collector last pushed; `None` if never (or revoked: not watched).
+    pub collector_last_seen: Option<OffsetDateTime>,
+    /// When the collector's certificate expires.
+    pub certificate_not_after: Option<OffsetDateTime>,
+}
+
+impl ServerInfo {
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("server".to_owned(), self.name.clone()),
+            ("collector".to_owned(), self.collector.clone()),
+            ("server_id".to_owned(), self.id.to_string()),
+        ])
+    }
+
+    /// Whether its agent pushed within `intervals` × its push interval.
+    fn collector_alive(&self, now: OffsetDateTime, intervals: u32) -> bool {
+        let limit = push_interval(&self.intervals).duration() * intervals;
+        self.collector_last_seen.is_some_and(|t| now - t <= limit)
+    }
+}
+
+/// Rows of a family must match every filter: the column equals one of `values` (or starts
+/// with one, for `prefix`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelFilter {
+    pub column: &'static str,
+    pub values: Vec<String>,
+    pub prefix: bool,
+}
+
+impl LabelFilter {
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        let Some(v) = value else { return false };
+        self.values.iter().any(|want| {
+            if self.prefix {
+                v.starts_with(want.as_str())
+            } else {
+                v == want
+            }
+        })
+    }
+}
+
+/// The rows of one family a rule needs: `from <= time <= to`, on these servers.
+#[derive(Debug, Clone)]
+pub struct RowsNeed {
+    pub family: &'static FamilySpec,
+    /// Read as numbers (timestamps as seconds since the epoch); may be empty (count rows).
+    pub columns: Vec<&'static ColumnSpec>,
+    pub filters: Vec<LabelFilter>,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    pub servers: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Need {
+    Rows(RowsNeed),
+    /// The latest time of the family per server, looking back to `since`.
+    LastSeen {
+        family: &'static FamilySpec,
+        since: OffsetDateTime,
+        servers: Vec<i64>,
+    },
+    /// Nothing beyond the server list (the collectors' last check-in).
+    Servers,
+    Sql {
+        query: String,
+        timeout: Span,
+    },
+}
+
+/// One row: the family's labels in catalog order, then the needed columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub server_id: i64,
+    pub time: OffsetDateTime,
+    pub labels: Vec<Option<String>>,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A row of an SQL rule's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlRow {
+    pub server_id: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+    pub value: Option<f64>,
+}
+
+/// What the store read for a [`Need`].
+#[derive(Debug, Clone)]
+pub enum Data {
+    Rows(Vec<Row>),
+    LastSeen(BTreeMap<i64, OffsetDateTime>),
+    Servers,
+    Sql(Vec<SqlRow>),
+}
+
+/// An alert condition that holds now, for one label set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub server_id: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub severity: Severity,
+    /// The threshold crossed.
+    pub threshold: f64,
+}
+
+/// How far back the absence of a family is looked for: older silence is a server gone, not
+/// an alert.
+pub const ABSENCE_LOOKBACK: Duration = Duration::days(2);
+
+/// The servers a rule watches (its scope's matchers on `server`, `collector`, `server_id`).
+pub fn servers_in_scope<'a>(rule: &Rule, servers: &'a [ServerInfo]) -> Vec<&'a ServerInfo> {
+    let matchers: Vec<_> = rule.server_scope().cloned().collect();
+    servers
+        .iter()
+        .filter(|s| all_match(&matchers, &s.labels()))
+        .collect()
+}
+
+/// What the store must read to evaluate `rule` at `now` on `servers`.
+pub fn need(rule: &Rule, servers: &[&ServerInfo], now: OffsetDateTime) -> Need {
+    let ids: Vec<i64> = servers.iter().map(|s| s.id).collect();
+    match &rule.condition {
+        Condition::Metric(m) => Need::Rows(RowsNeed {
+            family: m.family,
+            columns: m.columns.clone(),
+            filters: m
+                .filter
+                .iter()
+                .filter_map(|f| equal_filter(m.family, f))
+                .collect(),
+            from: now - m.window.duration() - m.baseline.unwrap_or(Span::ZERO).duration(),
+            to: now,
+            servers: ids,
+        }),
+        Condition::Log(l) => Need::Rows(RowsNeed {
+            family: catalog::family("pg_log_event").expect("catalog"),
+            columns: Vec::new(),
+            filters: log_filters(l),
+            from: now - l.window.duration(),
+            to: now,
+            servers: ids,
+        }),
+        Condition::Absence(a) => match a.target {
+            AbsenceTarget::Collector => Need::Servers,
+            AbsenceTarget::Family(f) => Need::LastSeen {
+                family: f,
+                since: now - ABSENCE_LOOKBACK,
+                servers: ids,
+            },
+        },
+        Condition::Sql(s) => Need::Sql {
+            query: s.query.clone(),
+            timeout: s.timeout,
+        },
+        Condition::Certificate { .. } => Need::Servers,
+    }
+}
+
+/// An `=` matcher pushed down to the store; the others are applied here.
+fn equal_filter(family: &FamilySpec, m: &super::matcher::Matcher) -> Option<LabelFilter> {
+    let text = m.to_string();
+    let (label, value) = text.split_once('=')?;
+    if label.ends_with('!') || value.starts_with('~') {
+        return None;
+    }
+    let column = family.labels().find(|c| c.name == label)?.name;
+    Some(LabelFilter {
+        column,
+        values: vec![value.to_owned()],
+        prefix: false,
+    })
+}
+
+fn log_filters(l: &LogCondition) -> Vec<LabelFilter> {
+    let mut out = Vec::new();
+    let mut add = |column: &'static str, values: &[String], prefix: bool| {
+        if !values.is_empty() {
+            out.push(LabelFilter {
+                column,
+                values: values.to_vec(),
+                prefix,
+            });
+        }
+    };
+    add("category", &l.categories, false);
+    add("severity", &l.severities, false);
+    add("sqlstate", &l.sqlstate_classes, true);
+    out
+}
+
+/// The alerts `rule` raises from `data` at `now`.
+///
+/// # Errors
+/// When the data does not fit the rule (an SQL answer without a `value`).
+pub fn evaluate(
+    rule: &Rule,
+    servers: &[&ServerInfo],
+    data: &Data,
+    now: OffsetDateTime,
+) -> Result<Vec<Observation>, String> {
+    let by_id: BTreeMap<i64, &ServerInfo> = servers.iter().map(|s| (s.id, *s)).collect();
+    let raw: Raw = match (&rule.condition, data) {
+        (Condition::Metric(m), Data::Rows(rows)) => metric(m, rows, now),
+        (Condition::Log(l), Data::Rows(rows)) => log(l, rows),
+        (Condition::Absence(a), Data::LastSeen(last)) => absence_of_family(a, servers, last, now),
+        (Condition::Absence(a), Data::Servers) => absence_of_collector(a, servers, now),
+        (Condition::Sql(_), Data::Sql(rows)) => sql(rows),
+        (Condition::Certificate { within }, Data::Servers) => certificates(*within, servers, now),
+        _ => return Err("the data read does not fit the rule's condition".into()),
+    };
+    let thresholds = match &rule.condition {
+        Condition::Metric(m) => Some(&m.thresholds),
+        Condition::Log(l) => Some(&l.thresholds),
+        Condition::Sql(s) => Some(&s.thresholds),
+        Condition::Absence(_) | Condition::Certificate { .. } => None,
+    };
+    let mut out = Vec::new();
+    for (server_id, mut labels, value) in raw {
+        let (severity, threshold) = match thresholds {
+            Some(t) => match t.judge(value, rule.spec.severity) {
+                Some(judged) => judged,
+                None => continue,
+            },
+            None => (rule.spec.severity, 0.0),
+        };
+        if let Some(server) = server_id.and_then(|id| by_id.get(&id)) {
+            labels.extend(server.labels());
+        } else if server_id.is_some() {
+            // A server outside the scope (or unknown): not this rule's business.
+            continue;
+        }
+        for (k, v) in &rule.spec.labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if !all_match(&rule.spec.scope, &labels) {
+            continue;
+        }
+        out.push(Observation {
+            server_id,
+            labels,
+            value,
+            severity,
+            threshold,
+        });
+    }
+    Ok(out)
+}
+
+type Labels = BTreeMap<String, String>;
+type Raw = Vec<(Option<i64>, Labels, f64)>;
+
+/// Rows grouped into series (server + every label), each in time order.
+fn series(rows: &[Row]) -> BTreeMap<(i64, Vec<Option<String>>), Vec<&Row>> {
+    let mut out: BTreeMap<(i64, Vec<Option<String>>), Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        out.entry((r.server_id, r.labels.clone()))
+            .or_default()
+            .push(r);
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|r| r.time);
+    }
+    out
+}
+
+fn label_map(family: &FamilySpec, values: &[Option<String>]) -> BTreeMap<String, String> {
+    family
+        .labels()
+        .zip(values)
+        .filter_map(|(c, v)| v.as_ref().map(|v| (c.name.to_owned(), v.clone())))
+        .collect()
+}
+
+fn metric(m: &MetricCondition, rows: &[Row], now: OffsetDateTime) -> Raw {
+    let mut judged: Vec<(i64, BTreeMap<String, String>, f64, f64)> = Vec::new();
+    for ((server_id, labels), rows) in series(rows) {
+        let labels = label_map(m.family, &labels);
+        if !all_match(&m.filter, &labels) {
+            continue;
+        }
+        if let Some(g) = &m.guard {
+            let points = column_points(&rows, &[g.column]);
+            let Some(v) = apply(g.function, &points, false, now, Span::ZERO) else {
+                continue;
+            };
+            if !g.op.holds(v, g.value) {
+                continue;
+            }
+        }
+        let Some((num, den)) = value_of(m, &rows, now) else {
+            continue;
+        };
+        judged.push((server_id, labels, num, den));
+    }
+    let ratio = !m.denominator.is_empty() && m.baseline.is_none();
+    let keep = |(num, den): (f64, f64)| -> Option<f64> {
+        if !ratio {
+            return Some(num);
+        }
+        if m.min_denominator.is_some_and(|min| den < min) || den == 0.0 {
+            return None;
+        }
+        Some(num / den)
+    };
+    let Some(agg) = m.aggregate else {
+        return judged
+            .into_iter()
+            .filter_map(|(s, l, n, d)| keep((n, d)).map(|v| (Some(s), l, v)))
+            .collect();
+    };
+    let mut groups: BTreeMap<(i64, Labels), Vec<(f64, f64)>> = BTreeMap::new();
+    for (s, l, n, d) in judged {
+        let key: BTreeMap<String, String> =
+            l.into_iter().filter(|(k, _)| m.by.contains(k)).collect();
+        groups.entry((s, key)).or_default().push((n, d));
+    }
+    groups
+        .into_iter()
+        .filter_map(|((s, l), values)| {
+            let v = if agg == Aggregate::Sum && ratio {
+                let n: f64 = values.iter().map(|v| v.0).sum();
+                let d: f64 = values.iter().map(|v| v.1).sum();
+                keep((n, d))?
+            } else {
+                let each: Vec<f64> = values.into_iter().filter_map(keep).collect();
+                aggregate(agg, &each)?
+            };
+            Some((Some(s), l, v))
+        })
+        .collect()
+}
+
+/// A series' numerator and denominator (1 without one); with a baseline, the window's value
+/// over the baseline's, as the numerator.
+fn value_of(m: &MetricCondition, rows: &[&Row], now: OffsetDateTime) -> Option<(f64, f64)> {
+    let window_start = now - m.window.duration();
+    let (recent, past): (Vec<&Row>, Vec<&Row>) = match m.baseline {
+        Some(_) => rows.iter().partition(|r| r.time >= window_start),
+        None => (rows.to_vec(), Vec::new()),
+    };
+    let both = |rows: &[&Row], at: OffsetDateTime| -> Option<(f64, f64)> {
+        let num = apply(
+            m.function,
+            &column_points(rows, &m.numerator),
+            m.counter,
+            at,
+            m.horizon,
+        )?;
+        if m.denominator.is_empty() {
+            return Some((num, 1.0));
+        }
+        let den = apply(
+            m.function,
+            &column_points(rows, &m.denominator),
+            m.counter,
+            at,
+            m.horizon,
+        )?;
+        Some((num, den))
+    };
+    let (num, den) = both(&recent, now)?;
+    if m.baseline.is_none() {
+        return Some((num, den));
+    }
+    if m.min_denominator.is_some_and(|min| den < min) {
+        return None;
+    }
+    let (bnum, bden) = both(&past, window_start)?;
+    let current = if m.denominator.is_empty() {
+        num
+    } else {
+        num / den
+    };
+    let before = if m.denominator.is_empty() {
+        bnum
+    } else {
+        bnum / bden
+    };
+    (before.is_finite() && before != 0.0 && current.is_finite()).then(|| (current / before, 1.0))
+}
+
+fn aggregate(agg: Aggregate, values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(match agg {
+        Aggregate::Max => values.iter().copied().fold(f64::MIN, f64::max),
+        Aggregate::Min => values.iter().copied().fold(f64::MAX, f64::min),
+        Aggregate::Sum => values.iter().sum(),
+        Aggregate::Avg => values.iter().sum::<f64>() / values.len() as f64,
+    })
+}
+
+/// The sum of `columns` per row, for rows where each has a value.
+fn column_points(rows: &[&Row], columns: &[usize]) -> Vec<(OffsetDateTime, f64)> {
+    rows.iter()
+        .filter_map(|r| {
+            let mut sum = 0.0;
+            for &c in columns {
+                sum += (*r.values.get(c)?)?;
+            }
+            Some((r.time, sum))
+        })
+        .collect()
+}
+
+/// One value from a series' readings (in time order).
+fn apply(
+    f: Function,
+    points: &[(OffsetDateTime, f64)],
+    counter: bool,
+    now: OffsetDateTime,
+    horizon: Span,
+) -> Option<f64> {
+    let (first, last) = (points.first()?, points.last()?);
+    let values = || points.iter().map(|p| p.1);
+    match f {
+        Function::Last => Some(last.1),
+        Function::Avg => Some(values().sum::<f64>() / points.len() as f64),
+        Function::Min => values().reduce(f64::min),
+        Function::Max => values().reduce(f64::max),
+        Function::Sum => Some(values().sum()),
+        Function::Age => Some((now.unix_timestamp_nanos() as f64 / 1e9) - last.1),
+        Function::Delta | Function::Rate => {
+            if points.len() < 2 {
+                return None;
+            }
+            let increase = if counter {
+                points
+                    .windows(2)
+                    .map(|w| diff_since(w[0].1 as i64, w[1].1 as i64).amount() as f64)
+                    .sum()
+            } else {
+                last.1 - first.1
+            };
+            if f == Function::Delta {
+                return Some(increase);
+            }
+            let secs = (last.0 - first.0).as_seconds_f64();
+            (secs > 0.0).then(|| increase / secs)
+        }
+        Function::Predict => predict(points, now + horizon.duration()),
+    }
+}
+
+/// Least squares over the points, read at `at`.
+fn predict(points: &[(OffsetDateTime, f64)], at: OffsetDateTime) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let t0 = points[0].0;
+    let xs: Vec<f64> = points.iter().map(|p| (p.0 - t0).as_seconds_f64()).collect();
+    let n = points.len() as f64;
+    let mean_x = xs.iter().sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let mut sxy = 0.0;
+    let mut sxx = 0.0;
+    for (x, p) in xs.iter().zip(points) {
+        sxy += (x - mean_x) * (p.1 - mean_y);
+        sxx += (x - mean_x) * (x - mean_x);
+    }
+    if sxx == 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let x_at = (at - t0).as_seconds_f64();
+    Some(mean_y + slope * (x_at - mean_x))
+}
+
+fn log(l: &LogCondition, rows: &[Row]) -> Raw {
+    let family = catalog::family("pg_log_event").expect("catalog");
+    let filters = log_filters(l);
+    let label_names: Vec<&str> = family.labels().map(|c| c.name).collect();
+    let mut counts: BTreeMap<(i64, Labels), f64> = BTreeMap::new();
+    for r in rows {
+        let value_of = |name: &str| -> Option<&str> {
+            let i = label_names.iter().position(|n| *n == name)?;
+            r.labels.get(i)?.as_deref()
+        };
+        if !filters.iter().all(|f| f.matches(value_of(f.column))) {
+            continue;
+        }
+        let labels = label_map(family, &r.labels);
+        if !all_match(&l.filter, &labels) {
+            continue;
+        }
+        let key: BTreeMap<String, String> = labels
+            .into_iter()
+            .filter(|(k, _)| l.by.contains(k))
+            .collect();
+        *counts.entry((r.server_id, key)).or_insert(0.0) += 1.0;
+    }
+    counts
+        .into_iter()
+        .map(|((s, labels), n)| (Some(s), labels, n))
+        .collect()
+}
+
+fn absence_of_family(
+    a: &AbsenceCondition,
+    servers: &[&ServerInfo],
+    last: &BTreeMap<i64, OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Raw {
+    let AbsenceTarget::Family(family) = a.target else {
+        return Vec::new();
+    };
+    servers
+        .iter()
+        .filter_map(|s| {
+            let seen = *last.get(&s.id)?;
+            let interval = family_interval(family, &s.intervals, a.interval)?;
+            let silent = now - seen;
+            // When the agent itself is silent, only its own alert fires.
+            let alive = s.collector_alive(now, a.intervals);
+            (alive && silent > interval.duration() * a.intervals).then(|| {
+                let labels = BTreeMap::from([("family".to_owned(), family.name.to_owned())]);
+                (Some(s.id), labels, silent.as_seconds_f64())
+            })
+        })
+        .collect()
+}
+
+fn absence_of_collector(a: &AbsenceCondition, servers: &[&ServerInfo], now: OffsetDateTime) -> Raw {
+    let mut seen = std::collections::BTreeSet::new();
+    servers
+        .iter()
+        .filter(|s| seen.insert(s.collector.clone()))
+        .filter_map(|s| {
+            let last = s.collector_last_seen?;
+            let silent = now - last;
+            (silent > push_interval(&s.intervals).duration() * a.intervals).then(|| {
+                let labels = BTreeMap::from([("collector".to_owned(), s.collector.clone())]);
+                (None, labels, silent.as_seconds_f64())
+            })
+        })
+        .collect()
+}
+
+fn certificates(within: Span, servers: &[&ServerInfo], now: OffsetDateTime) -> Raw {
+    let mut seen = std::collections::BTreeSet::new();
+    servers
+        .iter()
+        .filter(|s| seen.insert(s.collector.clone()))
+        .filter_map(|s| {
+            let left = s.certificate_not_after? - now;
+            (left <= within.duration()).then(|| {
+                let labels = BTreeMap::from([
+                    ("collector".to_owned(), s.collector.clone()),
+                    (
+                        "not_after".to_owned(),
+                        s.certificate_not_after
+                            .and_then(|t| {
+                                t.format(&time::format_description::well_known::Rfc3339)
+                                    .ok()
+                            })
+                            .unwrap_or_default(),
+                    ),
+                ]);
+                (None, labels, left.as_seconds_f64())
+            })
+        })
+        .collect()
+}
+
+fn sql(rows: &[SqlRow]) -> Raw {
+    rows.iter()
+        .filter_map(|r| Some((r.server_id, r.labels.clone(), r.value?)))
+        .collect()
+}
