@@ -19,6 +19,8 @@ pub mod logging;
 pub mod logs;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "notify")]
+pub mod notify;
 #[cfg(feature = "password")]
 pub mod password;
 #[cfg(feature = "pgstats")]

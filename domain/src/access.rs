@@ -1,9 +1,11 @@
 //! Who may do what: the roles people and API tokens have, and the one permission table the
 //! server checks every request against (the seeds' RBAC: admin, user, viewer).
 //!
-//! - **admin** manages users, API tokens, collectors, registration tokens, alert rules and
-//!   collector configuration, reads the audit log, and does everything a user does;
-//! - **user** reads everything, acknowledges alerts and edits alert rules;
+//! - **admin** manages users, API tokens, collectors, registration tokens, alert rules,
+//!   notification channels and collector configuration, reads the audit log, and does
+//!   everything a user does;
+//! - **user** reads everything, acknowledges alerts, silences them and sets maintenance
+//!   windows;
 //! - **viewer** only reads.
 
 use serde::{Deserialize, Serialize};
@@ -24,8 +26,10 @@ pub enum Role {
 pub enum Permission {
     /// Servers, metrics, collectors, alerts, rules: anything that reads.
     Read,
+    /// Acknowledge alerts, create and end silences and maintenance windows.
     AcknowledgeAlerts,
     EditAlertRules,
+    ManageNotificationChannels,
     ManageUsers,
     ManageApiTokens,
     ManageCollectors,
@@ -35,10 +39,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::Read,
         Permission::AcknowledgeAlerts,
         Permission::EditAlertRules,
+        Permission::ManageNotificationChannels,
         Permission::ManageUsers,
         Permission::ManageApiTokens,
         Permission::ManageCollectors,
@@ -53,6 +58,7 @@ impl Permission {
             Self::Read => "read",
             Self::AcknowledgeAlerts => "acknowledge_alerts",
             Self::EditAlertRules => "edit_alert_rules",
+            Self::ManageNotificationChannels => "manage_notification_channels",
             Self::ManageUsers => "manage_users",
             Self::ManageApiTokens => "manage_api_tokens",
             Self::ManageCollectors => "manage_collectors",
@@ -67,7 +73,7 @@ impl Permission {
 #[rustfmt::skip]
 const GRANTS: &[(Role, &[Permission])] = &[
     (Role::Admin, &Permission::ALL),
-    (Role::User, &[Permission::Read, Permission::AcknowledgeAlerts, Permission::EditAlertRules]),
+    (Role::User, &[Permission::Read, Permission::AcknowledgeAlerts]),
     (Role::Viewer, &[Permission::Read]),
 ];
 
@@ -198,7 +204,7 @@ mod tests {
         use Permission as P;
         let expected = |role: Role, p: Permission| match role {
             Role::Admin => true,
-            Role::User => matches!(p, P::Read | P::AcknowledgeAlerts | P::EditAlertRules),
+            Role::User => matches!(p, P::Read | P::AcknowledgeAlerts),
             Role::Viewer => p == P::Read,
         };
         for role in Role::ALL {

@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use crate::crypto::{CertificateAuthority, PasswordHasher, SecretCipher, TokenSigner};
 use crate::env::{Clock, IdSource};
+use crate::notify::Notifier;
 use crate::store::{
-    ApiTokenStore, AuditStore, CollectorStore, ConnectionPools, MetricStore,
-    RegistrationTokenStore, SecretStore, SessionStore, Stores, UserStore,
+    AlertRuleStore, AlertStore, ApiTokenStore, AuditStore, ChannelStore, CollectorStore,
+    ConnectionPools, LeaderLease, MetricStore, RegistrationTokenStore, SecretStore, SessionStore,
+    Stores, UserStore,
 };
 
 #[derive(Clone)]
@@ -25,6 +27,11 @@ pub struct Backend {
     pub audit: Arc<dyn AuditStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub pools: Arc<dyn ConnectionPools>,
+    pub alert_rules: Arc<dyn AlertRuleStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub channels: Arc<dyn ChannelStore>,
+    pub leader: Arc<dyn LeaderLease>,
+    pub notifier: Arc<dyn Notifier>,
     pub ca: Arc<dyn CertificateAuthority>,
     pub signer: Arc<dyn TokenSigner>,
     pub hasher: Arc<dyn PasswordHasher>,
@@ -46,7 +53,12 @@ impl Backend {
             sessions: store.clone(),
             audit: store.clone(),
             secrets: store.clone(),
+            alert_rules: store.clone(),
+            alerts: store.clone(),
+            channels: store.clone(),
+            leader: store.clone(),
             pools: store,
+            notifier: services.notifier,
             ca: services.ca,
             signer: services.signer,
             hasher: services.hasher,
@@ -59,6 +71,7 @@ impl Backend {
 
 /// The backend's ports that are not stores.
 pub struct Services {
+    pub notifier: Arc<dyn Notifier>,
     pub ca: Arc<dyn CertificateAuthority>,
     pub signer: Arc<dyn TokenSigner>,
     pub hasher: Arc<dyn PasswordHasher>,

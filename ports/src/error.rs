@@ -11,6 +11,10 @@ pub enum StoreError {
     Conflict { entity: &'static str },
     #[error("{entity} not found")]
     NotFound { entity: &'static str },
+    /// The request cannot be carried out as given (an SQL rule's query fails, for one); the
+    /// message says why and is safe to show.
+    #[error("{0}")]
+    Invalid(String),
     /// The store cannot be reached right now; the same call may succeed later.
     #[error("the store is unavailable")]
     Unavailable(#[source] BoxError),

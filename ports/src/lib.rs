@@ -4,6 +4,7 @@ pub mod backend;
 pub mod crypto;
 pub mod env;
 pub mod error;
+pub mod notify;
 pub mod sources;
 pub mod spool;
 pub mod store;

@@ -50,6 +50,7 @@ impl MemoryBackend {
         let signer = JoseSigner::from_pem(&key_pem).part("the token key")?;
         let store = Arc::new(MemoryStore::new());
         let services = Services {
+            notifier: Arc::new(crate::notify::HttpNotifier::new(clock.clone(), "")),
             ca: Arc::new(OpensslCa::ephemeral(now).part("the certificate authority")?),
             signer: Arc::new(signer),
             hasher: Arc::new(Bcrypt::new(options.bcrypt_cost).part("the password hasher")?),

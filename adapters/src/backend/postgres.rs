@@ -32,6 +32,8 @@ pub struct StorageSettings {
     pub secrets_keys: Option<SecretString>,
     /// Default: `<data_dir>/secrets.keys`, created on first start.
     pub secrets_key_file: Option<PathBuf>,
+    /// Where SQL alert rules log in; default: the database's URL as the rule reader.
+    pub sql_rules_url: Option<SecretString>,
 }
 
 /// What opening did, for the shell to log.
@@ -142,13 +144,20 @@ impl PostgresBackend {
                 ..PoolOptions::default()
             },
         )
-        .part("the connection pool")?;
+        .part("the connection pool")?
+        .with_sql_rules_url(
+            settings
+                .sql_rules_url
+                .as_ref()
+                .map(|u| u.expose_secret().to_owned()),
+        );
         let now = clock.now();
         let key_file = settings
             .secrets_key_file
             .clone()
             .unwrap_or_else(|| settings.data_dir.join("secrets.keys"));
         let services = Services {
+            notifier: Arc::new(crate::notify::HttpNotifier::new(clock.clone(), "")),
             ca: Arc::new(
                 OpensslCa::load_or_create(&settings.data_dir, now)
                     .part("the certificate authority")?,

@@ -23,6 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+mod alerts;
 mod people;
 
 #[derive(Debug, Default)]
@@ -46,6 +47,7 @@ struct State {
     refresh: Vec<(RefreshRecord, Option<OffsetDateTime>)>,
     audit: Vec<StoredAuditEntry>,
     secrets: BTreeMap<String, String>,
+    alerting: alerts::Alerting,
 }
 
 impl State {
@@ -261,6 +263,16 @@ impl CollectorStore for MemoryStore {
         }
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
     }
+
+    async fn list_collector_configs(
+        &self,
+    ) -> Result<BTreeMap<CollectorId, CollectorConfig>, StoreError> {
+        let s = self.lock();
+        Ok(s.collectors
+            .iter()
+            .map(|c| (c.id, s.configs.get(&c.id).cloned().unwrap_or_default()))
+            .collect())
+    }
 }
 
 impl State {
@@ -325,6 +337,13 @@ impl MetricStore for MemoryStore {
                         (_, ColumnValues::Float(v)) => {
                             if let Some(x) = v[r] {
                                 row.values.insert(spec.name, x);
+                            }
+                        }
+                        // Alert rules read timestamps as seconds since the epoch.
+                        (_, ColumnValues::Time(v)) => {
+                            if let Some(t) = v[r] {
+                                row.values
+                                    .insert(spec.name, t.unix_timestamp_nanos() as f64 / 1e9);
                             }
                         }
                         _ => {}
@@ -406,5 +425,73 @@ impl MetricStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn read_rows(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::Row>, StoreError> {
+        let s = self.lock();
+        let labels: Vec<&str> = need.family.labels().map(|c| c.name).collect();
+        let mut out = Vec::new();
+        for r in s.rows.iter().filter(|r| {
+            r.family == need.family.name
+                && r.time >= need.from
+                && r.time <= need.to
+                && need.servers.contains(&r.server_id)
+                && need
+                    .filters
+                    .iter()
+                    .all(|f| f.matches(r.labels.get(f.column).and_then(|v| v.as_deref())))
+        }) {
+            if out.len() == max_rows {
+                return Err(StoreError::Conflict {
+                    entity: "query result",
+                });
+            }
+            out.push(pganalytics_domain::alerts::eval::Row {
+                server_id: r.server_id,
+                time: r.time,
+                labels: labels
+                    .iter()
+                    .map(|l| r.labels.get(*l).cloned().flatten())
+                    .collect(),
+                values: need
+                    .columns
+                    .iter()
+                    .map(|c| r.values.get(c.name).copied())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn last_seen(
+        &self,
+        family: &'static pganalytics_domain::catalog::FamilySpec,
+        since: OffsetDateTime,
+        servers: &[i64],
+    ) -> Result<BTreeMap<i64, OffsetDateTime>, StoreError> {
+        let s = self.lock();
+        let mut out: BTreeMap<i64, OffsetDateTime> = BTreeMap::new();
+        for r in s.rows.iter().filter(|r| {
+            r.family == family.name && r.time >= since && servers.contains(&r.server_id)
+        }) {
+            let e = out.entry(r.server_id).or_insert(r.time);
+            *e = (*e).max(r.time);
+        }
+        Ok(out)
+    }
+
+    async fn run_rule_sql(
+        &self,
+        _query: &str,
+        _timeout: std::time::Duration,
+        _max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::SqlRow>, StoreError> {
+        Err(StoreError::Invalid(
+            "SQL rules need the PostgreSQL store; this server keeps its data in memory".into(),
+        ))
     }
 }

@@ -394,6 +394,31 @@ impl CollectorStore for PgStore {
         .map_err(|e| store_error(e, "collector"))?;
         row.decode()
     }
+
+    async fn list_collector_configs(
+        &self,
+    ) -> Result<std::collections::BTreeMap<CollectorId, CollectorConfig>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+            config: Option<serde_json::Value>,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT c.id, cc.config FROM collectors c              LEFT JOIN collector_configs cc ON cc.collector_id = c.id",
+        )
+        .load(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        rows.into_iter()
+            .map(|r| {
+                let config = StoredConfig { config: r.config }.decode()?;
+                Ok((CollectorId::from_uuid(r.id), config))
+            })
+            .collect()
+    }
 }
 
 /// A collector's stored configuration, NULL when it has none (then the default applies).

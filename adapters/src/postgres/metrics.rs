@@ -254,6 +254,39 @@ impl MetricStore for PgStore {
             .map_err(|e| store_error(e, "database"))?;
         Ok(())
     }
+
+    async fn read_rows(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::Row>, StoreError> {
+        self.window_rows(need, max_rows).await
+    }
+
+    async fn last_seen(
+        &self,
+        family: &'static FamilySpec,
+        since: OffsetDateTime,
+        servers: &[i64],
+    ) -> Result<BTreeMap<i64, OffsetDateTime>, StoreError> {
+        self.family_last_seen(family, since, servers).await
+    }
+
+    async fn run_rule_sql(
+        &self,
+        query: &str,
+        timeout: std::time::Duration,
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::SqlRow>, StoreError> {
+        self.rule_sql(query, timeout, max_rows).await
+    }
+}
+
+#[async_trait]
+impl pganalytics_ports::store::LeaderLease for PgStore {
+    async fn try_lead(&self, task: &str) -> Result<bool, StoreError> {
+        self.lead(task).await
+    }
 }
 
 impl PgStore {

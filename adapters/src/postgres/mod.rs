@@ -9,6 +9,8 @@
 //!   manager never negotiates TLS). The server's database is local or on a trusted link;
 //!   TLS to a remote database is a later addition through `ManagerConfig::custom_setup`.
 
+mod alerts;
+mod evaluation;
 mod ingest;
 mod meta;
 mod metrics;
@@ -54,6 +56,13 @@ pub struct PgStore {
     ingest_pool: deadpool_postgres::Pool,
     /// Partitions known to exist, as `(family, day)`: saves a catalog round trip per block.
     partitions: Mutex<HashSet<(&'static str, time::Date)>>,
+    /// The database URL (may hold a password: never printed), for the leader session.
+    url: String,
+    /// The session holding leadership locks.
+    leader: tokio::sync::Mutex<evaluation::LeaderState>,
+    /// Where SQL alert rules log in, and their session.
+    rule_reader_url: Option<String>,
+    rule_reader: tokio::sync::Mutex<Option<AsyncPgConnection>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -100,7 +109,20 @@ impl PgStore {
             pool,
             ingest_pool,
             partitions: Mutex::new(HashSet::new()),
+            url: url.to_owned(),
+            leader: tokio::sync::Mutex::new((None, Default::default())),
+            rule_reader_url: evaluation::rule_reader_url(url),
+            rule_reader: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// SQL alert rules log in with this URL instead of the server's own with the rule
+    /// reader's name (`sql_rules_url`).
+    pub fn with_sql_rules_url(mut self, url: Option<String>) -> Self {
+        if url.is_some() {
+            self.rule_reader_url = url;
+        }
+        self
     }
 
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {

@@ -57,6 +57,14 @@ pub async fn start(
         identity.key_pem.expose_secret(),
     )?;
     ensure_first_admin(&uc, settings, &log).await?;
+    let seeded = uc
+        .rules
+        .seed_builtins()
+        .await
+        .context("loading the built-in alert rules")?;
+    if !seeded.is_empty() {
+        info!(log, "built-in alert rules added"; "rules" => seeded.len());
+    }
     let state = web::Data::new(AppState::new(
         uc.clone(),
         backend.ids.clone(),
@@ -121,8 +129,43 @@ fn app(
         .default_service(web::to(crate::routes::table::unmatched))
 }
 
-/// The server's periodic work: forgetting idle rate-limit keys, partition maintenance.
+/// The server's periodic work: forgetting idle rate-limit keys, partition maintenance,
+/// alert evaluation (on the one server leading it) and notification delivery.
 fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger) {
+    let (evaluating, alert_log) = (state.clone(), log.new(o!("task" => "alerts")));
+    every(
+        Duration::from_secs(settings.alert_interval_seconds.max(1)),
+        move || {
+            let (state, log) = (evaluating.clone(), alert_log.clone());
+            async move {
+                match state.uc.evaluate_alerts.run_if_leader().await {
+                    Ok(Some(r)) if r.failed_rules > 0 || r.transitions > 0 => {
+                        info!(log, "alert rules evaluated"; "rules" => r.rules, "failed_rules" => r.failed_rules,
+                            "transitions" => r.transitions, "deliveries_queued" => r.deliveries_queued)
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(log, "alert evaluation failed; will retry"; "error" => %e),
+                }
+            }
+        },
+    );
+    let (sending, notify_log) = (state.clone(), log.new(o!("task" => "notifications")));
+    every(
+        Duration::from_secs(settings.notify_interval_seconds.max(1)),
+        move || {
+            let (state, log) = (sending.clone(), notify_log.clone());
+            async move {
+                match state.uc.notify.run_once().await {
+                    Ok(r) if r.messages > 0 => {
+                        info!(log, "notifications sent"; "messages" => r.messages, "delivered" => r.delivered,
+                        "retried" => r.retried, "failed" => r.failed)
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(log, "notification delivery failed; will retry"; "error" => %e),
+                }
+            }
+        },
+    );
     let pruned = state.clone();
     every(Duration::from_secs(60), move || {
         let s = pruned.clone();

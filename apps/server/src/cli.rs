@@ -64,6 +64,26 @@ pub enum Command {
     Demo,
     /// Print the OpenAPI 3.1 document of the API (the one served at /api/v1/openapi.json).
     Openapi,
+    /// Check and test alert rule files (no server or database needed).
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Validate rule files: every problem with its line; exit status 1 if any.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run rule test files (series and expected alerts; docs/alerts.md); exit status 1 if
+    /// a test fails.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,12 +204,23 @@ pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()>
         println!("{}", crate::openapi::json());
         return Ok(());
     }
+    if let Command::Rules { action } = &command {
+        let (failed, what) = match action {
+            RulesAction::Check { files } => (crate::rules_cli::check(files), "problems"),
+            RulesAction::Test { files } => (crate::rules_cli::test(files).await, "failed tests"),
+        };
+        return if failed == 0 {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!("{what}: {failed}"))
+        };
+    }
     let backend = open_backend(&settings, &p).await?;
     let uc = ServerUseCases::new(backend.backend(), Limits::default());
     match command {
         Command::Serve => serve(&backend, &settings, p.log, None).await,
         Command::Demo => serve(&backend, &settings, p.log, Some(&uc)).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::Rules { .. } => Ok(()),
         Command::Migrate => {
             eprintln!("migrations are up to date");
             Ok(())

@@ -11,6 +11,7 @@ use pganalytics_domain::credentials::CredentialError;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::crypto::PasswordError;
 use pganalytics_ports::crypto::TokenError;
+use pganalytics_ports::usecases::alerts::{AlertAdminError, ChannelError, RuleError};
 use pganalytics_ports::usecases::{
     AuthError, ConfigUpdateError, CreateTokenError, Denied, IngestError, LoginError,
     PersonAuthError, QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
@@ -185,7 +186,41 @@ impl From<StoreError> for ApiError {
                 "unavailable",
                 "the database is unavailable; retry later",
             ),
+            StoreError::Invalid(message) => Self::bad_request("invalid_input", message),
             StoreError::Unknown(ref cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RuleError::Invalid(_) | RuleError::File(_) | RuleError::Rename { .. } => {
+                Self::bad_request("invalid_rule", msg)
+            }
+            RuleError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AlertAdminError> for ApiError {
+    fn from(e: AlertAdminError) -> Self {
+        let msg = e.to_string();
+        match e {
+            AlertAdminError::Invalid(_) => Self::bad_request("invalid_input", msg),
+            AlertAdminError::NotFiring => Self::new(StatusCode::CONFLICT, "not_firing", msg),
+            AlertAdminError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ChannelError::Invalid { .. } => Self::bad_request("invalid_channel", msg),
+            ChannelError::Store(s) => s.into(),
         }
     }
 }
@@ -411,6 +446,19 @@ mod tests {
             (StoreError::Conflict { entity: "x" }.into(), 409),
             (StoreError::Unavailable(io()).into(), 503),
             (StoreError::Unknown(io()).into(), 500),
+            (StoreError::Invalid("x".into()).into(), 400),
+            (RuleError::Invalid(Vec::new()).into(), 400),
+            (RuleError::File(Vec::new()).into(), 400),
+            (AlertAdminError::NotFiring.into(), 409),
+            (AlertAdminError::Invalid("x".into()).into(), 400),
+            (
+                ChannelError::Invalid {
+                    field: "url".into(),
+                    message: "x".into(),
+                }
+                .into(),
+                400,
+            ),
             (AuthError::MissingCertificate.into(), 401),
             (AuthError::MissingToken.into(), 401),
             (AuthError::InvalidToken(TokenError::Expired).into(), 401),

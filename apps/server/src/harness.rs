@@ -43,9 +43,12 @@ pub enum Store {
 }
 
 /// Settings for a harness server: port 0 on 127.0.0.1, two workers, a cheap bcrypt cost,
-/// and the first administrator's password [`ADMIN_PASSWORD`].
+/// the first administrator's password [`ADMIN_PASSWORD`], and no alert evaluation or
+/// notification on a timer (tests run those use cases themselves, on a moved clock).
 pub fn test_settings() -> Settings {
     Settings {
+        alert_interval_seconds: 86_400,
+        notify_interval_seconds: 86_400,
         listen: "127.0.0.1:0".parse().expect("a valid address"),
         workers: 2,
         pool_size: 4,

@@ -15,6 +15,7 @@ mod middleware;
 pub mod openapi;
 mod request;
 pub mod routes;
+mod rules_cli;
 mod selfmetrics;
 pub mod settings;
 mod state;

@@ -59,12 +59,13 @@ fn operation_mut<'a>(item: &'a mut PathItem, method: &str) -> Option<&'a mut Ope
 
 /// The operations' groups, as the Swagger page lists them.
 #[rustfmt::skip]
-const TAGS: [(&str, &str); 9] = [
+const TAGS: [(&str, &str); 10] = [
     ("auth", "Logging in, sessions, who am I"),
     ("users", "People and their roles (admin)"),
     ("api tokens", "Tokens for scripts and Grafana (admin)"),
     ("collectors", "Registered agents, their configuration, enrolment tokens"),
     ("servers", "Monitored PostgreSQL instances and their time series"),
+    ("alerts", "Alert rules, alerts, silences, maintenance windows, notification channels"),
     ("audit", "Who changed what, when, from where (admin)"),
     ("agents", "What the agent calls: enrolment, renewal, configuration, pushes"),
     ("health", "Health and the server's own metrics"),

@@ -79,6 +79,16 @@ pub struct Settings {
     pub body_min_bytes_per_second: u64,
     /// Seconds an idle kept-alive connection stays open.
     pub keep_alive_seconds: u64,
+    /// How often every alert rule is evaluated, in seconds. Env:
+    /// `PGANALYTICS_ALERT_INTERVAL_SECONDS`.
+    pub alert_interval_seconds: u64,
+    /// How often queued notifications are sent, in seconds.
+    pub notify_interval_seconds: u64,
+    /// Where SQL alert rules log in (a login in `pganalytics_reader` and nothing else);
+    /// default: the database's URL as `pganalytics_rule_reader`, which the private cluster
+    /// trusts. Env: `PGANALYTICS_SQL_RULES_URL`. Never logged.
+    #[serde(skip_serializing)]
+    pub sql_rules_url: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -111,11 +121,14 @@ impl Default for Settings {
             body_timeout_seconds: 10,
             body_min_bytes_per_second: 1024,
             keep_alive_seconds: 5,
+            alert_interval_seconds: 15,
+            notify_interval_seconds: 2,
+            sql_rules_url: None,
         }
     }
 }
 
-const ENV_KEYS: [&str; 27] = [
+const ENV_KEYS: [&str; 30] = [
     "listen",
     "data_dir",
     "database_url",
@@ -143,6 +156,9 @@ const ENV_KEYS: [&str; 27] = [
     "body_timeout_seconds",
     "body_min_bytes_per_second",
     "keep_alive_seconds",
+    "alert_interval_seconds",
+    "notify_interval_seconds",
+    "sql_rules_url",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +189,7 @@ impl Settings {
             bcrypt_cost: self.bcrypt_cost,
             secrets_keys: self.secrets_keys.clone(),
             secrets_key_file: self.secrets_key_file.clone(),
+            sql_rules_url: self.sql_rules_url.clone(),
         }
     }
 

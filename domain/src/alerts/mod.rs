@@ -2,6 +2,7 @@
 //! alert. Pure: the store reads what [`eval::need`] asks for, time comes in as `now`.
 
 pub mod builtin;
+pub mod channel;
 pub mod eval;
 pub mod matcher;
 pub mod rule;
@@ -9,6 +10,7 @@ pub mod silence;
 pub mod span;
 pub mod state;
 pub mod template;
+pub mod testfile;
 
 pub use rule::{Rule, RuleFile, RuleSpec, Severity};
 pub use span::Span;

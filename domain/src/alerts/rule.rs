@@ -440,7 +440,7 @@ impl Rule {
                 None
             }
         };
-        let known = condition.as_ref().map(|c| template_names(c, &spec));
+        let known = condition.as_ref().and_then(|c| template_names(c, &spec));
         let summary = parse_template("summary", &spec.summary, known.as_ref(), &mut errors);
         let description = parse_template(
             "description",
@@ -518,9 +518,9 @@ fn parse_template(
     }
 }
 
-/// Every name a template of this rule may use; SQL rules' labels are only known when run,
-/// so any name goes there.
-fn template_names(c: &Condition, spec: &RuleSpec) -> BTreeSet<String> {
+/// Every name a template of this rule may use; `None` for SQL rules, whose labels are only
+/// known when the query runs.
+fn template_names(c: &Condition, spec: &RuleSpec) -> Option<BTreeSet<String>> {
     let mut names: BTreeSet<String> = SERVER_LABELS
         .iter()
         .chain(TEMPLATE_VALUES.iter())
@@ -544,15 +544,9 @@ fn template_names(c: &Condition, spec: &RuleSpec) -> BTreeSet<String> {
         Condition::Certificate { .. } => {
             names.insert("not_after".into());
         }
-        Condition::Sql(_) => {
-            names.insert("*".into());
-        }
+        Condition::Sql(_) => return None,
     }
-    if names.contains("*") {
-        // Any label: checked when the query runs.
-        return BTreeSet::new();
-    }
-    names
+    Some(names)
 }
 
 fn thresholds(

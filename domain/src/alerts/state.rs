@@ -49,8 +49,9 @@ pub struct Ack {
     pub comment: String,
 }
 
-/// An alert as the store keeps it.
-#[derive(Debug, Clone, PartialEq)]
+/// An alert as the store keeps it (and the API shows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertState {
     pub fingerprint: String,
     pub rule: String,
@@ -63,9 +64,13 @@ pub struct AlertState {
     pub summary: String,
     pub description: String,
     /// When the condition began to hold (this episode).
+    #[serde(with = "time::serde::rfc3339")]
     pub active_since: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub firing_since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub resolved_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
     pub last_evaluated: OffsetDateTime,
     pub ack: Option<Ack>,
 }
@@ -78,6 +83,10 @@ pub enum TransitionKind {
     Firing,
     /// Still firing, at another severity.
     Escalated,
+    /// Still firing, unacknowledged, and a channel's repeat interval has passed.
+    Repeated,
+    /// Someone acknowledged it (PagerDuty's `acknowledge`).
+    Acknowledged,
     Resolved,
 }
 
@@ -86,6 +95,8 @@ impl TransitionKind {
         match self {
             Self::Firing => "firing",
             Self::Escalated => "escalated",
+            Self::Repeated => "repeated",
+            Self::Acknowledged => "acknowledged",
             Self::Resolved => "resolved",
         }
     }
@@ -93,6 +104,8 @@ impl TransitionKind {
         match s {
             "firing" => Some(Self::Firing),
             "escalated" => Some(Self::Escalated),
+            "repeated" => Some(Self::Repeated),
+            "acknowledged" => Some(Self::Acknowledged),
             "resolved" => Some(Self::Resolved),
             _ => None,
         }

@@ -25,7 +25,9 @@ use crate::StoreError;
 pub use crate::store::Stores;
 use crate::store::{EnrollError, IngestOutcome, SeriesQuery};
 
+mod alerts;
 mod people;
+pub use alerts::*;
 pub use people::*;
 
 /// An audit entry for `action`, as the CLI would write it.
@@ -84,7 +86,7 @@ async fn uses_left<S: Stores>(s: &S, secret: &RegistrationSecret) -> u32 {
 }
 
 /// A registered collector to ingest for.
-async fn registered<S: Stores>(s: &S) -> CollectorId {
+pub(crate) async fn registered<S: Stores>(s: &S) -> CollectorId {
     let secret = token(s, 1, Duration::hours(1)).await;
     let c = collector(&format!("c{}", Uuid::new_v4().simple()));
     s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
@@ -648,7 +650,14 @@ macro_rules! store_contract_tests {
             concurrent_uses_of_one_refresh_token_rotate_it_once,
             a_session_ends_with_logout_password_change_disabling_and_deletion,
             api_tokens_are_listed_and_revoked_with_their_owner,
-            secrets_are_stored_and_resealed_only_over_the_value_read
+            secrets_are_stored_and_resealed_only_over_the_value_read,
+            rules_are_stored_edited_and_built_ins_seeded_once,
+            an_evaluation_is_applied_whole_and_deliveries_are_leased_and_finished,
+            concurrent_senders_never_take_the_same_delivery,
+            an_acknowledgement_needs_a_firing_alert_and_happens_once,
+            silences_and_maintenance_windows_are_listed_until_they_end,
+            channels_have_unique_names_and_keep_their_sealed_secret,
+            evaluation_reads_filtered_rows_and_the_latest_time_per_server
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {$(

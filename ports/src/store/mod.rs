@@ -5,6 +5,7 @@
 //! MUST write it in the same transaction as the change: both or neither.
 
 use async_trait::async_trait;
+use pganalytics_domain::alerts::eval::{Row, RowsNeed, SqlRow};
 use pganalytics_domain::audit::AuditEntry;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
@@ -21,7 +22,9 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+mod alerts;
 mod people;
+pub use alerts::*;
 pub use people::*;
 
 /// Why an enrolment was refused.
@@ -118,6 +121,11 @@ pub trait CollectorStore: Send + Sync {
         id: CollectorId,
         now: OffsetDateTime,
     ) -> Result<CollectorConfig, StoreError>;
+
+    /// Every collector's configuration (the stored one, or the default), by id.
+    async fn list_collector_configs(
+        &self,
+    ) -> Result<BTreeMap<CollectorId, CollectorConfig>, StoreError>;
 
     /// The collector's configuration: the stored one, or the default (version 1).
     ///
@@ -231,6 +239,10 @@ pub trait Stores:
     + AuditStore
     + SecretStore
     + ConnectionPools
+    + AlertRuleStore
+    + AlertStore
+    + ChannelStore
+    + LeaderLease
     + 'static
 {
 }
@@ -245,6 +257,10 @@ impl<T> Stores for T where
         + AuditStore
         + SecretStore
         + ConnectionPools
+        + AlertRuleStore
+        + AlertStore
+        + ChannelStore
+        + LeaderLease
         + 'static
 {
 }
@@ -309,4 +325,45 @@ pub trait MetricStore: Send + Sync {
     /// # Errors
     /// MUST return `Unavailable` when it does not.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The rows an alert rule needs: `from <= time <= to` on the given servers, rows matching
+    /// every filter; labels in catalog order, then the needed columns (timestamps as seconds
+    /// since the epoch).
+    ///
+    /// # Errors
+    /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` match.
+    async fn read_rows(&self, need: &RowsNeed, max_rows: usize) -> Result<Vec<Row>, StoreError>;
+
+    /// The latest time of `family` per server among `servers`, looking back to `since`
+    /// (servers without a row since then are absent from the answer).
+    async fn last_seen(
+        &self,
+        family: &'static FamilySpec,
+        since: OffsetDateTime,
+        servers: &[i64],
+    ) -> Result<BTreeMap<i64, OffsetDateTime>, StoreError>;
+
+    /// Runs an SQL rule's query as the read-only role in a read-only transaction with
+    /// `timeout` as its statement timeout; at most `max_rows` rows.
+    ///
+    /// # Errors
+    /// MUST return `Invalid` when the query fails (syntax, a write, a timeout, no numeric
+    /// `value` column, too many rows) with PostgreSQL's reason, and `Invalid` from a store that
+    /// cannot run SQL.
+    async fn run_rule_sql(
+        &self,
+        query: &str,
+        timeout: std::time::Duration,
+        max_rows: usize,
+    ) -> Result<Vec<SqlRow>, StoreError>;
+}
+
+/// Leadership of a background task among servers sharing one store.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait LeaderLease: Send + Sync {
+    /// Whether this process leads `task` now: takes the lead if nobody holds it and keeps it
+    /// while the process lives (a PostgreSQL advisory lock held by one session), so exactly
+    /// one of several servers runs the task. A store with one process always leads.
+    async fn try_lead(&self, task: &str) -> Result<bool, StoreError>;
 }

@@ -2,6 +2,7 @@
 //! `pganalytics-domain`, never in an HTTP handler.
 
 mod admin;
+pub mod alerts;
 mod auth;
 mod authorize;
 mod collect;

@@ -6,6 +6,9 @@ use pganalytics_domain::batch::BatchLimits;
 use std::sync::Arc;
 
 use crate::Backend;
+use crate::usecases::alerts::{
+    AlertAdmin, ChannelAdmin, DeliverNotifications, EvaluateAlerts, RuleAdmin,
+};
 use crate::usecases::{
     AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin, CreateApiToken,
     CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, Health, IngestBatch, Login,
@@ -25,6 +28,10 @@ pub struct Limits {
     pub query_points_per_series: i64,
     /// Points one answer may have (series × steps).
     pub query_answer_points: usize,
+    /// How long one alert rule's evaluation may take.
+    pub alert_rule_timeout: std::time::Duration,
+    /// Rows one alert rule may read.
+    pub alert_rows: usize,
 }
 
 impl Default for Limits {
@@ -35,6 +42,8 @@ impl Default for Limits {
             query_cells: 1_000_000,
             query_points_per_series: 11_000,
             query_answer_points: 500_000,
+            alert_rule_timeout: std::time::Duration::from_secs(10),
+            alert_rows: 500_000,
         }
     }
 }
@@ -61,6 +70,11 @@ pub struct ServerUseCases {
     pub secrets: Secrets,
     pub maintenance: Maintenance,
     pub health: Health,
+    pub evaluate_alerts: EvaluateAlerts,
+    pub notify: DeliverNotifications,
+    pub rules: RuleAdmin,
+    pub alerts: AlertAdmin,
+    pub channels: ChannelAdmin,
 }
 
 impl ServerUseCases {
@@ -170,6 +184,46 @@ impl ServerUseCases {
             health: Health {
                 metrics: b.metrics.clone(),
                 pools: b.pools.clone(),
+            },
+            evaluate_alerts: EvaluateAlerts {
+                rules: b.alert_rules.clone(),
+                alerts: b.alerts.clone(),
+                channels: b.channels.clone(),
+                metrics: b.metrics.clone(),
+                collectors: b.collectors.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+                leader: b.leader.clone(),
+                rule_timeout: limits.alert_rule_timeout,
+                max_rows: limits.alert_rows,
+            },
+            notify: DeliverNotifications {
+                channels: b.channels.clone(),
+                notifier: b.notifier.clone(),
+                cipher: b.cipher.clone(),
+                clock: b.clock.clone(),
+                lease: time::Duration::minutes(2),
+                batch: 500,
+            },
+            rules: RuleAdmin {
+                rules: b.alert_rules.clone(),
+                alerts: b.alerts.clone(),
+                metrics: b.metrics.clone(),
+                clock: b.clock.clone(),
+            },
+            alerts: AlertAdmin {
+                alerts: b.alerts.clone(),
+                rules: b.alert_rules.clone(),
+                channels: b.channels.clone(),
+                metrics: b.metrics.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
+            },
+            channels: ChannelAdmin {
+                channels: b.channels.clone(),
+                cipher: b.cipher.clone(),
+                clock: b.clock.clone(),
+                ids: b.ids.clone(),
             },
         }
     }

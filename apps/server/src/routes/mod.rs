@@ -1,5 +1,7 @@
 //! Routes, one file per endpoint action, grouped by resource; [`table`] lists them all.
 
+mod alert_rules;
+pub(crate) mod alerts;
 mod api_tokens;
 mod audit_log;
 mod auth;
@@ -7,9 +9,12 @@ mod collectors;
 mod config;
 mod docs;
 mod health;
+mod maintenance_windows;
 mod metrics;
+mod notification_channels;
 mod registration_tokens;
 mod selfmetrics;
 mod servers;
+mod silences;
 pub mod table;
 mod users;

@@ -12,8 +12,9 @@ use std::sync::LazyLock;
 use crate::error::ApiError;
 
 use super::{
-    api_tokens, audit_log, auth, collectors, config, docs, health, metrics, registration_tokens,
-    selfmetrics, servers, users,
+    alert_rules, alerts, api_tokens, audit_log, auth, collectors, config, docs, health,
+    maintenance_windows, metrics, notification_channels, registration_tokens, selfmetrics, servers,
+    silences, users,
 };
 
 /// One route of the API: the table the router is built from, and that the permission
@@ -88,6 +89,31 @@ routes! {
     GET "/api/v1/servers" Person(P::Read) => servers::list::get;
     GET "/api/v1/servers/{id}" Person(P::Read) => servers::get::get;
     GET "/api/v1/servers/{id}/metrics" Person(P::Read) => servers::metrics::get;
+    GET "/api/v1/alert-rules" Person(P::Read) => alert_rules::list::get;
+    POST "/api/v1/alert-rules" Person(P::EditAlertRules) => alert_rules::create::post;
+    GET "/api/v1/alert-rules/export" Person(P::Read) => alert_rules::export::get;
+    POST "/api/v1/alert-rules/import" Person(P::EditAlertRules) => alert_rules::import::post;
+    GET "/api/v1/alert-rules/{name}" Person(P::Read) => alert_rules::get::get;
+    PUT "/api/v1/alert-rules/{name}" Person(P::EditAlertRules) => alert_rules::change::put;
+    DELETE "/api/v1/alert-rules/{name}" Person(P::EditAlertRules) => alert_rules::delete::delete;
+    POST "/api/v1/alert-rules/{name}/enable" Person(P::EditAlertRules) => alert_rules::enable::enable;
+    POST "/api/v1/alert-rules/{name}/disable" Person(P::EditAlertRules) => alert_rules::enable::disable;
+    GET "/api/v1/alerts" Person(P::Read) => alerts::list::get;
+    GET "/api/v1/alerts/{fingerprint}" Person(P::Read) => alerts::get::get;
+    POST "/api/v1/alerts/{fingerprint}/ack" Person(P::AcknowledgeAlerts) => alerts::ack::post;
+    GET "/api/v1/silences" Person(P::Read) => silences::list::get;
+    POST "/api/v1/silences" Person(P::AcknowledgeAlerts) => silences::create::post;
+    DELETE "/api/v1/silences/{id}" Person(P::AcknowledgeAlerts) => silences::expire::delete;
+    GET "/api/v1/maintenance-windows" Person(P::Read) => maintenance_windows::list;
+    POST "/api/v1/maintenance-windows" Person(P::AcknowledgeAlerts) => maintenance_windows::create;
+    DELETE "/api/v1/maintenance-windows/{id}" Person(P::AcknowledgeAlerts) => maintenance_windows::delete;
+    GET "/api/v1/notification-channels" Person(P::ManageNotificationChannels) => notification_channels::manage::list;
+    POST "/api/v1/notification-channels" Person(P::ManageNotificationChannels) => notification_channels::manage::create;
+    GET "/api/v1/notification-channels/{id}" Person(P::ManageNotificationChannels) => notification_channels::manage::get;
+    PUT "/api/v1/notification-channels/{id}" Person(P::ManageNotificationChannels) => notification_channels::manage::replace;
+    DELETE "/api/v1/notification-channels/{id}" Person(P::ManageNotificationChannels) => notification_channels::manage::delete;
+    POST "/api/v1/notification-channels/{id}/test" Person(P::ManageNotificationChannels) => notification_channels::deliveries::test;
+    GET "/api/v1/notification-channels/{id}/deliveries" Person(P::ManageNotificationChannels) => notification_channels::deliveries::list;
     GET "/metrics" Person(P::Read) => selfmetrics::get;
     GET "/api/v1/openapi.json" Public => docs::openapi;
     GET "/swagger" Public => docs::swagger;

@@ -33,3 +33,64 @@ fn tokens_and_users_made_by_the_cli_work_on_the_running_server() {
         "{listed}"
     );
 }
+
+/// `rules check` and `rules test`, as a CI job of someone's own rules runs them: no server,
+/// no database, exit status 1 with each problem on its line.
+#[test]
+fn rule_files_are_checked_and_tested_from_the_command_line() {
+    let bin = env!("CARGO_BIN_EXE_pganalytics-server");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[
+        "rules",
+        "check",
+        "domain/rules/postgresql.toml",
+        "domain/rules/host.toml",
+        "domain/rules/pganalytics.toml",
+        "docs/examples/rules/team-rules.toml",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&["rules", "test", "docs/examples/rules/team-rules.test.toml"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err.matches(": ok").count(), 2, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[rule]]\nname = \"x\"\nseverity = \"warning\"\nfor = \"soon\"\nsummary = \"s\"\n[rule.condition]\ntype = \"metric\"\nfamily = \"sys_load\"\ncolumn = \"load1\"\nop = \">\"\nthreshold = 1\n").unwrap();
+    let (code, err) = run(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("bad.toml:4:7:") && err.contains("not a duration"),
+        "{err}"
+    );
+
+    // A test whose expectation the rule does not meet fails, saying what it got.
+    let rules =
+        std::fs::read_to_string(format!("{root}/docs/examples/rules/team-rules.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("team-rules.toml"),
+        rules.replace("threshold = 120\n", "threshold = 600\n"),
+    )
+    .unwrap();
+    std::fs::copy(
+        format!("{root}/docs/examples/rules/team-rules.test.toml"),
+        dir.path().join("t.toml"),
+    )
+    .unwrap();
+    let (code, err) = run(&["rules", "test", dir.path().join("t.toml").to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("at 6m: expected app_idle_in_transaction firing"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 //! PostgreSQL database per test (`api_tests!` runs each test on both). The tree mirrors the
 //! route tree.
 
+mod alerts;
 mod cli;
 mod collectors;
 mod config;

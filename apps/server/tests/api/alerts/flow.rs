@@ -1,0 +1,193 @@
+//! An alert's life through the server: pushed metrics raise it, evaluation (run here on a
+//! moved clock) fires it, a real receiver gets one message per transition, a person
+//! acknowledges it, silences and maintenance windows keep it quiet, and it resolves.
+
+use pganalytics_domain::access::Role;
+use pganalytics_ports::env::Clock as _;
+use serde_json::{Value, json};
+use time::Duration;
+use time::format_description::well_known::Rfc3339;
+
+use super::channels::webhook;
+use super::receiver::Receiver;
+use crate::helpers::*;
+
+struct Scene {
+    app: TestApp,
+    rx: Receiver,
+    collector: TestCollector,
+    auth: String,
+}
+
+impl Scene {
+    fn new(on: On) -> Self {
+        let app = TestApp::spawn(on);
+        let rx = Receiver::start();
+        let auth = format!("Bearer {}", app.api_token);
+        let collector = app.register("db-host");
+        let s = Self {
+            app,
+            rx,
+            collector,
+            auth,
+        };
+        let rule = json!({
+            "name": "load_high", "severity": "warning", "for": "1m", "min_firing": "2m",
+            "summary": "{{ server }}: load {{ value }}", "runbook": "look at top",
+            "labels": {"team": "dba"},
+            "condition": {"type": "metric", "family": "sys_load", "column": "load1",
+                          "window": "2m", "op": ">", "threshold": 5}
+        });
+        assert_eq!(
+            s.call("POST", "/api/v1/alert-rules", Some(&rule)).status,
+            201
+        );
+        let r = s.call(
+            "POST",
+            "/api/v1/notification-channels",
+            Some(&webhook("ops", &s.rx.url, "k")),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        s
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.app
+            .call(method, path, Some(("Authorization", &self.auth)), body)
+    }
+
+    /// A minute passes with the host's load at `load`; then alerts are evaluated and
+    /// notifications sent.
+    fn minute(&self, load: f64) {
+        self.app.advance(Duration::minutes(1));
+        let at = self.app.server.clock().now();
+        let batch = json!({
+            "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": self.collector.id,
+            "agent_version": "test", "collected_at": at.format(&Rfc3339).unwrap(),
+            "metrics": [{"family": "sys_load", "instance": "main", "columns": ["load1"], "rows": [[load]]}]
+        });
+        assert_eq!(
+            self.app
+                .push(&self.collector, &bytes(&batch), "identity")
+                .status,
+            200
+        );
+        self.app.server.run(|uc, _| async move {
+            uc.evaluate_alerts.run_once().await.unwrap();
+            uc.notify.run_once().await.unwrap();
+        });
+    }
+
+    fn alerts(&self, query: &str) -> Vec<Value> {
+        let r = self.call("GET", &format!("/api/v1/alerts{query}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body.as_array().unwrap().clone()
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        self.rx
+            .received()
+            .iter()
+            .flat_map(|m| m.body["alerts"].as_array().unwrap().clone())
+            .map(|a| a["kind"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+api_tests! {
+    fn an_alert_fires_once_is_acknowledged_and_resolves_with_one_message_each(on) {
+        let s = Scene::new(on);
+        s.minute(1.0);
+        assert!(s.alerts("").is_empty());
+        s.minute(10.0);
+        assert_eq!(s.alerts("?state=pending").len(), 1, "pending for its `for`");
+        assert!(s.kinds().is_empty());
+        s.minute(10.0);
+        let firing = s.alerts("?state=firing");
+        assert_eq!(firing.len(), 1);
+        assert_eq!(firing[0]["labels"]["team"], "dba");
+        assert_eq!(firing[0]["labels"]["server"], "main");
+        assert_eq!(firing[0]["summary"], "main: load 10");
+        s.minute(12.0);
+        assert_eq!(s.kinds(), ["firing"], "one message, however many cycles");
+
+        let fp = firing[0]["fingerprint"].as_str().unwrap().to_owned();
+        let user = format!("Bearer {}", s.app.server.api_token(Role::User));
+        let viewer = format!("Bearer {}", s.app.server.api_token(Role::Viewer));
+        let ack = json!({"comment": "looking"});
+        let path = format!("/api/v1/alerts/{fp}/ack");
+        assert_eq!(s.app.call("POST", &path, Some(("Authorization", &viewer)), Some(&ack)).status, 403);
+        let r = s.app.call("POST", &path, Some(("Authorization", &user)), Some(&ack));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["ack"]["comment"], "looking");
+        assert_eq!(s.app.call("POST", &path, Some(("Authorization", &user)), Some(&ack)).status, 409);
+        s.minute(12.0);
+        assert_eq!(s.kinds(), ["firing", "acknowledged"]);
+
+        // Healthy again: it resolves once it has fired its `min_firing`.
+        for _ in 0..4 {
+            s.minute(1.0);
+        }
+        assert_eq!(s.alerts("?state=resolved").len(), 1);
+        assert_eq!(s.kinds(), ["firing", "acknowledged", "resolved"]);
+        let detail = s.call("GET", &format!("/api/v1/alerts/{fp}"), None);
+        let history: Vec<&str> = detail.body["history"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
+        assert_eq!(history, ["resolved", "acknowledged", "firing"]);
+        // Every message carries its transition's id: what a receiver deduplicates on.
+        let ids: std::collections::BTreeSet<String> = s.rx.received().iter()
+            .map(|m| m.body["alerts"][0]["transition_id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(s.app.audit_count(Some("alert.acknowledge"), None), 1);
+    }
+
+    fn a_receiver_that_was_down_gets_each_message_once_when_it_is_back(on) {
+        let s = Scene::new(on);
+        s.rx.set_down(true);
+        for load in [10.0, 10.0, 10.0] {
+            s.minute(load);
+        }
+        assert_eq!(s.alerts("?state=firing").len(), 1);
+        let channel = s.call("GET", "/api/v1/notification-channels", None).body[0]["id"].as_str().unwrap().to_owned();
+        let log = s.call("GET", &format!("/api/v1/notification-channels/{channel}/deliveries"), None);
+        assert_eq!(log.body[0]["status"], "pending", "{}", log.body);
+        assert!(log.body[0]["attempts"].as_u64().unwrap() >= 1);
+        assert!(log.body[0]["last_error"].as_str().unwrap().contains("503"));
+        s.rx.set_down(false);
+        // Retries back off (10 s, doubling): within a few minutes it gets through, once.
+        for _ in 0..4 {
+            s.minute(10.0);
+        }
+        assert_eq!(s.kinds(), ["firing"]);
+        let log = s.call("GET", &format!("/api/v1/notification-channels/{channel}/deliveries"), None);
+        assert_eq!(log.body[0]["status"], "delivered", "{}", log.body);
+    }
+
+    fn silences_and_maintenance_windows_record_but_do_not_send(on) {
+        let s = Scene::new(on);
+        let until = (s.app.server.clock().now() + Duration::hours(1)).format(&Rfc3339).unwrap();
+        let r = s.call("POST", "/api/v1/silences", Some(&json!({"matchers": ["rule=load_high", "server=~ma.*"], "ends_at": until, "comment": "load test"})));
+        assert_eq!(r.status, 201, "{}", r.body);
+        let silence = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(s.call("POST", "/api/v1/silences", Some(&json!({"matchers": [], "ends_at": until}))).status, 400);
+        assert_eq!(s.call("POST", "/api/v1/silences", Some(&json!({"matchers": ["x=y"], "ends_at": "2001-01-01T00:00:00Z"}))).status, 400);
+        for _ in 0..3 {
+            s.minute(10.0);
+        }
+        assert_eq!(s.alerts("?state=firing").len(), 1, "the alert fires");
+        assert!(s.kinds().is_empty(), "but nobody is told: {:?}", s.rx.received());
+        let channel = s.call("GET", "/api/v1/notification-channels", None).body[0]["id"].as_str().unwrap().to_owned();
+        let log = s.call("GET", &format!("/api/v1/notification-channels/{channel}/deliveries"), None);
+        assert_eq!(log.body[0]["status"], "suppressed");
+        assert_eq!(s.call("DELETE", &format!("/api/v1/silences/{silence}"), None).status, 200);
+        // A maintenance window on the server does the same for its resolution.
+        let server_id = s.call("GET", "/api/v1/servers", None).body["servers"][0]["id"].clone();
+        let r = s.call("POST", "/api/v1/maintenance-windows", Some(&json!({"server_id": server_id, "ends_at": until})));
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(s.call("POST", "/api/v1/maintenance-windows", Some(&json!({"server_id": 999_999, "ends_at": until}))).status, 404);
+        for _ in 0..4 {
+            s.minute(1.0);
+        }
+        assert_eq!(s.alerts("?state=resolved").len(), 1);
+        assert!(s.kinds().is_empty());
+    }
+}
