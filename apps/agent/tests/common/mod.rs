@@ -52,8 +52,28 @@ impl Server {
             pool_size: 2,
             bcrypt_cost: 4,
             allow_weak_bcrypt: true,
+            // Tests that look at alerts evaluate them themselves.
+            alert_interval_seconds: 86_400,
             ..Settings::default()
         }
+    }
+
+    /// Runs `work` with the running server's use cases (see `TestServer::run`).
+    pub fn run<F, Fut, T>(&self, work: F) -> T
+    where
+        F: FnOnce(
+                std::sync::Arc<pganalytics_ports::usecases::ServerUseCases>,
+                pganalytics_ports::Backend,
+            ) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.running
+            .as_ref()
+            .expect("the server is running")
+            .run(work)
     }
 
     /// Stops the server (connections are dropped, not drained).
