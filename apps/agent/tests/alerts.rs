@@ -170,7 +170,7 @@ fn real_trouble_raises_its_built_in_alert_and_resolves_when_it_ends() {
         let _ = a.batch_execute("ROLLBACK");
         r.is_err()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // Whichever side reaches its second row first waits for the other: a cycle either way.
     let b_failed = b
         .batch_execute("UPDATE pair SET v = 2 WHERE id = 10")
         .is_err();
