@@ -127,13 +127,6 @@ fn post(
     }
 }
 
-#[cfg(any())]
-fn need_secret(secret: Option<&SecretString>, what: &str) -> Result<String, NotifyError> {
-    secret
-        .map(|s| s.expose_secret().to_owned())
-        .ok_or_else(|| NotifyError::Permanent(format!("the channel has no {what}")))
-}
-
 fn need_url(channel: &Channel) -> Result<String, NotifyError> {
     channel
         .settings

@@ -2,11 +2,11 @@
 //! by the state machine, and every notified transition recorded with its deliveries in the
 //! same transaction as the state it belongs to.
 
+use pganalytics_domain::alerts::Rule;
 use pganalytics_domain::alerts::channel::{Channel, ChannelKind, DeliveryStatus};
 use pganalytics_domain::alerts::eval::{self, Data, Need, ServerInfo};
 use pganalytics_domain::alerts::silence::{MaintenanceWindow, Silence};
 use pganalytics_domain::alerts::state::{self, AlertState, Phase, TransitionKind};
-use pganalytics_domain::alerts::{Rule, Span};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -347,7 +347,7 @@ pub(super) fn routed(
             } else {
                 DeliveryStatus::Pending
             },
-            not_before: now + group_wait(c.route.group_wait),
+            not_before: now + c.route.group_wait.duration(),
         })
         .collect()
 }
@@ -359,10 +359,6 @@ pub(super) fn matching_labels(alert: &AlertState) -> BTreeMap<String, String> {
         .entry("rule".to_owned())
         .or_insert_with(|| alert.rule.clone());
     labels
-}
-
-fn group_wait(s: Span) -> time::Duration {
-    s.duration()
 }
 
 fn read_error(e: StoreError, max_rows: usize) -> String {
