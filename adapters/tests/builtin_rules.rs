@@ -8,27 +8,16 @@
 //! step (for predictions) and timestamps given as an age. One step is one minute: the
 //! harness pushes a batch, checks the collector in, moves the clock and evaluates.
 
-use pganalytics_adapters::memory::MemoryStore;
-use pganalytics_adapters::system::{OsRandom, TestClock};
+use pganalytics_adapters::memory::sandbox::RuleSandbox;
+use pganalytics_adapters::system::TestClock;
 use pganalytics_domain::alerts::builtin;
 use pganalytics_domain::alerts::state::{AlertState, Phase};
 use pganalytics_domain::audit::AuditContext;
-use pganalytics_domain::batch::{self, BatchLimits, ValidationContext};
-use pganalytics_domain::collector::CollectorId;
-use pganalytics_domain::credentials::RegistrationSecret;
-use pganalytics_domain::credentials::RegistrationToken;
-use pganalytics_ports::contract::collector;
 use pganalytics_ports::env::Clock;
-use pganalytics_ports::store::{
-    AlertFilter, AlertRuleStore, AlertStore, CollectorStore, MetricStore, RegistrationTokenStore,
-    StoredRule,
-};
-use pganalytics_ports::usecases::alerts::EvaluateAlerts;
+use pganalytics_ports::store::{AlertRuleStore, CollectorStore};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 /// One cell of a crafted row.
 #[derive(Debug, Clone, Copy)]
@@ -938,62 +927,26 @@ fn scenarios() -> Vec<Scenario> {
 
 /// The store, the clock, one registered collector, and the evaluator.
 struct World {
-    store: Arc<MemoryStore>,
-    clock: Arc<TestClock>,
-    collector: CollectorId,
-    eval: EvaluateAlerts,
+    sandbox: RuleSandbox,
     /// Accumulated counters and moving gauges, per (block, row, column).
     acc: std::collections::HashMap<(usize, usize, usize), f64>,
 }
 
+impl std::ops::Deref for World {
+    type Target = RuleSandbox;
+    fn deref(&self) -> &RuleSandbox {
+        &self.sandbox
+    }
+}
+
 impl World {
     async fn new() -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let clock = Arc::new(TestClock::new());
-        let now = clock.now();
-        let secret = RegistrationSecret::from_bytes(&[7; 32]);
-        let ctx = AuditContext::cli(Some("test".into()));
-        store
-            .create_registration_token(
-                &RegistrationToken {
-                    id: Uuid::new_v4(),
-                    hash: secret.hash(),
-                    uses_left: 1,
-                    expires_at: now + Duration::hours(1),
-                    created_at: now,
-                },
-                &ctx.entry("registration_token.create", None, now),
-            )
+        let now = TestClock::new().now();
+        let sandbox = RuleSandbox::new("db-host", now, now + Duration::days(90))
             .await
             .unwrap();
-        let mut c = collector("db-host");
-        c.certificate.not_after = now + Duration::days(90);
-        store
-            .enroll(
-                &secret.hash(),
-                &c,
-                now,
-                &ctx.entry("collector.register", None, now),
-            )
-            .await
-            .unwrap();
-        let eval = EvaluateAlerts {
-            rules: store.clone(),
-            alerts: store.clone(),
-            channels: store.clone(),
-            metrics: store.clone(),
-            collectors: store.clone(),
-            clock: clock.clone(),
-            ids: Arc::new(OsRandom),
-            leader: store.clone(),
-            rule_timeout: std::time::Duration::from_secs(10),
-            max_rows: 500_000,
-        };
         Self {
-            store,
-            clock,
-            collector: c.id,
-            eval,
+            sandbox,
             acc: Default::default(),
         }
     }
@@ -1006,23 +959,7 @@ impl World {
             .find(|r| r.name() == rule)
             .unwrap_or_else(|| panic!("{rule} is not a built-in rule"))
             .spec;
-        let now = self.clock.now();
-        let stored = StoredRule {
-            spec,
-            builtin: true,
-            edited: false,
-            created_at: now,
-            updated_at: now,
-            last_error: None,
-            last_evaluated: None,
-        };
-        self.store
-            .create_rule(
-                &stored,
-                &AuditContext::cli(None).entry("alert_rule.create", None, now),
-            )
-            .await
-            .unwrap();
+        self.add_rule(spec, true).await.unwrap();
     }
 
     fn cell(&mut self, key: (usize, usize, usize), c: C, bad: bool, now: OffsetDateTime) -> Value {
@@ -1074,24 +1011,11 @@ impl World {
                 .collect();
             metrics.push(json!({"family": block.family, "instance": "main", "columns": block.columns, "rows": rows}));
         }
-        if !metrics.is_empty() {
-            let body = json!({
-                "version": 1, "batch_id": Uuid::new_v4(), "collector_id": self.collector.as_uuid(),
-                "agent_version": "test", "collected_at": now.format(&Rfc3339).unwrap(),
-                "metrics": metrics,
-            });
-            let ctx = ValidationContext {
-                collector_id: self.collector,
-                now,
-                limits: BatchLimits::default(),
-            };
-            let validated =
-                batch::validate(batch::parse(body.to_string().as_bytes()).unwrap(), &ctx)
-                    .unwrap_or_else(|e| panic!("{}: {e}", sc.rule));
-            self.store.ingest(&validated, now).await.unwrap();
-        }
+        self.push(metrics, now)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", sc.rule));
         if !(sc.agent_stops && bad) {
-            self.store.check_in(self.collector, now).await.unwrap();
+            self.check_in().await.unwrap();
         }
         let report = self.eval.run_once().await.unwrap();
         assert_eq!(
@@ -1104,14 +1028,7 @@ impl World {
     }
 
     async fn alerts(&self, rule: &str) -> Vec<AlertState> {
-        self.store
-            .list_alerts(&AlertFilter {
-                rule: Some(rule.to_owned()),
-                limit: 100,
-                ..AlertFilter::default()
-            })
-            .await
-            .unwrap()
+        self.sandbox.alerts(rule).await.unwrap()
     }
 }
 

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 mod alerts;
 mod people;
+pub mod sandbox;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -425,6 +426,22 @@ impl MetricStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn read_folds(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        exprs: &[Vec<usize>],
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::fold::FoldedRow>, StoreError> {
+        let rows = self.read_rows(need, usize::MAX).await?;
+        let folds = pganalytics_domain::alerts::fold::fold_rows(&rows, exprs);
+        if folds.len() > max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        Ok(folds)
     }
 
     async fn read_rows(

@@ -5,7 +5,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use pganalytics_domain::alerts::eval::{Row, RowsNeed, SqlRow};
-use pganalytics_domain::catalog::{ColumnKind, FamilySpec};
+use pganalytics_domain::alerts::fold::{Fold, FoldedRow};
+use pganalytics_domain::catalog::{ColumnKind, ColumnSpec, FamilySpec};
 use pganalytics_ports::StoreError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +50,24 @@ pub fn rule_reader_url(url: &str) -> Option<String> {
     Some(u.to_string())
 }
 
+/// The SQL of a need's label filters, bound from `$5` on.
+fn label_filters(need: &RowsNeed) -> String {
+    let mut filters = String::new();
+    for (i, f) in need.filters.iter().enumerate() {
+        let p = i + 5;
+        // Column names come from the catalog, never from the rule text.
+        if f.prefix {
+            filters.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM unnest(${p}::text[]) p WHERE starts_with({}, p))",
+                f.column
+            ));
+        } else {
+            filters.push_str(&format!(" AND {} = ANY(${p}::text[])", f.column));
+        }
+    }
+    filters
+}
+
 impl PgStore {
     pub(super) async fn window_rows(
         &self,
@@ -72,19 +91,7 @@ impl PgStore {
                 _ => format!("{}::float8", c.name),
             })
             .collect();
-        let mut filters = String::new();
-        for (i, f) in need.filters.iter().enumerate() {
-            let p = i + 5;
-            // Column names come from the catalog, never from the rule text.
-            if f.prefix {
-                filters.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM unnest(${p}::text[]) p WHERE starts_with({}, p))",
-                    f.column
-                ));
-            } else {
-                filters.push_str(&format!(" AND {} = ANY(${p}::text[])", f.column));
-            }
-        }
+        let filters = label_filters(need);
         let sql = format!(
             "SELECT server_id, time, {label_array} AS labels, ARRAY[{}]::float8[] AS vals \
              FROM metrics.{} WHERE server_id = ANY($1) AND time >= $2 AND time <= $3{filters} \
@@ -119,6 +126,131 @@ impl PgStore {
                 time: r.time,
                 labels: r.labels,
                 values: r.vals,
+            })
+            .collect())
+    }
+
+    /// [`Self::window_rows`], folded per series and UTC hour by PostgreSQL: one row per
+    /// series and hour leaves the database instead of every reading.
+    pub(super) async fn window_folds(
+        &self,
+        need: &RowsNeed,
+        exprs: &[Vec<usize>],
+        max_rows: usize,
+    ) -> Result<Vec<FoldedRow>, StoreError> {
+        #[derive(QueryableByName)]
+        struct FoldRow {
+            #[diesel(sql_type = BigInt)]
+            server_id: i64,
+            #[diesel(sql_type = Timestamptz)]
+            hour: OffsetDateTime,
+            #[diesel(sql_type = Array<Nullable<Text>>)]
+            labels: Vec<Option<String>>,
+            #[diesel(sql_type = Array<Nullable<BigInt>>)]
+            counts: Vec<Option<i64>>,
+            #[diesel(sql_type = Array<Nullable<Double>>)]
+            sums: Vec<Option<f64>>,
+            #[diesel(sql_type = Array<Nullable<Double>>)]
+            mins: Vec<Option<f64>>,
+            #[diesel(sql_type = Array<Nullable<Double>>)]
+            maxs: Vec<Option<f64>>,
+            #[diesel(sql_type = Array<Nullable<Double>>)]
+            lasts: Vec<Option<f64>>,
+            #[diesel(sql_type = Array<Nullable<Timestamptz>>)]
+            last_times: Vec<Option<OffsetDateTime>>,
+        }
+        if need.servers.is_empty() || exprs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let labels: Vec<&str> = need.family.labels().map(|c| c.name).collect();
+        let value = |c: &ColumnSpec| match c.kind {
+            ColumnKind::Timestamp => format!("extract(epoch FROM {})::float8", c.name),
+            _ => format!("{}::float8", c.name),
+        };
+        // Each expression is a sum of columns: NULL when one of them is, as in `fold_rows`.
+        let mut inner: Vec<String> = Vec::new();
+        for (i, e) in exprs.iter().enumerate() {
+            let sum: Vec<String> = e
+                .iter()
+                .map(|&c| need.columns.get(c).map(|c| value(c)))
+                .collect::<Option<_>>()
+                .ok_or_else(|| StoreError::Invalid("a folded column is not read".into()))?;
+            inner.push(format!("({}) AS e{i}", sum.join(" + ")));
+        }
+        let each =
+            |f: &dyn Fn(usize) -> String| (0..exprs.len()).map(f).collect::<Vec<_>>().join(", ");
+        let label_array = if labels.is_empty() {
+            "ARRAY[]::text[]".to_owned()
+        } else {
+            format!("ARRAY[{}]::text[]", labels.join(", "))
+        };
+        let filters = label_filters(need);
+        let sql = format!(
+            "SELECT server_id, hour, labels, \
+               ARRAY[{counts}]::int8[] AS counts, ARRAY[{sums}]::float8[] AS sums, \
+               ARRAY[{mins}]::float8[] AS mins, ARRAY[{maxs}]::float8[] AS maxs, \
+               ARRAY[{lasts}]::float8[] AS lasts, ARRAY[{times}]::timestamptz[] AS last_times \
+             FROM (SELECT server_id, time, date_trunc('hour', time, 'UTC') AS hour, \
+                     {label_array} AS labels, {inner} \
+                   FROM metrics.{family} \
+                   WHERE server_id = ANY($1) AND time >= $2 AND time <= $3{filters}) r \
+             GROUP BY server_id, hour, labels LIMIT $4",
+            counts = each(&|i| format!("count(e{i})")),
+            sums = each(&|i| format!("sum(e{i})")),
+            mins = each(&|i| format!("min(e{i})")),
+            maxs = each(&|i| format!("max(e{i})")),
+            lasts = each(&|i| format!(
+                "(array_agg(e{i} ORDER BY time DESC) FILTER (WHERE e{i} IS NOT NULL))[1]"
+            )),
+            times = each(&|i| format!("max(time) FILTER (WHERE e{i} IS NOT NULL)")),
+            inner = inner.join(", "),
+            family = need.family.name,
+        );
+        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX - 1) + 1;
+        let mut q = diesel::sql_query(sql)
+            .into_boxed()
+            .bind::<Array<BigInt>, _>(need.servers.clone())
+            .bind::<Timestamptz, _>(need.from)
+            .bind::<Timestamptz, _>(need.to)
+            .bind::<BigInt, _>(limit);
+        for f in &need.filters {
+            q = q.bind::<Array<Text>, _>(f.values.clone());
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<FoldRow> = q
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "metric"))?;
+        if rows.len() > max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let folds = (0..exprs.len())
+                    .map(|i| {
+                        let count = r.counts.get(i).copied().flatten().unwrap_or(0);
+                        if count == 0 {
+                            return None;
+                        }
+                        Some(Fold {
+                            count: u64::try_from(count).unwrap_or(0),
+                            sum: r.sums.get(i).copied().flatten()?,
+                            min: r.mins.get(i).copied().flatten()?,
+                            max: r.maxs.get(i).copied().flatten()?,
+                            last: r.lasts.get(i).copied().flatten()?,
+                            last_time: r.last_times.get(i).copied().flatten()?,
+                        })
+                    })
+                    .collect();
+                FoldedRow {
+                    server_id: r.server_id,
+                    hour: r.hour,
+                    labels: r.labels,
+                    folds,
+                }
             })
             .collect())
     }

@@ -263,6 +263,15 @@ impl MetricStore for PgStore {
         self.window_rows(need, max_rows).await
     }
 
+    async fn read_folds(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        exprs: &[Vec<usize>],
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::fold::FoldedRow>, StoreError> {
+        self.window_folds(need, exprs, max_rows).await
+    }
+
     async fn last_seen(
         &self,
         family: &'static FamilySpec,

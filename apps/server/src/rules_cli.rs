@@ -1,28 +1,15 @@
 //! `pganalytics-server rules check|test`: rule files checked and tested without a server,
 //! in the manner of `promtool check rules` and `promtool test rules`.
 
-use pganalytics_adapters::memory::MemoryStore;
-use pganalytics_adapters::system::{OsRandom, TestClock};
+use pganalytics_adapters::memory::sandbox::RuleSandbox;
 use pganalytics_domain::alerts::state::{AlertState, Phase};
 use pganalytics_domain::alerts::testfile::{self, ExpectedState, RuleTest, TestFile};
 use pganalytics_domain::alerts::{Rule, parse_file};
-use pganalytics_domain::audit::AuditContext;
-use pganalytics_domain::batch::{self, BatchLimits, ValidationContext};
-use pganalytics_domain::collector::{
-    CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
-};
-use pganalytics_domain::credentials::{Fingerprint, RegistrationSecret, RegistrationToken};
 use pganalytics_ports::env::Clock as _;
-use pganalytics_ports::store::{
-    AlertFilter, AlertRuleStore, AlertStore, CollectorStore, MetricStore, RegistrationTokenStore,
-    StoredRule,
-};
-use pganalytics_ports::usecases::alerts::EvaluateAlerts;
+use pganalytics_ports::store::AlertRuleStore;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 /// Checks rule files; every problem goes to stderr as `FILE:LINE:COLUMN: …`.
@@ -108,91 +95,12 @@ pub async fn test(files: &[PathBuf]) -> usize {
     failed
 }
 
-/// A fresh in-memory server with one collector, the rules, and a clock the test moves.
-struct Sandbox {
-    store: Arc<MemoryStore>,
-    clock: Arc<TestClock>,
-    collector: CollectorId,
-    eval: EvaluateAlerts,
-}
-
-async fn sandbox(rules: &[Rule], origin: OffsetDateTime) -> Result<Sandbox, String> {
-    let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(TestClock::new());
-    clock.set(origin);
-    let ctx = AuditContext::cli(Some("rules-test".into()));
-    let secret = RegistrationSecret::from_bytes(&[1; 32]);
-    let fail = |e: &dyn std::fmt::Display| e.to_string();
-    store
-        .create_registration_token(
-            &RegistrationToken {
-                id: uuid::Uuid::new_v4(),
-                hash: secret.hash(),
-                uses_left: 1,
-                expires_at: origin + Duration::days(1),
-                created_at: origin,
-            },
-            &ctx.entry("registration_token.create", None, origin),
-        )
-        .await
-        .map_err(|e| fail(&e))?;
-    let collector = Collector {
-        id: CollectorId::from_uuid(uuid::Uuid::new_v4()),
-        name: CollectorName::parse("rules-test").map_err(|e| fail(&e))?,
-        hostname: Hostname::parse("rules-test").map_err(|e| fail(&e))?,
-        status: CollectorStatus::Active,
-        certificate: CertificateInfo {
-            fingerprint: Fingerprint::of_der(b"rules-test"),
-            serial: "01".into(),
-            not_after: origin + Duration::days(3650),
-            pem: String::new(),
-        },
-        registered_at: origin,
-        last_seen: None,
-        config_version: 1,
-    };
-    store
-        .enroll(
-            &secret.hash(),
-            &collector,
-            origin,
-            &ctx.entry("collector.register", None, origin),
-        )
-        .await
-        .map_err(|e| fail(&e))?;
+async fn sandbox(rules: &[Rule], origin: OffsetDateTime) -> Result<RuleSandbox, String> {
+    let s = RuleSandbox::new("rules-test", origin, origin + Duration::days(3650)).await?;
     for r in rules {
-        let stored = StoredRule {
-            spec: r.spec.clone(),
-            builtin: false,
-            edited: false,
-            created_at: origin,
-            updated_at: origin,
-            last_error: None,
-            last_evaluated: None,
-        };
-        store
-            .create_rule(&stored, &ctx.entry("alert_rule.create", None, origin))
-            .await
-            .map_err(|e| fail(&e))?;
+        s.add_rule(r.spec.clone(), false).await?;
     }
-    let eval = EvaluateAlerts {
-        rules: store.clone(),
-        alerts: store.clone(),
-        channels: store.clone(),
-        metrics: store.clone(),
-        collectors: store.clone(),
-        clock: clock.clone(),
-        ids: Arc::new(OsRandom),
-        leader: store.clone(),
-        rule_timeout: std::time::Duration::from_secs(10),
-        max_rows: 1_000_000,
-    };
-    Ok(Sandbox {
-        store,
-        clock,
-        collector: collector.id,
-        eval,
-    })
+    Ok(s)
 }
 
 /// One test: readings pushed as they come due, rules evaluated every interval, expected
@@ -235,11 +143,7 @@ async fn run_test(file: &TestFile, t: &RuleTest, rules: &[Rule]) -> Result<(), V
             pushed += 1;
         }
         s.clock.set(origin + Duration::seconds(e));
-        let now = s.clock.now();
-        s.store
-            .check_in(s.collector, now)
-            .await
-            .map_err(|e| vec![e.to_string()])?;
+        s.check_in().await.map_err(|e| vec![e])?;
         let report = s.eval.run_once().await.map_err(|e| vec![e.to_string()])?;
         if report.failed_rules > 0 {
             for r in s.store.list_rules().await.unwrap_or_default() {
@@ -253,15 +157,7 @@ async fn run_test(file: &TestFile, t: &RuleTest, rules: &[Rule]) -> Result<(), V
                 continue;
             }
             checked[i] = true;
-            let got = s
-                .store
-                .list_alerts(&AlertFilter {
-                    rule: Some(want.rule.clone()),
-                    limit: 10_000,
-                    ..AlertFilter::default()
-                })
-                .await
-                .map_err(|e| vec![e.to_string()])?;
+            let got = s.alerts(&want.rule).await.map_err(|e| vec![e])?;
             if let Some(p) = compare(want, &got) {
                 problems.push(format!("at {}: {p}", want.at));
             }
@@ -334,7 +230,7 @@ type Columns = BTreeMap<String, Vec<Option<f64>>>;
 
 /// The readings of index `i` of every series, as one batch at `at`.
 async fn push(
-    s: &Sandbox,
+    s: &RuleSandbox,
     series: &[(&testfile::Series, Columns)],
     i: usize,
     at: OffsetDateTime,
@@ -355,25 +251,5 @@ async fn push(
             blocks.push(json!({"family": sr.family, "instance": sr.server, "columns": columns, "rows": [row]}));
         }
     }
-    if blocks.is_empty() {
-        return Ok(());
-    }
-    let body = json!({
-        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": s.collector.as_uuid(),
-        "agent_version": "rules-test", "collected_at": at.format(&Rfc3339).unwrap_or_default(),
-        "metrics": blocks,
-    });
-    let ctx = ValidationContext {
-        collector_id: s.collector,
-        now: at,
-        limits: BatchLimits::default(),
-    };
-    let batch = batch::parse(body.to_string().as_bytes())
-        .and_then(|w| batch::validate(w, &ctx))
-        .map_err(|e| format!("a series does not fit its family: {e}"))?;
-    s.store
-        .ingest(&batch, at)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    s.push(blocks, at).await
 }

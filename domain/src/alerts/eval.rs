@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
+use super::fold::{self, Fold, FoldedRow};
 use super::matcher::all_match;
 use super::rule::{
     AbsenceCondition, AbsenceTarget, Aggregate, Condition, Function, LogCondition, MetricCondition,
@@ -78,9 +79,21 @@ pub struct RowsNeed {
     pub servers: Vec<i64>,
 }
 
+/// Folds of a family's readings per series and hour ([`fold`]): the window's
+/// (`rows.from..=rows.to`), and the baseline's whole hours.
+#[derive(Debug, Clone)]
+pub struct FoldsNeed {
+    pub rows: RowsNeed,
+    /// Sums of columns (indexes into `rows.columns`), each folded.
+    pub exprs: Vec<Vec<usize>>,
+    /// The baseline's hours, `from..to`, both on the hour.
+    pub baseline: Option<(OffsetDateTime, OffsetDateTime)>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Need {
     Rows(RowsNeed),
+    Folds(FoldsNeed),
     /// The latest time of the family per server, looking back to `since`.
     LastSeen {
         family: &'static FamilySpec,
@@ -116,6 +129,10 @@ pub struct SqlRow {
 #[derive(Debug, Clone)]
 pub enum Data {
     Rows(Vec<Row>),
+    Folds {
+        recent: Vec<FoldedRow>,
+        baseline: Vec<FoldedRow>,
+    },
     LastSeen(BTreeMap<i64, OffsetDateTime>),
     Servers,
     Sql(Vec<SqlRow>),
@@ -149,14 +166,29 @@ pub fn servers_in_scope<'a>(rule: &Rule, servers: &'a [ServerInfo]) -> Vec<&'a S
 pub fn need(rule: &Rule, servers: &[&ServerInfo], now: OffsetDateTime) -> Need {
     let ids: Vec<i64> = servers.iter().map(|s| s.id).collect();
     match &rule.condition {
+        Condition::Metric(m) if fold::condition_folds(m) => {
+            let window_start = now - m.window.duration();
+            Need::Folds(FoldsNeed {
+                rows: RowsNeed {
+                    family: m.family,
+                    columns: m.columns.clone(),
+                    filters: metric_filters(m),
+                    from: window_start,
+                    to: now,
+                    servers: ids,
+                },
+                exprs: fold::exprs(m),
+                // A baseline of whole hours, ending at the hour the window starts in.
+                baseline: m.baseline.map(|b| {
+                    let to = fold::hour_of(window_start);
+                    (to - b.duration(), to)
+                }),
+            })
+        }
         Condition::Metric(m) => Need::Rows(RowsNeed {
             family: m.family,
             columns: m.columns.clone(),
-            filters: m
-                .filter
-                .iter()
-                .filter_map(|f| equal_filter(m.family, f))
-                .collect(),
+            filters: metric_filters(m),
             from: now - m.window.duration() - m.baseline.unwrap_or(Span::ZERO).duration(),
             to: now,
             servers: ids,
@@ -183,6 +215,13 @@ pub fn need(rule: &Rule, servers: &[&ServerInfo], now: OffsetDateTime) -> Need {
         },
         Condition::Certificate { .. } => Need::Servers,
     }
+}
+
+fn metric_filters(m: &MetricCondition) -> Vec<LabelFilter> {
+    m.filter
+        .iter()
+        .filter_map(|f| equal_filter(m.family, f))
+        .collect()
 }
 
 /// An `=` matcher pushed down to the store; the others are applied here.
@@ -230,6 +269,9 @@ pub fn evaluate(
     let by_id: BTreeMap<i64, &ServerInfo> = servers.iter().map(|s| (s.id, *s)).collect();
     let raw: Raw = match (&rule.condition, data) {
         (Condition::Metric(m), Data::Rows(rows)) => metric(m, rows, now),
+        (Condition::Metric(m), Data::Folds { recent, baseline }) => {
+            metric_folds(m, recent, baseline, now)
+        }
         (Condition::Log(l), Data::Rows(rows)) => log(l, rows),
         (Condition::Absence(a), Data::LastSeen(last)) => absence_of_family(a, servers, last, now),
         (Condition::Absence(a), Data::Servers) => absence_of_collector(a, servers, now),
@@ -300,27 +342,168 @@ fn label_map(family: &FamilySpec, values: &[Option<String>]) -> BTreeMap<String,
         .collect()
 }
 
+/// Which readings of a series: all of them, the window's, or the baseline's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Segment {
+    All,
+    Recent,
+    Past,
+}
+
+/// Which expression of a rule: its numerator, denominator or guard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expr {
+    Numerator,
+    Denominator,
+    Guard,
+}
+
 fn metric(m: &MetricCondition, rows: &[Row], now: OffsetDateTime) -> Raw {
-    let mut judged: Vec<(i64, BTreeMap<String, String>, f64, f64)> = Vec::new();
-    for ((server_id, labels), rows) in series(rows) {
-        let labels = label_map(m.family, &labels);
-        if !all_match(&m.filter, &labels) {
-            continue;
-        }
-        if let Some(g) = &m.guard {
-            let points = column_points(&rows, &[g.column]);
-            let Some(v) = apply(g.function, &points, false, now, Span::ZERO) else {
-                continue;
+    let window_start = now - m.window.duration();
+    let judged = series(rows)
+        .into_iter()
+        .filter_map(|((server_id, labels), rows)| {
+            let labels = label_map(m.family, &labels);
+            let read = |seg: Segment, expr: Expr, f: Function, at: OffsetDateTime| {
+                let segment: Vec<&Row> = rows
+                    .iter()
+                    .copied()
+                    .filter(|r| match seg {
+                        Segment::All => true,
+                        Segment::Recent => m.baseline.is_none() || r.time >= window_start,
+                        Segment::Past => r.time < window_start,
+                    })
+                    .collect();
+                let columns = match expr {
+                    Expr::Numerator => m.numerator.clone(),
+                    Expr::Denominator => m.denominator.clone(),
+                    Expr::Guard => vec![m.guard.as_ref()?.column],
+                };
+                apply(
+                    f,
+                    &column_points(&segment, &columns),
+                    m.counter,
+                    at,
+                    m.horizon,
+                )
             };
-            if !g.op.holds(v, g.value) {
-                continue;
+            let (num, den) = judge(m, &labels, now, read)?;
+            Some((server_id, labels, num, den))
+        })
+        .collect();
+    combine(m, judged)
+}
+
+/// A metric condition over folded readings: the window's hours, and the baseline's.
+fn metric_folds(
+    m: &MetricCondition,
+    recent: &[FoldedRow],
+    baseline: &[FoldedRow],
+    now: OffsetDateTime,
+) -> Raw {
+    type Merged = [Vec<Option<Fold>>; 2];
+    let width = fold::exprs(m).len();
+    let mut by_series: BTreeMap<(i64, Vec<Option<String>>), Merged> = BTreeMap::new();
+    for (seg, rows) in [(0, recent), (1, baseline)] {
+        for r in rows {
+            let merged = by_series
+                .entry((r.server_id, r.labels.clone()))
+                .or_insert_with(|| [vec![None; width], vec![None; width]]);
+            for (into, f) in merged[seg].iter_mut().zip(&r.folds) {
+                merge(into, f.as_ref());
             }
         }
-        let Some((num, den)) = value_of(m, &rows, now) else {
-            continue;
-        };
-        judged.push((server_id, labels, num, den));
     }
+    let index = |expr: Expr| match expr {
+        Expr::Numerator => Some(0),
+        Expr::Denominator => (!m.denominator.is_empty()).then_some(1),
+        Expr::Guard => m
+            .guard
+            .as_ref()
+            .map(|_| 1 + usize::from(!m.denominator.is_empty())),
+    };
+    let judged = by_series
+        .into_iter()
+        .filter_map(|((server_id, labels), [recent, past])| {
+            let labels = label_map(m.family, &labels);
+            let read = |seg: Segment, expr: Expr, f: Function, at: OffsetDateTime| {
+                let i = index(expr)?;
+                let fold = match seg {
+                    Segment::Recent => recent[i],
+                    Segment::Past => past[i],
+                    Segment::All => {
+                        let mut all = recent[i];
+                        merge(&mut all, past[i].as_ref());
+                        all
+                    }
+                };
+                fold?.value(f, at)
+            };
+            let (num, den) = judge(m, &labels, now, read)?;
+            Some((server_id, labels, num, den))
+        })
+        .collect();
+    combine(m, judged)
+}
+
+fn merge(into: &mut Option<Fold>, other: Option<&Fold>) {
+    match (into.as_mut(), other) {
+        (Some(a), Some(b)) => a.merge(b),
+        (None, Some(b)) => *into = Some(*b),
+        (_, None) => {}
+    }
+}
+
+/// A series' numerator and denominator (1 without one), when its labels match and its
+/// guard holds; with a baseline, the window's value over the baseline's, as the numerator.
+/// `read` answers a function of an expression over a segment of the series.
+fn judge(
+    m: &MetricCondition,
+    labels: &Labels,
+    now: OffsetDateTime,
+    read: impl Fn(Segment, Expr, Function, OffsetDateTime) -> Option<f64>,
+) -> Option<(f64, f64)> {
+    if !all_match(&m.filter, labels) {
+        return None;
+    }
+    if let Some(g) = &m.guard {
+        let v = read(Segment::All, Expr::Guard, g.function, now)?;
+        if !g.op.holds(v, g.value) {
+            return None;
+        }
+    }
+    let window_start = now - m.window.duration();
+    let both = |seg: Segment, at: OffsetDateTime| -> Option<(f64, f64)> {
+        let num = read(seg, Expr::Numerator, m.function, at)?;
+        if m.denominator.is_empty() {
+            return Some((num, 1.0));
+        }
+        Some((num, read(seg, Expr::Denominator, m.function, at)?))
+    };
+    let (num, den) = both(Segment::Recent, now)?;
+    if m.baseline.is_none() {
+        return Some((num, den));
+    }
+    if m.min_denominator.is_some_and(|min| den < min) {
+        return None;
+    }
+    let (bnum, bden) = both(Segment::Past, window_start)?;
+    let current = if m.denominator.is_empty() {
+        num
+    } else {
+        num / den
+    };
+    let before = if m.denominator.is_empty() {
+        bnum
+    } else {
+        bnum / bden
+    };
+    (before.is_finite() && before != 0.0 && current.is_finite()).then(|| (current / before, 1.0))
+}
+
+/// The judged series as alerts: ratios kept where their denominator is big enough, then
+/// aggregated by the rule's labels.
+fn combine(m: &MetricCondition, judged: Vec<(i64, Labels, f64, f64)>) -> Raw {
     let ratio = !m.denominator.is_empty() && m.baseline.is_none();
     let keep = |(num, den): (f64, f64)| -> Option<f64> {
         if !ratio {
@@ -357,55 +540,6 @@ fn metric(m: &MetricCondition, rows: &[Row], now: OffsetDateTime) -> Raw {
             Some((Some(s), l, v))
         })
         .collect()
-}
-
-/// A series' numerator and denominator (1 without one); with a baseline, the window's value
-/// over the baseline's, as the numerator.
-fn value_of(m: &MetricCondition, rows: &[&Row], now: OffsetDateTime) -> Option<(f64, f64)> {
-    let window_start = now - m.window.duration();
-    let (recent, past): (Vec<&Row>, Vec<&Row>) = match m.baseline {
-        Some(_) => rows.iter().partition(|r| r.time >= window_start),
-        None => (rows.to_vec(), Vec::new()),
-    };
-    let both = |rows: &[&Row], at: OffsetDateTime| -> Option<(f64, f64)> {
-        let num = apply(
-            m.function,
-            &column_points(rows, &m.numerator),
-            m.counter,
-            at,
-            m.horizon,
-        )?;
-        if m.denominator.is_empty() {
-            return Some((num, 1.0));
-        }
-        let den = apply(
-            m.function,
-            &column_points(rows, &m.denominator),
-            m.counter,
-            at,
-            m.horizon,
-        )?;
-        Some((num, den))
-    };
-    let (num, den) = both(&recent, now)?;
-    if m.baseline.is_none() {
-        return Some((num, den));
-    }
-    if m.min_denominator.is_some_and(|min| den < min) {
-        return None;
-    }
-    let (bnum, bden) = both(&past, window_start)?;
-    let current = if m.denominator.is_empty() {
-        num
-    } else {
-        num / den
-    };
-    let before = if m.denominator.is_empty() {
-        bnum
-    } else {
-        bnum / bden
-    };
-    (before.is_finite() && before != 0.0 && current.is_finite()).then(|| (current / before, 1.0))
 }
 
 fn aggregate(agg: Aggregate, values: &[f64]) -> Option<f64> {

@@ -4,6 +4,7 @@
 pub mod builtin;
 pub mod channel;
 pub mod eval;
+pub mod fold;
 pub mod matcher;
 pub mod rule;
 pub mod silence;

@@ -598,3 +598,98 @@ pub async fn evaluation_reads_filtered_rows_and_the_latest_time_per_server<S: St
         "a leader keeps leading"
     );
 }
+
+/// Rows of `pg_database` over `minutes` minutes before `at`, one per minute and database,
+/// with gaps: `size_bytes` only every third minute, `stats_reset` only for `db1`.
+fn gappy_batch(
+    collector: pganalytics_domain::collector::CollectorId,
+    at: time::OffsetDateTime,
+    minutes: i64,
+) -> pganalytics_domain::batch::ValidatedBatch {
+    use pganalytics_domain::batch::{self, BatchLimits, ValidationContext};
+    use serde_json::json;
+    use time::format_description::well_known::Rfc3339;
+    let blocks: Vec<_> = (0..minutes)
+        .map(|m| {
+            let t = at - Duration::minutes(minutes - m);
+            let rows: Vec<_> = (0..2)
+                .map(|d| {
+                    let size = (m % 3 == 0).then_some(1000 * m + d);
+                    let reset = (d == 1).then(|| (t - Duration::days(d)).format(&Rfc3339).unwrap());
+                    json!([format!("db{d}"), (m * 7 + d * 3) % 11, size, reset])
+                })
+                .collect();
+            json!({"family": "pg_database", "instance": "main", "collected_at": t.format(&Rfc3339).unwrap(),
+                   "columns": ["datname", "xact_commit", "size_bytes", "stats_reset"], "rows": rows})
+        })
+        .collect();
+    let body = json!({
+        "version": 1, "batch_id": Uuid::new_v4(), "collector_id": collector.as_uuid(), "agent_version": "test",
+        "collected_at": at.format(&Rfc3339).unwrap(), "metrics": blocks,
+    });
+    let ctx = ValidationContext {
+        collector_id: collector,
+        now: at,
+        limits: BatchLimits::default(),
+    };
+    batch::validate(batch::parse(body.to_string().as_bytes()).unwrap(), &ctx).unwrap()
+}
+
+pub async fn folded_readings_agree_with_the_rows_they_fold<S: Stores>(s: S) {
+    use pganalytics_domain::alerts::fold::{FoldedRow, fold_rows};
+    let c = registered(&s).await;
+    let at = now();
+    s.ingest(&gappy_batch(c, at, 150), at).await.unwrap();
+    let server = s.list_servers().await.unwrap()[0].id;
+    let family = catalog::family("pg_database").unwrap();
+    let column = |name| family.column(name).unwrap().1;
+    let need = RowsNeed {
+        family,
+        columns: vec![
+            column("xact_commit"),
+            column("size_bytes"),
+            column("stats_reset"),
+        ],
+        filters: Vec::new(),
+        from: at - Duration::minutes(140),
+        to: at,
+        servers: vec![server],
+    };
+    // A column, a sum of two (only where both have a value), and a timestamp.
+    let exprs = vec![vec![0], vec![0, 1], vec![2]];
+    let key = |r: &FoldedRow| (r.server_id, r.hour, r.labels.clone());
+    let mut want = fold_rows(&s.read_rows(&need, 10_000).await.unwrap(), &exprs);
+    let mut got = s.read_folds(&need, &exprs, 100).await.unwrap();
+    want.sort_by_key(key);
+    got.sort_by_key(key);
+    assert!(
+        want.len() >= 6,
+        "two databases over at least three hours: {want:?}"
+    );
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(key(g), key(w));
+        for (gf, wf) in g.folds.iter().zip(&w.folds) {
+            match (gf, wf) {
+                (None, None) => {}
+                (Some(a), Some(b)) => {
+                    assert_eq!(a.count, b.count, "{g:?} vs {w:?}");
+                    for (x, y) in [
+                        (a.sum, b.sum),
+                        (a.min, b.min),
+                        (a.max, b.max),
+                        (a.last, b.last),
+                    ] {
+                        assert!((x - y).abs() < 1e-6, "{g:?} vs {w:?}");
+                    }
+                    assert!((a.last_time - b.last_time).abs() < Duration::milliseconds(1));
+                }
+                _ => panic!("a fold is missing: {g:?} vs {w:?}"),
+            }
+        }
+    }
+    assert!(matches!(
+        s.read_folds(&need, &exprs, 3).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}

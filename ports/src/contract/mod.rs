@@ -657,7 +657,8 @@ macro_rules! store_contract_tests {
             an_acknowledgement_needs_a_firing_alert_and_happens_once,
             silences_and_maintenance_windows_are_listed_until_they_end,
             channels_have_unique_names_and_keep_their_sealed_secret,
-            evaluation_reads_filtered_rows_and_the_latest_time_per_server
+            evaluation_reads_filtered_rows_and_the_latest_time_per_server,
+            folded_readings_agree_with_the_rows_they_fold
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {$(

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use pganalytics_domain::alerts::eval::{Row, RowsNeed, SqlRow};
+use pganalytics_domain::alerts::fold::FoldedRow;
 use pganalytics_domain::audit::AuditEntry;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
@@ -333,6 +334,22 @@ pub trait MetricStore: Send + Sync {
     /// # Errors
     /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` match.
     async fn read_rows(&self, need: &RowsNeed, max_rows: usize) -> Result<Vec<Row>, StoreError>;
+
+    /// The rows [`read_rows`](Self::read_rows) would answer, folded per series and UTC hour
+    /// over each of `exprs` (sums of columns; a row counts for an expression only when each
+    /// of its columns has a value). Equal to
+    /// [`fold_rows`](pganalytics_domain::alerts::fold::fold_rows) over those rows, in any
+    /// order.
+    ///
+    /// # Errors
+    /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` folds
+    /// would be answered.
+    async fn read_folds(
+        &self,
+        need: &RowsNeed,
+        exprs: &[Vec<usize>],
+        max_rows: usize,
+    ) -> Result<Vec<FoldedRow>, StoreError>;
 
     /// The latest time of `family` per server among `servers`, looking back to `since`
     /// (servers without a row since then are absent from the answer).

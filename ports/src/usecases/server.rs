@@ -196,6 +196,7 @@ impl ServerUseCases {
                 leader: b.leader.clone(),
                 rule_timeout: limits.alert_rule_timeout,
                 max_rows: limits.alert_rows,
+                baselines: Default::default(),
             },
             notify: DeliverNotifications {
                 channels: b.channels.clone(),

@@ -4,7 +4,8 @@
 
 use pganalytics_domain::alerts::Rule;
 use pganalytics_domain::alerts::channel::{Channel, ChannelKind, DeliveryStatus};
-use pganalytics_domain::alerts::eval::{self, Data, Need, ServerInfo};
+use pganalytics_domain::alerts::eval::{self, Data, FoldsNeed, Need, ServerInfo};
+use pganalytics_domain::alerts::fold::{self, FoldedRow};
 use pganalytics_domain::alerts::silence::{MaintenanceWindow, Silence};
 use pganalytics_domain::alerts::state::{self, AlertState, Phase, TransitionKind};
 use std::collections::BTreeMap;
@@ -41,6 +42,42 @@ pub struct EvaluateAlerts {
     pub leader: Arc<dyn LeaderLease>,
     pub rule_timeout: StdDuration,
     pub max_rows: usize,
+    /// Baseline hours already read, per rule.
+    pub baselines: BaselineCache,
+}
+
+/// The folded hours of each rule's baseline, kept between cycles: a baseline hour is in
+/// the past, so it is read from the store once, not once per cycle (a day's baseline of
+/// 500 servers' statements is millions of readings). Rows that arrive late for an hour
+/// already read are seen once the hour is read again: after a restart, or when the rule
+/// or the set of servers changes.
+#[derive(Default)]
+pub struct BaselineCache {
+    rules: std::sync::Mutex<BTreeMap<String, CachedBaseline>>,
+}
+
+struct CachedBaseline {
+    /// What was read: the family, columns, filters, servers and expressions.
+    shape: String,
+    hours: BTreeMap<OffsetDateTime, Vec<FoldedRow>>,
+    /// Every kept hour merged per series, and the hours it covers.
+    merged: Option<((OffsetDateTime, OffsetDateTime), Vec<FoldedRow>)>,
+}
+
+impl std::fmt::Debug for BaselineCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaselineCache")
+            .field("rules", &self.lock().len())
+            .finish()
+    }
+}
+
+impl BaselineCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedBaseline>> {
+        self.rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What every rule of a cycle shares.
@@ -172,6 +209,18 @@ impl EvaluateAlerts {
                     .await
                     .map_err(|e| read_error(e, self.max_rows))?,
             ),
+            Need::Folds(n) => {
+                let recent = self
+                    .metrics
+                    .read_folds(&n.rows, &n.exprs, self.max_rows)
+                    .await
+                    .map_err(|e| read_error(e, self.max_rows))?;
+                let baseline = match n.baseline {
+                    Some(hours) => self.baseline(rule.name(), &n, hours).await?,
+                    None => Vec::new(),
+                };
+                Data::Folds { recent, baseline }
+            }
             Need::LastSeen {
                 family,
                 since,
@@ -359,6 +408,76 @@ pub(super) fn matching_labels(alert: &AlertState) -> BTreeMap<String, String> {
         .entry("rule".to_owned())
         .or_insert_with(|| alert.rule.clone());
     labels
+}
+
+impl EvaluateAlerts {
+    /// The folds of `hours` (`from..to`) for a rule's baseline: the hours not kept yet are
+    /// read one by one (each bounded by `max_rows`; a cycle cut short by the timeout keeps
+    /// what it read), hours before `from` are forgotten.
+    async fn baseline(
+        &self,
+        rule: &str,
+        need: &FoldsNeed,
+        (from, to): (OffsetDateTime, OffsetDateTime),
+    ) -> Result<Vec<FoldedRow>, String> {
+        let shape = format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            need.rows.family.name,
+            need.rows.columns.iter().map(|c| c.name).collect::<Vec<_>>(),
+            need.rows.filters,
+            need.rows.servers,
+            need.exprs
+        );
+        let missing: Vec<OffsetDateTime> = {
+            let mut cache = self.baselines.lock();
+            let entry = cache
+                .entry(rule.to_owned())
+                .or_insert_with(|| CachedBaseline {
+                    shape: shape.clone(),
+                    hours: BTreeMap::new(),
+                    merged: None,
+                });
+            if entry.shape != shape {
+                *entry = CachedBaseline {
+                    shape: shape.clone(),
+                    hours: BTreeMap::new(),
+                    merged: None,
+                };
+            }
+            entry.hours.retain(|h, _| *h >= from);
+            fold::hours(from, to)
+                .into_iter()
+                .filter(|h| !entry.hours.contains_key(h))
+                .collect()
+        };
+        for hour in missing {
+            let mut rows = need.rows.clone();
+            rows.from = hour;
+            rows.to = hour + time::Duration::HOUR - time::Duration::MICROSECOND;
+            let folds = self
+                .metrics
+                .read_folds(&rows, &need.exprs, self.max_rows)
+                .await
+                .map_err(|e| read_error(e, self.max_rows))?;
+            let mut cache = self.baselines.lock();
+            if let Some(entry) = cache.get_mut(rule).filter(|e| e.shape == shape) {
+                entry.hours.insert(hour, folds);
+                entry.merged = None;
+            }
+        }
+        let mut cache = self.baselines.lock();
+        let Some(entry) = cache.get_mut(rule) else {
+            return Ok(Vec::new());
+        };
+        match &entry.merged {
+            Some((range, rows)) if *range == (from, to) => Ok(rows.clone()),
+            _ => {
+                let rows = fold::merge_hours(entry.hours.range(from..to).flat_map(|(_, r)| r));
+                entry.merged = Some(((from, to), rows.clone()));
+                Ok(rows)
+            }
+        }
+    }
 }
 
 fn read_error(e: StoreError, max_rows: usize) -> String {
