@@ -34,6 +34,10 @@ bench-agent tables="10000" log_lines="1000000":
     cargo build --release -p pganalytics-agent
     cargo run --release -p pganalytics-loadgen --bin agent-budget -- --tables {{tables}} --log-lines {{log_lines}}
 
+# Alert evaluation: the built-in rules over N servers' data, database time per cycle (see docs/performance.md).
+bench-alerts servers="500":
+    cargo run --release -p pganalytics-loadgen --bin alert-bench -- --servers {{servers}}
+
 # Abuse benchmark: hostile requests against the release server binary, peak RSS and health latency (see docs/performance.md).
 bench-abuse:
     cargo build --release -p pganalytics-server -p pganalytics-loadgen

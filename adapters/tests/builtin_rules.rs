@@ -942,9 +942,11 @@ impl std::ops::Deref for World {
 impl World {
     async fn new() -> Self {
         let now = TestClock::new().now();
-        let sandbox = RuleSandbox::new("db-host", now, now + Duration::days(90))
+        let mut sandbox = RuleSandbox::new("db-host", now, now + Duration::days(90))
             .await
             .unwrap();
+        // As the server evaluates: each rule once per collection interval of its family.
+        sandbox.eval.paced = true;
         Self {
             sandbox,
             acc: Default::default(),
@@ -1146,4 +1148,51 @@ async fn a_certificate_that_was_not_renewed_raises_its_alert_and_a_renewal_resol
         w.step(&sc, false).await;
     }
     assert_eq!(w.alerts(sc.rule).await[0].phase, Phase::Resolved);
+}
+
+/// Paced as the server paces: a rule over a family collected every 5 minutes evaluates each
+/// server once in each 5 minutes, at a phase of its own, and an alert of a server not
+/// evaluated in a cycle stays as it is (is neither resolved nor re-judged).
+#[tokio::test]
+async fn a_paced_rule_evaluates_each_server_once_per_interval_and_leaves_the_others_be() {
+    let w = World::new().await;
+    w.only("pg_invalid_index").await;
+    let start = w.clock.now();
+    let mut runs = 0;
+    for step in 0..80 {
+        let now = start + Duration::seconds(15 * step);
+        w.clock.set(now);
+        if step % 20 == 0 {
+            let blocks: Vec<Value> = ["a", "b"]
+                .iter()
+                .map(|instance| {
+                    json!({"family": "pg_index", "instance": instance,
+                           "columns": ["datname", "schemaname", "relname", "indexrelname", "is_valid"],
+                           "rows": [["app", "public", "t", "t_idx", 0]]})
+                })
+                .collect();
+            w.push(blocks, now).await.unwrap();
+        }
+        w.check_in().await.unwrap();
+        let report = w.eval.run_once().await.unwrap();
+        assert_eq!(report.rules + report.not_due, 1);
+        runs += report.rules;
+        let alerts = w.alerts("pg_invalid_index").await;
+        assert!(
+            alerts.iter().all(|a| a.phase != Phase::Resolved),
+            "step {step}: an alert resolved while its index stayed invalid: {alerts:#?}"
+        );
+        if step >= 60 {
+            assert_eq!(alerts.len(), 2);
+            assert!(
+                alerts.iter().all(|a| a.phase == Phase::Firing),
+                "{alerts:#?}"
+            );
+        }
+    }
+    // 20 minutes: the first cycle, then each of the two servers once per 5 minutes.
+    assert!(
+        (4..=9).contains(&runs),
+        "the rule ran in {runs} of 80 cycles"
+    );
 }

@@ -447,6 +447,22 @@ impl ChannelStore for MemoryStore {
         Ok(())
     }
 
+    async fn reseal_channel_secret(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.alerting().channels.get_mut(&id) {
+            Some(c) if c.sealed_secret.as_deref() == Some(old) => {
+                c.sealed_secret = Some(new.to_owned());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn delete_channel(&self, id: Uuid, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut s = self.lock();
         if s.alerting().channels.remove(&id).is_none() {

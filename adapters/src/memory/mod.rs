@@ -428,10 +428,33 @@ impl MetricStore for MemoryStore {
         Ok(())
     }
 
+    async fn read_latest(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::Row>, StoreError> {
+        let rows = self.read_rows(need, usize::MAX).await?;
+        let mut latest: std::collections::BTreeMap<i64, OffsetDateTime> = Default::default();
+        for r in &rows {
+            let t = latest.entry(r.server_id).or_insert(r.time);
+            *t = (*t).max(r.time);
+        }
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| latest.get(&r.server_id) == Some(&r.time))
+            .collect();
+        if rows.len() > max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        Ok(rows)
+    }
+
     async fn read_folds(
         &self,
         need: &pganalytics_domain::alerts::eval::RowsNeed,
-        exprs: &[Vec<usize>],
+        exprs: &[pganalytics_domain::alerts::fold::FoldExpr],
         max_rows: usize,
     ) -> Result<Vec<pganalytics_domain::alerts::fold::FoldedRow>, StoreError> {
         let rows = self.read_rows(need, usize::MAX).await?;

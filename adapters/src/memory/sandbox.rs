@@ -103,7 +103,8 @@ impl RuleSandbox {
             leader: store.clone(),
             rule_timeout: std::time::Duration::from_secs(10),
             max_rows: 1_000_000,
-            baselines: Default::default(),
+            memory: Default::default(),
+            paced: false,
         };
         Ok(Self {
             store,

@@ -690,6 +690,25 @@ impl ChannelStore for PgStore {
         })
     }
 
+    async fn reseal_channel_secret(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::sql_query(
+            "UPDATE notification_channels SET sealed_secret = $3 WHERE id = $1 AND sealed_secret = $2",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Text, _>(old)
+        .bind::<Text, _>(new)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "notification channel"))?;
+        Ok(n == 1)
+    }
+
     async fn delete_channel(&self, id: Uuid, audit: &AuditEntry) -> Result<(), StoreError> {
         audited!(self, "notification channel", audit, |conn| {
             let n = diesel::sql_query("DELETE FROM notification_channels WHERE id = $1")

@@ -5,7 +5,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use pganalytics_domain::alerts::eval::{Row, RowsNeed, SqlRow};
-use pganalytics_domain::alerts::fold::{Fold, FoldedRow};
+use pganalytics_domain::alerts::fold::{Fold, FoldExpr, FoldedRow};
 use pganalytics_domain::catalog::{ColumnKind, ColumnSpec, FamilySpec};
 use pganalytics_ports::StoreError;
 use serde_json::Value;
@@ -74,6 +74,25 @@ impl PgStore {
         need: &RowsNeed,
         max_rows: usize,
     ) -> Result<Vec<Row>, StoreError> {
+        self.rows(need, max_rows, false).await
+    }
+
+    /// The rows of each server's latest time in the window: per server, one backward step
+    /// of the (server_id, time) index, then the rows at that time.
+    pub(super) async fn latest_rows(
+        &self,
+        need: &RowsNeed,
+        max_rows: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.rows(need, max_rows, true).await
+    }
+
+    async fn rows(
+        &self,
+        need: &RowsNeed,
+        max_rows: usize,
+        latest: bool,
+    ) -> Result<Vec<Row>, StoreError> {
         if need.servers.is_empty() {
             return Ok(Vec::new());
         }
@@ -92,12 +111,26 @@ impl PgStore {
             })
             .collect();
         let filters = label_filters(need);
+        let family = need.family.name;
+        let from = if latest {
+            // Both steps inside the lateral subquery: per server, index lookups (a join
+            // outside it is planned as a scan of the whole partition).
+            format!(
+                "unnest($1::int8[]) s(id) \
+                 CROSS JOIN LATERAL (SELECT * FROM metrics.{family} m \
+                   WHERE m.server_id = s.id AND m.time = (SELECT max(time) FROM metrics.{family} \
+                     WHERE server_id = s.id AND time >= $2 AND time <= $3)) m \
+                 WHERE true{filters}"
+            )
+        } else {
+            format!(
+                "metrics.{family} WHERE server_id = ANY($1) AND time >= $2 AND time <= $3{filters}"
+            )
+        };
         let sql = format!(
             "SELECT server_id, time, {label_array} AS labels, ARRAY[{}]::float8[] AS vals \
-             FROM metrics.{} WHERE server_id = ANY($1) AND time >= $2 AND time <= $3{filters} \
-             LIMIT $4",
+             FROM {from} LIMIT $4",
             vals.join(", "),
-            need.family.name
         );
         let limit = i64::try_from(max_rows).unwrap_or(i64::MAX - 1) + 1;
         let mut q = diesel::sql_query(sql)
@@ -130,20 +163,18 @@ impl PgStore {
             .collect())
     }
 
-    /// [`Self::window_rows`], folded per series and UTC hour by PostgreSQL: one row per
-    /// series and hour leaves the database instead of every reading.
+    /// [`Self::window_rows`], folded per series by PostgreSQL: one row per series leaves the
+    /// database instead of every reading.
     pub(super) async fn window_folds(
         &self,
         need: &RowsNeed,
-        exprs: &[Vec<usize>],
+        exprs: &[FoldExpr],
         max_rows: usize,
     ) -> Result<Vec<FoldedRow>, StoreError> {
         #[derive(QueryableByName)]
         struct FoldRow {
             #[diesel(sql_type = BigInt)]
             server_id: i64,
-            #[diesel(sql_type = Timestamptz)]
-            hour: OffsetDateTime,
             #[diesel(sql_type = Array<Nullable<Text>>)]
             labels: Vec<Option<String>>,
             #[diesel(sql_type = Array<Nullable<BigInt>>)]
@@ -171,38 +202,51 @@ impl PgStore {
         let mut inner: Vec<String> = Vec::new();
         for (i, e) in exprs.iter().enumerate() {
             let sum: Vec<String> = e
+                .columns
                 .iter()
                 .map(|&c| need.columns.get(c).map(|c| value(c)))
                 .collect::<Option<_>>()
                 .ok_or_else(|| StoreError::Invalid("a folded column is not read".into()))?;
             inner.push(format!("({}) AS e{i}", sum.join(" + ")));
         }
-        let each =
-            |f: &dyn Fn(usize) -> String| (0..exprs.len()).map(f).collect::<Vec<_>>().join(", ");
+        // Only the parts each expression's function reads; the others stay NULL (neutral).
+        let part = |wanted: &dyn Fn(&FoldExpr) -> bool, agg: &dyn Fn(usize) -> String| {
+            let items: Vec<String> = exprs
+                .iter()
+                .enumerate()
+                .map(|(i, e)| if wanted(e) { agg(i) } else { "NULL".into() })
+                .collect();
+            items.join(", ")
+        };
         let label_array = if labels.is_empty() {
             "ARRAY[]::text[]".to_owned()
         } else {
             format!("ARRAY[{}]::text[]", labels.join(", "))
         };
+        // Grouped by the label columns themselves (cheaper to hash than an array).
+        let group: String = labels.iter().map(|l| format!(", {l}")).collect();
         let filters = label_filters(need);
         let sql = format!(
-            "SELECT server_id, hour, labels, \
+            "SELECT server_id, {label_array} AS labels, \
                ARRAY[{counts}]::int8[] AS counts, ARRAY[{sums}]::float8[] AS sums, \
                ARRAY[{mins}]::float8[] AS mins, ARRAY[{maxs}]::float8[] AS maxs, \
                ARRAY[{lasts}]::float8[] AS lasts, ARRAY[{times}]::timestamptz[] AS last_times \
-             FROM (SELECT server_id, time, date_trunc('hour', time, 'UTC') AS hour, \
-                     {label_array} AS labels, {inner} \
+             FROM (SELECT server_id, time{group}, {inner} \
                    FROM metrics.{family} \
                    WHERE server_id = ANY($1) AND time >= $2 AND time <= $3{filters}) r \
-             GROUP BY server_id, hour, labels LIMIT $4",
-            counts = each(&|i| format!("count(e{i})")),
-            sums = each(&|i| format!("sum(e{i})")),
-            mins = each(&|i| format!("min(e{i})")),
-            maxs = each(&|i| format!("max(e{i})")),
-            lasts = each(&|i| format!(
-                "(array_agg(e{i} ORDER BY time DESC) FILTER (WHERE e{i} IS NOT NULL))[1]"
+             GROUP BY server_id{group} LIMIT $4",
+            counts = part(&|_| true, &|i| format!("count(e{i})")),
+            sums = part(&|e| e.parts().0, &|i| format!("sum(e{i})")),
+            mins = part(&|e| e.parts().1, &|i| format!("min(e{i})")),
+            maxs = part(&|e| e.parts().2, &|i| format!("max(e{i})")),
+            // The reading at the latest time, without sorting: arrays compare element by
+            // element, so the greatest [epoch, value] is the latest reading.
+            lasts = part(&|e| e.parts().3, &|i| format!(
+                "(max(ARRAY[extract(epoch FROM time)::float8, e{i}]) FILTER (WHERE e{i} IS NOT NULL))[2]"
             )),
-            times = each(&|i| format!("max(time) FILTER (WHERE e{i} IS NOT NULL)")),
+            times = part(&|e| e.parts().3, &|i| format!(
+                "max(time) FILTER (WHERE e{i} IS NOT NULL)"
+            )),
             inner = inner.join(", "),
             family = need.family.name,
         );
@@ -217,8 +261,15 @@ impl PgStore {
             q = q.bind::<Array<Text>, _>(f.values.clone());
         }
         let mut conn = self.conn().await?;
-        let rows: Vec<FoldRow> = q
-            .load(&mut conn)
+        // One row per series can be hundreds of thousands of groups: room to hash them in
+        // memory (the default 4 MB spills them to disk), for this transaction only.
+        let rows: Vec<FoldRow> = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query("SET LOCAL work_mem = '64MB'")
+                    .execute(conn)
+                    .await?;
+                q.load(conn).await
+            })
             .await
             .map_err(|e| store_error(e, "metric"))?;
         if rows.len() > max_rows {
@@ -235,19 +286,27 @@ impl PgStore {
                         if count == 0 {
                             return None;
                         }
+                        let e = Fold::EMPTY;
+                        let got = |v: &[Option<f64>], neutral: f64| {
+                            v.get(i).copied().flatten().unwrap_or(neutral)
+                        };
                         Some(Fold {
                             count: u64::try_from(count).unwrap_or(0),
-                            sum: r.sums.get(i).copied().flatten()?,
-                            min: r.mins.get(i).copied().flatten()?,
-                            max: r.maxs.get(i).copied().flatten()?,
-                            last: r.lasts.get(i).copied().flatten()?,
-                            last_time: r.last_times.get(i).copied().flatten()?,
+                            sum: got(&r.sums, e.sum),
+                            min: got(&r.mins, e.min),
+                            max: got(&r.maxs, e.max),
+                            last: got(&r.lasts, e.last),
+                            last_time: r
+                                .last_times
+                                .get(i)
+                                .copied()
+                                .flatten()
+                                .unwrap_or(e.last_time),
                         })
                     })
                     .collect();
                 FoldedRow {
                     server_id: r.server_id,
-                    hour: r.hour,
                     labels: r.labels,
                     folds,
                 }

@@ -243,6 +243,7 @@ impl MetricStore for PgStore {
         Ok(MaintenanceReport {
             partitions_created,
             partitions_dropped,
+            ..MaintenanceReport::default()
         })
     }
 
@@ -263,10 +264,18 @@ impl MetricStore for PgStore {
         self.window_rows(need, max_rows).await
     }
 
+    async fn read_latest(
+        &self,
+        need: &pganalytics_domain::alerts::eval::RowsNeed,
+        max_rows: usize,
+    ) -> Result<Vec<pganalytics_domain::alerts::eval::Row>, StoreError> {
+        self.latest_rows(need, max_rows).await
+    }
+
     async fn read_folds(
         &self,
         need: &pganalytics_domain::alerts::eval::RowsNeed,
-        exprs: &[Vec<usize>],
+        exprs: &[pganalytics_domain::alerts::fold::FoldExpr],
         max_rows: usize,
     ) -> Result<Vec<pganalytics_domain::alerts::fold::FoldedRow>, StoreError> {
         self.window_folds(need, exprs, max_rows).await

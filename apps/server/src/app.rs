@@ -138,7 +138,14 @@ fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger
         move || {
             let (state, log) = (evaluating.clone(), alert_log.clone());
             async move {
-                match state.uc.evaluate_alerts.run_if_leader().await {
+                let started = std::time::Instant::now();
+                let result = state.uc.evaluate_alerts.run_if_leader().await;
+                if let Ok(r) = &result {
+                    state
+                        .metrics
+                        .alert_cycle(r.as_ref(), started.elapsed().as_secs_f64());
+                }
+                match result {
                     Ok(Some(r)) if r.failed_rules > 0 || r.transitions > 0 => {
                         info!(log, "alert rules evaluated"; "rules" => r.rules, "failed_rules" => r.failed_rules,
                             "transitions" => r.transitions, "deliveries_queued" => r.deliveries_queued)
@@ -155,7 +162,11 @@ fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger
         move || {
             let (state, log) = (sending.clone(), notify_log.clone());
             async move {
-                match state.uc.notify.run_once().await {
+                let result = state.uc.notify.run_once().await;
+                if let Ok(r) = &result {
+                    state.metrics.notified(r);
+                }
+                match result {
                     Ok(r) if r.messages > 0 => {
                         info!(log, "notifications sent"; "messages" => r.messages, "delivered" => r.delivered,
                         "retried" => r.retried, "failed" => r.failed)
@@ -177,7 +188,8 @@ fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger
         async move {
             match state.uc.maintenance.run().await {
                 Ok(r) => {
-                    info!(log, "partition maintenance done"; "created" => r.partitions_created, "dropped" => r.partitions_dropped)
+                    info!(log, "maintenance done"; "partitions_created" => r.partitions_created,
+                        "partitions_dropped" => r.partitions_dropped, "alerts_pruned" => r.alerts_pruned)
                 }
                 Err(e) => warn!(log, "partition maintenance failed; will retry"; "error" => %e),
             }

@@ -5,7 +5,6 @@ use pganalytics_adapters::memory::sandbox::RuleSandbox;
 use pganalytics_domain::alerts::state::{AlertState, Phase};
 use pganalytics_domain::alerts::testfile::{self, ExpectedState, RuleTest, TestFile};
 use pganalytics_domain::alerts::{Rule, parse_file};
-use pganalytics_ports::env::Clock as _;
 use pganalytics_ports::store::AlertRuleStore;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

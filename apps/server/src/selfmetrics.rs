@@ -1,12 +1,15 @@
 //! The server's own metrics, served as Prometheus text at `GET /metrics`: requests and
 //! their latency per route and status, ingest (batches, rows per family, duplicates,
-//! rejections per reason), rate-limit refusals, the connection pools and the collectors.
+//! rejections per reason), rate-limit refusals, the connection pools, the collectors, alert
+//! evaluation (leadership, cycles, rules, transitions) and notification outcomes.
 //! Labels are bounded: route patterns (never paths), family names, error codes.
 
 use pganalytics_ports::store::PoolUsage;
+use pganalytics_ports::usecases::alerts::{EvaluationReport, NotifyReport};
 use pganalytics_ports::usecases::{CollectorCounts, IngestReport, IngestStatus};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -19,6 +22,12 @@ pub struct Metrics {
     rate_limited: IntCounterVec,
     pool: IntGaugeVec,
     collectors: IntGaugeVec,
+    alert_leader: IntGaugeVec,
+    alert_cycles: IntCounterVec,
+    alert_rules: IntGaugeVec,
+    alert_transitions: IntCounterVec,
+    alert_seconds: GaugeVec,
+    notifications: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +108,48 @@ impl Default for Metrics {
                 "Registered collectors: active, revoked, and active ones seen in the last 5 minutes (reporting).",
                 &["state"],
             ),
+            alert_leader: gauge(
+                &r,
+                "pganalytics_alert_leader",
+                "1 while this server evaluates the alert rules (of servers sharing a database, one does).",
+                &[],
+            ),
+            alert_cycles: counter(
+                &r,
+                "pganalytics_alert_evaluations_total",
+                "Alert evaluation cycles this server ran.",
+                &[],
+            ),
+            alert_rules: gauge(
+                &r,
+                "pganalytics_alert_rules",
+                "Rules of the last cycle: evaluated, failed (see the rule's last_error), not_due (their family is not collected again yet).",
+                &["state"],
+            ),
+            alert_transitions: counter(
+                &r,
+                "pganalytics_alert_transitions_total",
+                "Alert transitions (firing, escalated, resolved, …) recorded.",
+                &[],
+            ),
+            alert_seconds: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "pganalytics_alert_evaluation_seconds",
+                        "Wall time of the last alert evaluation cycle.",
+                    ),
+                    &[],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
+            notifications: counter(
+                &r,
+                "pganalytics_notifications_total",
+                "Notification attempts, by outcome: delivered, retried (the receiver failed; tried again later), failed (given up).",
+                &["outcome"],
+            ),
             registry: r,
         }
     }
@@ -144,6 +195,43 @@ impl Metrics {
             ("reporting", counts.reporting),
         ] {
             self.collectors.with_label_values(&[state]).set(n(count));
+        }
+    }
+
+    /// An alert evaluation turn: the cycle's report when this server led it, and its time.
+    pub fn alert_cycle(&self, report: Option<&EvaluationReport>, seconds: f64) {
+        let Some(r) = report else {
+            self.alert_leader.with_label_values::<&str>(&[]).set(0);
+            return;
+        };
+        self.alert_leader.with_label_values::<&str>(&[]).set(1);
+        self.alert_cycles.with_label_values::<&str>(&[]).inc();
+        for (state, n) in [
+            ("evaluated", r.rules),
+            ("failed", r.failed_rules),
+            ("not_due", r.not_due),
+        ] {
+            self.alert_rules
+                .with_label_values(&[state])
+                .set(i64::from(n));
+        }
+        self.alert_transitions
+            .with_label_values::<&str>(&[])
+            .inc_by(u64::from(r.transitions));
+        self.alert_seconds
+            .with_label_values::<&str>(&[])
+            .set(seconds);
+    }
+
+    pub fn notified(&self, r: &NotifyReport) {
+        for (outcome, n) in [
+            ("delivered", r.delivered),
+            ("retried", r.retried),
+            ("failed", r.failed),
+        ] {
+            self.notifications
+                .with_label_values(&[outcome])
+                .inc_by(u64::from(n));
         }
     }
 

@@ -84,8 +84,8 @@ pub struct RowsNeed {
 #[derive(Debug, Clone)]
 pub struct FoldsNeed {
     pub rows: RowsNeed,
-    /// Sums of columns (indexes into `rows.columns`), each folded.
-    pub exprs: Vec<Vec<usize>>,
+    /// What is folded.
+    pub exprs: Vec<fold::FoldExpr>,
     /// The baseline's hours, `from..to`, both on the hour.
     pub baseline: Option<(OffsetDateTime, OffsetDateTime)>,
 }
@@ -93,6 +93,9 @@ pub struct FoldsNeed {
 #[derive(Debug, Clone)]
 pub enum Need {
     Rows(RowsNeed),
+    /// The rows of each server's latest reading time in the window (all a rule of latest
+    /// values needs: the agent sends a family's series together).
+    Latest(RowsNeed),
     Folds(FoldsNeed),
     /// The latest time of the family per server, looking back to `since`.
     LastSeen {
@@ -162,10 +165,55 @@ pub fn servers_in_scope<'a>(rule: &Rule, servers: &'a [ServerInfo]) -> Vec<&'a S
         .collect()
 }
 
+/// How often `rule` is worth evaluating: as often as what it reads can change, the
+/// collection interval of its family (the shortest among `servers`); `None` (every cycle)
+/// for the rest: log events, absences, certificates and SQL.
+pub fn cadence(rule: &Rule, servers: &[&ServerInfo]) -> Option<Span> {
+    let Condition::Metric(m) = &rule.condition else {
+        return None;
+    };
+    let group = m.family.group?;
+    let shortest = servers.iter().map(|s| group.interval(&s.intervals)).min()?;
+    Some(Span::seconds(i64::try_from(shortest.as_secs()).ok()?))
+}
+
+/// Whether a rule last evaluated at `last` is due at `now`: once in each period of
+/// `cadence`, at a phase of its own, so that the rules of slow families spread over the
+/// cycles instead of all running in the same one.
+pub fn due(
+    name: &str,
+    cadence: Option<Span>,
+    last: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> bool {
+    let (Some(cadence), Some(last)) = (cadence, last) else {
+        return true;
+    };
+    let period = cadence.as_seconds();
+    if period <= 1 {
+        return true;
+    }
+    // FNV-1a: a phase that stays the same across restarts and versions.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let phase = i64::try_from(hash % period.unsigned_abs()).unwrap_or(0);
+    let slot = |t: OffsetDateTime| (t.unix_timestamp() + phase).div_euclid(period);
+    slot(now) != slot(last)
+}
+
 /// What the store must read to evaluate `rule` at `now` on `servers`.
 pub fn need(rule: &Rule, servers: &[&ServerInfo], now: OffsetDateTime) -> Need {
     let ids: Vec<i64> = servers.iter().map(|s| s.id).collect();
     match &rule.condition {
+        Condition::Metric(m) if latest_only(m) => Need::Latest(RowsNeed {
+            family: m.family,
+            columns: m.columns.clone(),
+            filters: metric_filters(m),
+            from: now - m.window.duration(),
+            to: now,
+            servers: ids,
+        }),
         Condition::Metric(m) if fold::condition_folds(m) => {
             let window_start = now - m.window.duration();
             Need::Folds(FoldsNeed {
@@ -215,6 +263,14 @@ pub fn need(rule: &Rule, servers: &[&ServerInfo], now: OffsetDateTime) -> Need {
         },
         Condition::Certificate { .. } => Need::Servers,
     }
+}
+
+/// Whether a condition reads only latest values (of its expressions and its guard).
+fn latest_only(m: &MetricCondition) -> bool {
+    let latest = |f: Function| matches!(f, Function::Last | Function::Age);
+    latest(m.function)
+        && m.baseline.is_none()
+        && m.guard.as_ref().is_none_or(|g| latest(g.function))
 }
 
 fn metric_filters(m: &MetricCondition) -> Vec<LabelFilter> {

@@ -1,8 +1,7 @@
-//! Readings folded per series and hour, so a rule whose function is last / avg / min / max /
-//! sum / age reads one row per series and hour instead of every reading: the store folds
-//! (in SQL, or with [`fold_rows`]), evaluation merges the hours. Folds merge exactly, so an
-//! hour folded once can be kept and merged again (the baselines of a day or a week are
-//! read once per hour, not once per cycle).
+//! Readings folded per series, so a rule whose function is last / avg / min / max / sum /
+//! age reads one row per series instead of every reading: the store folds (in SQL, or with
+//! [`fold_rows`]). Folds merge exactly, so an hour folded once can be kept and merged with
+//! the next (a baseline of a day or a week is read one hour at a time, each hour once).
 
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
@@ -10,7 +9,9 @@ use time::{Duration, OffsetDateTime};
 use super::eval::Row;
 use super::rule::{Function, MetricCondition};
 
-/// The readings of one expression of one series, folded.
+/// The readings of one expression of one series, folded. A store may fold only what the
+/// expression's function needs (see [`FoldExpr`]); the parts it leaves out hold their
+/// neutral value ([`Fold::EMPTY`]), so folds of one expression still merge.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fold {
     pub count: u64,
@@ -23,6 +24,16 @@ pub struct Fold {
 }
 
 impl Fold {
+    /// No reading: what every part starts from.
+    pub const EMPTY: Fold = Fold {
+        count: 0,
+        sum: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        last: f64::NAN,
+        last_time: OffsetDateTime::UNIX_EPOCH,
+    };
+
     pub fn of(time: OffsetDateTime, value: f64) -> Self {
         Self {
             count: 1,
@@ -64,26 +75,54 @@ pub fn foldable(f: Function) -> bool {
     !matches!(f, Function::Rate | Function::Delta | Function::Predict)
 }
 
-/// One series (server + every label) in one hour: a fold per expression, `None` where the
-/// expression had no reading.
+/// One series (server + every label): a fold per expression, `None` where the expression
+/// had no reading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldedRow {
     pub server_id: i64,
-    pub hour: OffsetDateTime,
     pub labels: Vec<Option<String>>,
     pub folds: Vec<Option<Fold>>,
 }
 
-/// The expressions a metric condition's folds are taken of, each a sum of columns (indexes
-/// into its `columns`; a reading counts only where every column has a value): the
-/// numerator, then the denominator and the guard's column when the rule has them.
-pub fn exprs(m: &MetricCondition) -> Vec<Vec<usize>> {
-    let mut out = vec![m.numerator.clone()];
+/// What is folded: a sum of columns (indexes into the need's `columns`; a reading counts
+/// only where every column has a value), for `function`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldExpr {
+    pub columns: Vec<usize>,
+    pub function: Function,
+}
+
+impl FoldExpr {
+    /// Which parts of a fold `function` reads: (sum, min, max, last).
+    pub fn parts(&self) -> (bool, bool, bool, bool) {
+        let f = self.function;
+        (
+            matches!(f, Function::Sum | Function::Avg),
+            f == Function::Min,
+            f == Function::Max,
+            matches!(f, Function::Last | Function::Age),
+        )
+    }
+}
+
+/// The expressions a metric condition's folds are taken of: the numerator, then the
+/// denominator and the guard's column when the rule has them.
+pub fn exprs(m: &MetricCondition) -> Vec<FoldExpr> {
+    let mut out = vec![FoldExpr {
+        columns: m.numerator.clone(),
+        function: m.function,
+    }];
     if !m.denominator.is_empty() {
-        out.push(m.denominator.clone());
+        out.push(FoldExpr {
+            columns: m.denominator.clone(),
+            function: m.function,
+        });
     }
     if let Some(g) = &m.guard {
-        out.push(vec![g.column]);
+        out.push(FoldExpr {
+            columns: vec![g.column],
+            function: g.function,
+        });
     }
     out
 }
@@ -112,17 +151,20 @@ pub fn hours(from: OffsetDateTime, to: OffsetDateTime) -> Vec<OffsetDateTime> {
     out
 }
 
-/// Folds rows (as [`super::eval::RowsNeed`] reads them) per series and hour: what a store
-/// without SQL does, and what a store's SQL must agree with.
-pub fn fold_rows(rows: &[Row], exprs: &[Vec<usize>]) -> Vec<FoldedRow> {
-    let mut out: BTreeMap<(i64, OffsetDateTime, Vec<Option<String>>), Vec<Option<Fold>>> =
-        BTreeMap::new();
+/// A series: its server and every label.
+type SeriesKey = (i64, Vec<Option<String>>);
+
+/// Folds rows (as [`super::eval::RowsNeed`] reads them) per series, every part: what a
+/// store without SQL does, and what a store's SQL must agree with.
+pub fn fold_rows(rows: &[Row], exprs: &[FoldExpr]) -> Vec<FoldedRow> {
+    let mut out: BTreeMap<SeriesKey, Vec<Option<Fold>>> = BTreeMap::new();
     for r in rows {
         let folds = out
-            .entry((r.server_id, hour_of(r.time), r.labels.clone()))
+            .entry((r.server_id, r.labels.clone()))
             .or_insert_with(|| vec![None; exprs.len()]);
-        for (fold, columns) in folds.iter_mut().zip(exprs) {
-            let value: Option<f64> = columns
+        for (fold, e) in folds.iter_mut().zip(exprs) {
+            let value: Option<f64> = e
+                .columns
                 .iter()
                 .map(|&c| r.values.get(c).copied().flatten())
                 .sum();
@@ -134,23 +176,20 @@ pub fn fold_rows(rows: &[Row], exprs: &[Vec<usize>]) -> Vec<FoldedRow> {
         }
     }
     out.into_iter()
-        .map(|((server_id, hour, labels), folds)| FoldedRow {
+        .map(|((server_id, labels), folds)| FoldedRow {
             server_id,
-            hour,
             labels,
             folds,
         })
         .collect()
 }
 
-/// The folds of each series merged over every hour given: one row per series, dated at its
-/// first hour.
-pub fn merge_hours<'a>(rows: impl IntoIterator<Item = &'a FoldedRow>) -> Vec<FoldedRow> {
-    let mut out: BTreeMap<(i64, Vec<Option<String>>), FoldedRow> = BTreeMap::new();
+/// The folds of each series merged (over the hours given): one row per series.
+pub fn merge_series<'a>(rows: impl IntoIterator<Item = &'a FoldedRow>) -> Vec<FoldedRow> {
+    let mut out: BTreeMap<SeriesKey, FoldedRow> = BTreeMap::new();
     for r in rows {
         match out.get_mut(&(r.server_id, r.labels.clone())) {
             Some(into) => {
-                into.hour = into.hour.min(r.hour);
                 for (a, b) in into.folds.iter_mut().zip(&r.folds) {
                     match (a.as_mut(), b) {
                         (Some(a), Some(b)) => a.merge(b),
@@ -190,25 +229,31 @@ mod tests {
             row(t + Duration::minutes(2), "a", &[Some(2.0), Some(5.0)]),
             row(t, "b", &[None, Some(7.0)]),
         ];
-        let folded = fold_rows(&rows, &[vec![0], vec![0, 1]]);
-        // a: hour 10 (one reading) and hour 11 (two); b: hour 10.
-        assert_eq!(folded.len(), 3);
-        let mut a = folded[0].folds[0].unwrap();
-        a.merge(&folded[2].folds[0].unwrap());
+        let e = |columns: Vec<usize>| FoldExpr {
+            columns,
+            function: Function::Avg,
+        };
+        let exprs = [e(vec![0]), e(vec![0, 1])];
+        let (first, second) = rows.split_at(1);
+        let folded = fold_rows(&rows, &exprs);
+        assert_eq!(folded.len(), 2);
+        let a = folded[0].folds[0].unwrap();
         assert_eq!(
             (a.count, a.sum, a.min, a.max, a.last),
             (3, 6.0, 1.0, 3.0, 2.0)
         );
         assert_eq!(a.value(Function::Avg, t), Some(2.0));
         // The sum of two columns counts only readings where both have a value.
-        let both = folded[2].folds[1].unwrap();
-        assert_eq!((both.count, both.sum), (1, 7.0));
+        let both = folded[0].folds[1].unwrap();
+        assert_eq!((both.count, both.sum), (2, 18.0));
         assert_eq!(folded[1].folds, vec![None, None]);
         assert_eq!(a.value(Function::Rate, t), None);
-        let merged = merge_hours(&folded);
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].folds[0], Some(a));
-        assert_eq!(merged[0].hour, datetime!(2026-11-30 10:00 UTC));
+        // Folded in parts and merged: the same.
+        let parts = [fold_rows(first, &exprs), fold_rows(second, &exprs)].concat();
+        assert_eq!(merge_series(&parts), folded);
+        let mut empty = Fold::EMPTY;
+        empty.merge(&a);
+        assert_eq!(empty, a, "the empty fold is neutral");
     }
 
     #[test]

@@ -543,3 +543,56 @@ threshold = 1
     );
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn a_rule_runs_once_per_collection_interval_of_its_family_at_a_phase_of_its_own() {
+    use super::eval::{cadence, due};
+    let rules = builtin::rules().unwrap();
+    let by_name = |n: &str| rules.iter().find(|r| r.name() == n).unwrap();
+    let server = |statements: u32| ServerInfo {
+        id: 1,
+        name: "main".into(),
+        collector: "db1".into(),
+        intervals: crate::config::Intervals {
+            statements,
+            ..Default::default()
+        },
+        collector_last_seen: None,
+        certificate_not_after: None,
+    };
+    let (slow, fast) = (server(300), server(60));
+    let regressed = by_name("pg_statement_regressed");
+    assert_eq!(cadence(regressed, &[&slow]), Some(Span::seconds(300)));
+    assert_eq!(
+        cadence(regressed, &[&slow, &fast]),
+        Some(Span::seconds(60)),
+        "the fastest server sets the pace"
+    );
+    assert_eq!(cadence(by_name("pg_log_deadlock"), &[&slow]), None);
+    assert_eq!(cadence(by_name("agent_silent"), &[&slow]), None);
+
+    // Evaluated every 15 s, a 300 s rule runs once in each 300 s, and rules spread.
+    let start = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+    let five = Some(Span::seconds(300));
+    let mut firsts = std::collections::BTreeSet::new();
+    for name in ["a", "b", "c", "d", "e", "f"] {
+        let mut last = None;
+        let mut runs = Vec::new();
+        for i in 0..80 {
+            let now = start + Duration::seconds(15 * i);
+            if due(name, five, last, now) {
+                runs.push(i);
+                last = Some(now);
+            }
+        }
+        assert_eq!(runs[0], 0, "a rule never run is due");
+        let gaps: Vec<i64> = runs.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| *g == 20), "{name}: {runs:?}");
+        firsts.insert(runs[1]);
+    }
+    assert!(firsts.len() > 1, "every rule in the same cycle: {firsts:?}");
+    assert!(
+        due("a", None, Some(start), start),
+        "no cadence: every cycle"
+    );
+}

@@ -285,6 +285,15 @@ pub trait ChannelStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// Replaces a channel's sealed secret (key rotation), only while it still is `old`: a
+    /// rotation that raced an edit leaves the edit. Whether it was replaced.
+    async fn reseal_channel_secret(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes the channel and its undelivered deliveries.
     ///
     /// # Errors

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use pganalytics_domain::alerts::eval::{Row, RowsNeed, SqlRow};
-use pganalytics_domain::alerts::fold::FoldedRow;
+use pganalytics_domain::alerts::fold::{FoldExpr, FoldedRow};
 use pganalytics_domain::audit::AuditEntry;
 use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{ColumnSpec, FamilySpec};
@@ -286,6 +286,8 @@ pub trait ConnectionPools: Send + Sync {
 pub struct MaintenanceReport {
     pub partitions_created: u32,
     pub partitions_dropped: u32,
+    /// Alerts resolved longer ago than they are kept, forgotten with their history.
+    pub alerts_pruned: u64,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -335,11 +337,19 @@ pub trait MetricStore: Send + Sync {
     /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` match.
     async fn read_rows(&self, need: &RowsNeed, max_rows: usize) -> Result<Vec<Row>, StoreError>;
 
-    /// The rows [`read_rows`](Self::read_rows) would answer, folded per series and UTC hour
-    /// over each of `exprs` (sums of columns; a row counts for an expression only when each
+    /// Of the rows [`read_rows`](Self::read_rows) would answer, those at each server's latest
+    /// time among them.
+    ///
+    /// # Errors
+    /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` match.
+    async fn read_latest(&self, need: &RowsNeed, max_rows: usize) -> Result<Vec<Row>, StoreError>;
+
+    /// The rows [`read_rows`](Self::read_rows) would answer, folded per series over each of
+    /// `exprs` (sums of columns; a row counts for an expression only when each
     /// of its columns has a value). Equal to
     /// [`fold_rows`](pganalytics_domain::alerts::fold::fold_rows) over those rows, in any
-    /// order.
+    /// order, in the count and the parts each expression's function reads (the others may
+    /// be left at their neutral value).
     ///
     /// # Errors
     /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` folds
@@ -347,7 +357,7 @@ pub trait MetricStore: Send + Sync {
     async fn read_folds(
         &self,
         need: &RowsNeed,
-        exprs: &[Vec<usize>],
+        exprs: &[FoldExpr],
         max_rows: usize,
     ) -> Result<Vec<FoldedRow>, StoreError>;
 

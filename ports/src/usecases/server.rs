@@ -174,11 +174,13 @@ impl ServerUseCases {
             },
             secrets: Secrets {
                 store: b.secrets.clone(),
+                channels: b.channels.clone(),
                 cipher: b.cipher.clone(),
                 clock: b.clock.clone(),
             },
             maintenance: Maintenance {
                 metrics: b.metrics.clone(),
+                alerts: b.alerts.clone(),
                 clock: b.clock.clone(),
             },
             health: Health {
@@ -196,7 +198,8 @@ impl ServerUseCases {
                 leader: b.leader.clone(),
                 rule_timeout: limits.alert_rule_timeout,
                 max_rows: limits.alert_rows,
-                baselines: Default::default(),
+                memory: Default::default(),
+                paced: true,
             },
             notify: DeliverNotifications {
                 channels: b.channels.clone(),

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::crypto::{CipherError, PasswordError, PasswordHasher, SecretCipher};
 use crate::env::{Clock, IdSource};
-use crate::store::{AuditStore, LAST_ADMIN, SecretStore, UserStore};
+use crate::store::{AuditStore, ChannelStore, LAST_ADMIN, SecretStore, UserStore};
+use crate::usecases::alerts::CHANNEL_SECRET;
 use crate::usecases::auth::opaque_debug;
 
 #[derive(Debug, thiserror::Error)]
@@ -265,9 +266,11 @@ pub struct RotationReport {
 }
 
 /// Secrets the server keeps (webhook signing keys, database credentials), encrypted at
-/// rest; the secret's name is its purpose, bound into the ciphertext.
+/// rest; the secret's name is its purpose, bound into the ciphertext. Notification
+/// channels keep theirs on the channel, and are rotated with the rest.
 pub struct Secrets {
     pub store: Arc<dyn SecretStore>,
+    pub channels: Arc<dyn ChannelStore>,
     pub cipher: Arc<dyn SecretCipher>,
     pub clock: Arc<dyn Clock>,
 }
@@ -307,6 +310,20 @@ impl Secrets {
                 Some(new) => {
                     // Lost a race with an update: that update is already under the new key.
                     self.store.reseal_secret(&name, &sealed, &new).await?;
+                    report.resealed += 1;
+                }
+                None => report.already_current += 1,
+            }
+        }
+        for c in self.channels.list_channels().await? {
+            let Some(sealed) = c.sealed_secret else {
+                continue;
+            };
+            match self.cipher.reseal(&sealed, CHANNEL_SECRET)? {
+                Some(new) => {
+                    self.channels
+                        .reseal_channel_secret(c.channel.id, &sealed, &new)
+                        .await?;
                     report.resealed += 1;
                 }
                 None => report.already_current += 1,

@@ -105,6 +105,11 @@ impl TestApp {
         Self::start(On::Postgres, Some(db_url), db, |_| {})
     }
 
+    /// [`spawn_on`](Self::spawn_on) with settings changed by `change`.
+    pub fn spawn_on_with(db_url: String, change: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(On::Postgres, Some(db_url), None, change)
+    }
+
     fn start(
         on: On,
         db_url: Option<String>,

@@ -23,7 +23,10 @@ use crate::store::{
 /// What one cycle did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvaluationReport {
+    /// Rules evaluated.
     pub rules: u32,
+    /// Rules left for a later cycle: their family is not collected again yet.
+    pub not_due: u32,
     pub failed_rules: u32,
     pub transitions: u32,
     pub deliveries_queued: u32,
@@ -42,8 +45,12 @@ pub struct EvaluateAlerts {
     pub leader: Arc<dyn LeaderLease>,
     pub rule_timeout: StdDuration,
     pub max_rows: usize,
-    /// Baseline hours already read, per rule.
-    pub baselines: BaselineCache,
+    /// What the evaluator keeps between cycles: baseline hours, and when each rule last
+    /// evaluated each server.
+    pub memory: EvaluatorMemory,
+    /// Each rule at most once per collection interval of its family ([`eval::due`]); off,
+    /// every rule every cycle (`rules test`, as promtool evaluates).
+    pub paced: bool,
 }
 
 /// The folded hours of each rule's baseline, kept between cycles: a baseline hour is in
@@ -52,8 +59,9 @@ pub struct EvaluateAlerts {
 /// already read are seen once the hour is read again: after a restart, or when the rule
 /// or the set of servers changes.
 #[derive(Default)]
-pub struct BaselineCache {
+pub struct EvaluatorMemory {
     rules: std::sync::Mutex<BTreeMap<String, CachedBaseline>>,
+    runs: std::sync::Mutex<BTreeMap<(String, i64), OffsetDateTime>>,
 }
 
 struct CachedBaseline {
@@ -64,17 +72,23 @@ struct CachedBaseline {
     merged: Option<((OffsetDateTime, OffsetDateTime), Vec<FoldedRow>)>,
 }
 
-impl std::fmt::Debug for BaselineCache {
+impl std::fmt::Debug for EvaluatorMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BaselineCache")
-            .field("rules", &self.lock().len())
-            .finish()
+        f.debug_struct("EvaluatorMemory")
+            .field("baselines", &self.lock().len())
+            .finish_non_exhaustive()
     }
 }
 
-impl BaselineCache {
+impl EvaluatorMemory {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedBaseline>> {
         self.rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, i64), OffsetDateTime>> {
+        self.runs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -127,11 +141,39 @@ impl EvaluateAlerts {
             if !stored.spec.enabled {
                 continue;
             }
-            report.rules += 1;
             let name = stored.spec.name.clone();
-            let outcome = match Rule::from_spec(stored.spec) {
+            let rule = Rule::from_spec(stored.spec);
+            // Paced, a rule evaluates each server once per collection interval of its
+            // family, at a phase of the (rule, server): the work of slow families spreads
+            // evenly over the cycles.
+            let due = match &rule {
+                Ok(rule) if self.paced => {
+                    let all = eval::servers_in_scope(rule, &cycle.servers);
+                    let runs = self.memory.runs();
+                    let due: Vec<i64> = all
+                        .iter()
+                        .filter(|s| {
+                            eval::due(
+                                &format!("{name}/{}", s.id),
+                                eval::cadence(rule, &[s]),
+                                runs.get(&(name.clone(), s.id)).copied(),
+                                now,
+                            )
+                        })
+                        .map(|s| s.id)
+                        .collect();
+                    if due.is_empty() && !all.is_empty() {
+                        report.not_due += 1;
+                        continue;
+                    }
+                    (due.len() < all.len()).then_some(due)
+                }
+                _ => None,
+            };
+            report.rules += 1;
+            let outcome = match rule {
                 Ok(rule) => {
-                    let work = Box::pin(self.evaluate(&rule, &cycle));
+                    let work = Box::pin(self.evaluate(&rule, &cycle, due.as_deref()));
                     let limit = time::Duration::try_from(self.rule_timeout)
                         .unwrap_or(time::Duration::seconds(10));
                     let timeout = Box::pin(self.clock.sleep(limit));
@@ -149,6 +191,16 @@ impl EvaluateAlerts {
                     .collect::<Vec<_>>()
                     .join("; ")),
             };
+            if outcome.is_ok() && self.paced {
+                let mut runs = self.memory.runs();
+                let ids: Vec<i64> = match &due {
+                    Some(ids) => ids.clone(),
+                    None => cycle.servers.iter().map(|s| s.id).collect(),
+                };
+                for id in ids {
+                    runs.insert((name.clone(), id), now);
+                }
+            }
             let error = match outcome {
                 Ok((transitions, deliveries)) => {
                     report.transitions += transitions;
@@ -199,13 +251,33 @@ impl EvaluateAlerts {
     }
 
     /// Evaluates one rule and applies what changed; the transitions and deliveries queued.
-    async fn evaluate(&self, rule: &Rule, cycle: &Cycle) -> Result<(u32, u32), String> {
+    /// With `only`, on those servers alone: the alerts of the others stay as they are.
+    async fn evaluate(
+        &self,
+        rule: &Rule,
+        cycle: &Cycle,
+        only: Option<&[i64]>,
+    ) -> Result<(u32, u32), String> {
         let now = cycle.now;
-        let servers = eval::servers_in_scope(rule, &cycle.servers);
+        let in_scope = eval::servers_in_scope(rule, &cycle.servers);
+        let all_ids: Vec<i64> = in_scope.iter().map(|s| s.id).collect();
+        let servers: Vec<&ServerInfo> = match only {
+            Some(ids) => in_scope
+                .into_iter()
+                .filter(|s| ids.contains(&s.id))
+                .collect(),
+            None => in_scope,
+        };
         let data = match eval::need(rule, &servers, now) {
             Need::Rows(n) => Data::Rows(
                 self.metrics
                     .read_rows(&n, self.max_rows)
+                    .await
+                    .map_err(|e| read_error(e, self.max_rows))?,
+            ),
+            Need::Latest(n) => Data::Rows(
+                self.metrics
+                    .read_latest(&n, self.max_rows)
                     .await
                     .map_err(|e| read_error(e, self.max_rows))?,
             ),
@@ -216,7 +288,14 @@ impl EvaluateAlerts {
                     .await
                     .map_err(|e| read_error(e, self.max_rows))?;
                 let baseline = match n.baseline {
-                    Some(hours) => self.baseline(rule.name(), &n, hours).await?,
+                    // Read (and kept) for every server in scope, used for those evaluated.
+                    Some(hours) => {
+                        let mut all = n.clone();
+                        all.rows.servers = all_ids.clone();
+                        let mut rows = self.baseline(rule.name(), &all, hours).await?;
+                        rows.retain(|r| n.rows.servers.contains(&r.server_id));
+                        rows
+                    }
                     None => Vec::new(),
                 };
                 Data::Folds { recent, baseline }
@@ -252,6 +331,9 @@ impl EvaluateAlerts {
             .into_iter()
             .map(|a| (a.fingerprint.clone(), a))
             .collect();
+        if let Some(ids) = only {
+            previous.retain(|_, a| a.server_id.is_some_and(|id| ids.contains(&id)));
+        }
         let mut changes = Vec::new();
         for o in &observations {
             let fp = state::fingerprint(rule.name(), &o.labels);
@@ -429,7 +511,7 @@ impl EvaluateAlerts {
             need.exprs
         );
         let missing: Vec<OffsetDateTime> = {
-            let mut cache = self.baselines.lock();
+            let mut cache = self.memory.lock();
             let entry = cache
                 .entry(rule.to_owned())
                 .or_insert_with(|| CachedBaseline {
@@ -459,20 +541,20 @@ impl EvaluateAlerts {
                 .read_folds(&rows, &need.exprs, self.max_rows)
                 .await
                 .map_err(|e| read_error(e, self.max_rows))?;
-            let mut cache = self.baselines.lock();
+            let mut cache = self.memory.lock();
             if let Some(entry) = cache.get_mut(rule).filter(|e| e.shape == shape) {
                 entry.hours.insert(hour, folds);
                 entry.merged = None;
             }
         }
-        let mut cache = self.baselines.lock();
+        let mut cache = self.memory.lock();
         let Some(entry) = cache.get_mut(rule) else {
             return Ok(Vec::new());
         };
         match &entry.merged {
             Some((range, rows)) if *range == (from, to) => Ok(rows.clone()),
             _ => {
-                let rows = fold::merge_hours(entry.hours.range(from..to).flat_map(|(_, r)| r));
+                let rows = fold::merge_series(entry.hours.range(from..to).flat_map(|(_, r)| r));
                 entry.merged = Some(((from, to), rows.clone()));
                 Ok(rows)
             }

@@ -21,7 +21,10 @@ struct Scene {
 
 impl Scene {
     fn new(on: On) -> Self {
-        let app = TestApp::spawn(on);
+        Self::on(TestApp::spawn(on))
+    }
+
+    fn on(app: TestApp) -> Self {
         let rx = Receiver::start();
         let auth = format!("Bearer {}", app.api_token);
         let collector = app.register("db-host");
@@ -59,6 +62,14 @@ impl Scene {
     /// A minute passes with the host's load at `load`; then alerts are evaluated and
     /// notifications sent.
     fn minute(&self, load: f64) {
+        self.minute_evaluated(load);
+        self.app.server.run(|uc, _| async move {
+            uc.notify.run_once().await.unwrap();
+        });
+    }
+
+    /// A minute passes with the host's load at `load`; then alerts are evaluated.
+    fn minute_evaluated(&self, load: f64) {
         self.app.advance(Duration::minutes(1));
         let at = self.app.server.clock().now();
         let batch = json!({
@@ -74,7 +85,6 @@ impl Scene {
         );
         self.app.server.run(|uc, _| async move {
             uc.evaluate_alerts.run_once().await.unwrap();
-            uc.notify.run_once().await.unwrap();
         });
     }
 
@@ -138,6 +148,14 @@ api_tests! {
             .map(|m| m.body["alerts"][0]["transition_id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(ids.len(), 3);
         assert_eq!(s.app.audit_count(Some("alert.acknowledge"), None), 1);
+        // A resolved alert and its history are kept 30 days, then maintenance forgets them.
+        s.app.advance(Duration::days(29));
+        let kept = s.app.server.run(|uc, _| async move { uc.maintenance.run().await.unwrap() });
+        assert_eq!(kept.alerts_pruned, 0);
+        s.app.advance(Duration::days(2));
+        let pruned = s.app.server.run(|uc, _| async move { uc.maintenance.run().await.unwrap() });
+        assert_eq!(pruned.alerts_pruned, 1);
+        assert!(s.alerts("").is_empty());
     }
 
     fn a_receiver_that_was_down_gets_each_message_once_when_it_is_back(on) {
@@ -190,4 +208,114 @@ api_tests! {
         assert_eq!(s.alerts("?state=resolved").len(), 1);
         assert!(s.kinds().is_empty());
     }
+}
+
+/// A server killed (SIGKILL) after the receiver got a message but before it learnt so: the
+/// server that takes over sends it again once the dead one's lease ends, with the same
+/// idempotency key and transition, and a receiver deduplicating on the key keeps one.
+/// PostgreSQL only: what survives a crash is what is in the database.
+#[test]
+fn a_server_killed_mid_delivery_is_followed_by_one_resend_with_the_same_key() {
+    use super::leader::{KEYS, start};
+    let (_cluster, url) = private_cluster();
+    let keys = |s: &mut pganalytics_server::settings::Settings| {
+        s.secrets_keys = Some(KEYS.to_owned().into());
+    };
+    // An alert fires (set up in-process, on the wall clock).
+    let setup = TestApp::spawn_on_with(url.clone(), keys);
+    let rx = Receiver::start();
+    rx.set_hold(true);
+    let auth = format!("Bearer {}", setup.api_token);
+    let h = Some(("Authorization", auth.as_str()));
+    let rule = json!({
+        "name": "load_high", "severity": "warning", "for": "0s", "summary": "load {{ value }}",
+        "condition": {"type": "metric", "family": "sys_load", "column": "load1",
+                      "window": "2m", "op": ">", "threshold": 5}
+    });
+    assert_eq!(
+        setup
+            .call("POST", "/api/v1/alert-rules", h, Some(&rule))
+            .status,
+        201
+    );
+    let r = setup.call(
+        "POST",
+        "/api/v1/notification-channels",
+        h,
+        Some(&webhook("ops", &rx.url, "k")),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let channel = r.body["id"].as_str().unwrap().to_owned();
+    let collector = setup.register("db-host");
+    let at = setup.server.clock().now();
+    let batch = json!({
+        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": collector.id,
+        "agent_version": "test", "collected_at": at.format(&Rfc3339).unwrap(),
+        "metrics": [{"family": "sys_load", "instance": "main", "columns": ["load1"], "rows": [[10.0]]}]
+    });
+    assert_eq!(
+        setup.push(&collector, &bytes(&batch), "identity").status,
+        200
+    );
+    for _ in 0..2 {
+        setup
+            .server
+            .run(|uc, _| async move { uc.evaluate_alerts.run_once().await.unwrap() });
+    }
+    let firing = setup.call("GET", "/api/v1/alerts?state=firing", h, None);
+    assert_eq!(firing.body.as_array().unwrap().len(), 1, "{}", firing.body);
+    drop(setup);
+
+    // A server process takes the delivery and sends it; the receiver holds its answer, and
+    // the process is killed.
+    let mut process = start(&url, &[("PGANALYTICS_NOTIFY_INTERVAL_SECONDS", "1")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rx.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing was sent");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed_at = time::OffsetDateTime::now_utc();
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
+    drop(process);
+    rx.set_hold(false);
+
+    // Another server: nothing while the dead one's lease runs, one resend after it.
+    let app = TestApp::spawn_on_with(url, keys);
+    let notify = || {
+        app.server
+            .run(|uc, _| async move { uc.notify.run_once().await.unwrap() })
+    };
+    app.server.clock().set(killed_at + Duration::minutes(1));
+    assert_eq!(
+        notify().messages,
+        0,
+        "still leased by the server that was killed"
+    );
+    app.server.clock().set(killed_at + Duration::minutes(3));
+    let report = notify();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(notify().messages, 0, "delivered once is done");
+
+    let got = rx.received();
+    assert_eq!(got.len(), 2, "sent before the kill and once after");
+    let key = |m: &super::receiver::Received| m.headers["x-pganalytics-idempotency-key"].clone();
+    assert_eq!(key(&got[0]), key(&got[1]));
+    assert_eq!(
+        got[0].body["alerts"][0]["transition_id"],
+        got[1].body["alerts"][0]["transition_id"]
+    );
+    let unique: std::collections::BTreeSet<String> = got.iter().map(key).collect();
+    assert_eq!(
+        unique.len(),
+        1,
+        "a receiver deduplicating on the key keeps one"
+    );
+    let log = app.call(
+        "GET",
+        &format!("/api/v1/notification-channels/{channel}/deliveries"),
+        h,
+        None,
+    );
+    assert_eq!(log.body[0]["status"], "delivered", "{}", log.body);
 }

@@ -18,6 +18,7 @@ pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     failing: Arc<AtomicBool>,
+    holding: Arc<AtomicBool>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -28,7 +29,13 @@ impl Receiver {
         let url = format!("http://{}", server.server_addr().to_ip().unwrap());
         let got = Arc::new(Mutex::new(Vec::new()));
         let failing = Arc::new(AtomicBool::new(false));
-        let (s, g, f) = (server.clone(), got.clone(), failing.clone());
+        let holding = Arc::new(AtomicBool::new(false));
+        let (s, g, f, h) = (
+            server.clone(),
+            got.clone(),
+            failing.clone(),
+            holding.clone(),
+        );
         let thread = std::thread::spawn(move || {
             for mut req in s.incoming_requests() {
                 let mut raw = Vec::new();
@@ -53,6 +60,11 @@ impl Receiver {
                     body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
                     raw,
                 });
+                // Holding: the message is in, the answer is not (a sender that dies now
+                // never learns it was delivered).
+                while h.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
                 let _ = req.respond(tiny_http::Response::empty(200));
             }
         });
@@ -60,6 +72,7 @@ impl Receiver {
             url,
             got,
             failing,
+            holding,
             server,
             thread: Some(thread),
         }
@@ -68,6 +81,11 @@ impl Receiver {
     /// Answers 503 to everything while `down`.
     pub fn set_down(&self, down: bool) {
         self.failing.store(down, Ordering::SeqCst);
+    }
+
+    /// Takes messages in but does not answer while `hold`.
+    pub fn set_hold(&self, hold: bool) {
+        self.holding.store(hold, Ordering::SeqCst);
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -1,7 +1,9 @@
 use pganalytics_adapters::postgres::{PgStore, PoolOptions};
 use pganalytics_adapters::secrets::KeyRing;
 use pganalytics_domain::audit::AuditContext;
+use pganalytics_ports::crypto::SecretCipher as _;
 use pganalytics_ports::usecases::Secrets;
+use pganalytics_ports::usecases::alerts::CHANNEL_SECRET;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
@@ -214,6 +216,7 @@ fn secrets_round_trip_and_survive_a_key_rotation() {
     let old_ring = std::fs::read_to_string(&key_file).unwrap();
     let secrets = |ring: &str| Secrets {
         store: Arc::new(PgStore::connect(&db_url, &PoolOptions::default()).unwrap()),
+        channels: Arc::new(PgStore::connect(&db_url, &PoolOptions::default()).unwrap()),
         cipher: Arc::new(KeyRing::parse(&SecretString::from(ring.to_owned())).unwrap()),
         clock: app.server.backend().clock.clone(),
     };
@@ -229,6 +232,21 @@ fn secrets_round_trip_and_survive_a_key_rotation() {
         "SELECT sealed FROM secrets WHERE name = 'webhook:1'",
     );
     assert!(sealed.starts_with("v1:") && !sealed.contains("very-secret"));
+    // A notification channel keeps its secret on the channel; rotation reseals it too.
+    let h = format!("Bearer {}", app.api_token);
+    let channel = app.call(
+        "POST",
+        "/api/v1/notification-channels",
+        Some(("Authorization", &h)),
+        Some(&crate::alerts::channels::webhook(
+            "ops",
+            "https://hooks.example/x",
+            "channel-signing-value",
+        )),
+    );
+    assert_eq!(channel.status, 201, "{}", channel.body);
+    let channel_secret = || sql_text(&db_url, "SELECT sealed_secret FROM notification_channels");
+    assert!(!channel_secret().starts_with("v1:k-new:"));
 
     let new_line = "k-new=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let old_key = old_ring
@@ -242,6 +260,11 @@ fn secrets_round_trip_and_survive_a_key_rotation() {
         "SELECT sealed FROM secrets WHERE name = 'webhook:1'",
     );
     assert!(resealed.starts_with("v1:k-new:"), "{resealed}");
+    let channel_sealed = channel_secret();
+    assert!(channel_sealed.starts_with("v1:k-new:"), "{channel_sealed}");
+    let new_ring = KeyRing::parse(&SecretString::from(new_line.to_owned())).unwrap();
+    let opened = new_ring.open(&channel_sealed, CHANNEL_SECRET).unwrap();
+    assert_eq!(opened.expose_secret(), "channel-signing-value");
 
     let opened = rt.block_on(secrets(new_line).get("webhook:1")).unwrap();
     assert_eq!(opened.expose_secret(), "whsec-very-secret-value");
