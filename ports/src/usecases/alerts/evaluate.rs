@@ -48,8 +48,9 @@ pub struct EvaluateAlerts {
     /// What the evaluator keeps between cycles: baseline hours, and when each rule last
     /// evaluated each server.
     pub memory: EvaluatorMemory,
-    /// Each rule at most once per collection interval of its family ([`eval::due`]); off,
-    /// every rule every cycle (`rules test`, as promtool evaluates).
+    /// Each (rule, server) at most once per collection interval of the rule's family on
+    /// that server, at a phase of its own ([`eval::due`]); off, every rule on every server
+    /// every cycle (`rules test`, as promtool evaluates).
     pub paced: bool,
 }
 

@@ -158,6 +158,44 @@ api_tests! {
         assert!(s.alerts("").is_empty());
     }
 
+    fn a_firing_alert_repeats_until_acknowledged_and_an_escalation_is_sent(on) {
+        // (Within the collector token's 15 minutes: the test's pushes use one token.)
+        let s = Scene::new(on);
+        let id = s.call("GET", "/api/v1/notification-channels", None).body[0]["id"].as_str().unwrap().to_owned();
+        let mut change = webhook("ops", &s.rx.url, "k");
+        change["route"]["repeat_interval"] = json!("2m");
+        assert_eq!(s.call("PUT", &format!("/api/v1/notification-channels/{id}"), Some(&change)).status, 200);
+        let mut rule = s.call("GET", "/api/v1/alert-rules/load_high", None).body["rule"].clone();
+        rule["condition"]["critical"] = json!(20);
+        let r = s.call("PUT", "/api/v1/alert-rules/load_high", Some(&rule));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let count = |kind: &str| s.kinds().iter().filter(|k| *k == kind).count();
+        s.minute(10.0);
+        s.minute(10.0);
+        assert_eq!(s.kinds(), ["firing"]);
+        // Unacknowledged, it is sent again every 2 minutes.
+        for _ in 0..4 {
+            s.minute(10.0);
+        }
+        assert_eq!(count("repeated"), 2, "{:?}", s.kinds());
+        // Past the critical threshold: escalated, once.
+        s.minute(30.0);
+        s.minute(30.0);
+        assert_eq!(count("escalated"), 1, "{:?}", s.kinds());
+        let firing = s.alerts("?state=firing");
+        assert_eq!(firing[0]["severity"], "critical");
+        // Acknowledged: no more repeats while it fires.
+        let fp = firing[0]["fingerprint"].as_str().unwrap().to_owned();
+        let r = s.call("POST", &format!("/api/v1/alerts/{fp}/ack"), Some(&json!({"comment": "on it"})));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let before = count("repeated");
+        for _ in 0..4 {
+            s.minute(30.0);
+        }
+        assert_eq!(count("repeated"), before, "{:?}", s.kinds());
+        assert_eq!(count("acknowledged"), 1);
+    }
+
     fn a_receiver_that_was_down_gets_each_message_once_when_it_is_back(on) {
         let s = Scene::new(on);
         s.rx.set_down(true);
