@@ -50,6 +50,35 @@ pub fn rule_reader_url(url: &str) -> Option<String> {
     Some(u.to_string())
 }
 
+/// A need's query with its parameters bound: servers ($1), from ($2), to ($3), one row more
+/// than `max_rows` ($4, so that too many is seen), and the label filters ($5 on).
+fn bound<'a>(
+    sql: String,
+    need: &RowsNeed,
+    max_rows: usize,
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    let limit = i64::try_from(max_rows).unwrap_or(i64::MAX - 1) + 1;
+    let mut q = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Array<BigInt>, _>(need.servers.clone())
+        .bind::<Timestamptz, _>(need.from)
+        .bind::<Timestamptz, _>(need.to)
+        .bind::<BigInt, _>(limit);
+    for f in &need.filters {
+        q = q.bind::<Array<Text>, _>(f.values.clone());
+    }
+    q
+}
+
+/// The label columns as one `text[]` (in catalog order).
+fn label_array(labels: &[&str]) -> String {
+    if labels.is_empty() {
+        "ARRAY[]::text[]".to_owned()
+    } else {
+        format!("ARRAY[{}]::text[]", labels.join(", "))
+    }
+}
+
 /// The SQL of a need's label filters, bound from `$5` on.
 fn label_filters(need: &RowsNeed) -> String {
     let mut filters = String::new();
@@ -97,11 +126,7 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let labels: Vec<&str> = need.family.labels().map(|c| c.name).collect();
-        let label_array = if labels.is_empty() {
-            "ARRAY[]::text[]".to_owned()
-        } else {
-            format!("ARRAY[{}]::text[]", labels.join(", "))
-        };
+        let label_array = label_array(&labels);
         let vals: Vec<String> = need
             .columns
             .iter()
@@ -132,16 +157,7 @@ impl PgStore {
              FROM {from} LIMIT $4",
             vals.join(", "),
         );
-        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX - 1) + 1;
-        let mut q = diesel::sql_query(sql)
-            .into_boxed()
-            .bind::<Array<BigInt>, _>(need.servers.clone())
-            .bind::<Timestamptz, _>(need.from)
-            .bind::<Timestamptz, _>(need.to)
-            .bind::<BigInt, _>(limit);
-        for f in &need.filters {
-            q = q.bind::<Array<Text>, _>(f.values.clone());
-        }
+        let q = bound(sql, need, max_rows);
         let mut conn = self.conn().await?;
         let rows: Vec<WindowRow> = q
             .load(&mut conn)
@@ -218,11 +234,7 @@ impl PgStore {
                 .collect();
             items.join(", ")
         };
-        let label_array = if labels.is_empty() {
-            "ARRAY[]::text[]".to_owned()
-        } else {
-            format!("ARRAY[{}]::text[]", labels.join(", "))
-        };
+        let label_array = label_array(&labels);
         // Grouped by the label columns themselves (cheaper to hash than an array).
         let group: String = labels.iter().map(|l| format!(", {l}")).collect();
         let filters = label_filters(need);
@@ -250,16 +262,7 @@ impl PgStore {
             inner = inner.join(", "),
             family = need.family.name,
         );
-        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX - 1) + 1;
-        let mut q = diesel::sql_query(sql)
-            .into_boxed()
-            .bind::<Array<BigInt>, _>(need.servers.clone())
-            .bind::<Timestamptz, _>(need.from)
-            .bind::<Timestamptz, _>(need.to)
-            .bind::<BigInt, _>(limit);
-        for f in &need.filters {
-            q = q.bind::<Array<Text>, _>(f.values.clone());
-        }
+        let q = bound(sql, need, max_rows);
         let mut conn = self.conn().await?;
         // One row per series can be hundreds of thousands of groups: room to hash them in
         // memory (the default 4 MB spills them to disk), for this transaction only.
