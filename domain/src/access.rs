@@ -36,10 +36,12 @@ pub enum Permission {
     ManageRegistrationTokens,
     ManageCollectorConfig,
     ReadAuditLog,
+    /// Retention of each family's raw rows and rollups.
+    ManageRetention,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::Read,
         Permission::AcknowledgeAlerts,
         Permission::EditAlertRules,
@@ -50,6 +52,7 @@ impl Permission {
         Permission::ManageRegistrationTokens,
         Permission::ManageCollectorConfig,
         Permission::ReadAuditLog,
+        Permission::ManageRetention,
     ];
 
     /// The name the API shows (`/auth/me`, errors, the OpenAPI document, audit details).
@@ -65,6 +68,7 @@ impl Permission {
             Self::ManageRegistrationTokens => "manage_registration_tokens",
             Self::ManageCollectorConfig => "manage_collector_config",
             Self::ReadAuditLog => "read_audit_log",
+            Self::ManageRetention => "manage_retention",
         }
     }
 }

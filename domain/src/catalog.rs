@@ -123,7 +123,8 @@ pub struct FamilySpec {
     /// The collector group that collects it on the agent; `None` for the families that are
     /// not collected on a schedule (the server log's events, the agent's own figures).
     pub group: Option<Group>,
-    /// How long raw rows are kept; older rows are rejected at ingest.
+    /// How long raw rows are kept by default (see [`crate::rollup`] for the rolled tiers and
+    /// configured retention).
     pub retention_days: u32,
     pub columns: &'static [ColumnSpec],
 }
@@ -179,7 +180,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_database",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("datname"), g("numbackends"), c("xact_commit"), c("xact_rollback"),
             c("blks_read"), c("blks_hit"), c("tup_returned"), c("tup_fetched"),
@@ -192,7 +193,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_server",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             ts("start_time"), g("max_connections"), g("reserved_connections"),
             g("connections"), g("autovacuum_freeze_max_age"),
@@ -230,7 +231,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_activity",
         group: Some(Group::Activity),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("datname"), l("state"), l("wait_event_type"), g("sessions"),
             g("longest_xact_seconds"), g("longest_query_seconds"),
@@ -240,7 +241,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_bgwriter",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             c("checkpoints_timed"), c("checkpoints_req"), c("checkpoint_write_time_us"),
             c("checkpoint_sync_time_us"), c("buffers_checkpoint"), c("buffers_clean"),
@@ -251,7 +252,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_replication",
         group: Some(Group::Replication),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("application_name"), l("client_addr"), l("state"), l("sync_state"),
             g("sent_lag_bytes"), g("write_lag_bytes"), g("flush_lag_bytes"),
@@ -262,7 +263,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_cpu",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("cpu"), c("user_ms"), c("nice_ms"), c("system_ms"), c("idle_ms"),
             c("iowait_ms"), c("irq_ms"), c("softirq_ms"), c("steal_ms"),
@@ -271,7 +272,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_memory",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             g("total_bytes"), g("free_bytes"), g("available_bytes"), g("buffers_bytes"),
             g("cached_bytes"), g("dirty_bytes"), g("swap_total_bytes"), g("swap_free_bytes"),
@@ -280,7 +281,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_load",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             g("load1"), g("load5"), g("load15"), g("procs_running"), g("procs_blocked"),
             g("cpus"),
@@ -289,7 +290,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_disk_io",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("device"), c("reads_completed"), c("reads_merged"), c("sectors_read"),
             c("read_time_ms"), c("writes_completed"), c("writes_merged"),
@@ -300,7 +301,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_network",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("interface"), c("rx_bytes"), c("rx_packets"), c("rx_errors"), c("rx_dropped"),
             c("tx_bytes"), c("tx_packets"), c("tx_errors"), c("tx_dropped"),
@@ -319,7 +320,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_lock",
         group: Some(Group::Activity),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("datname"), l("locktype"), l("mode"), g("granted"), g("waiting"),
         ],
@@ -327,7 +328,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_wal",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             g("in_recovery"), g("wal_position_bytes"), c("wal_records"), c("wal_fpi"),
             c("wal_bytes"), c("wal_buffers_full"), c("wal_write"), c("wal_sync"),
@@ -337,7 +338,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_archiver",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             c("archived_count"), c("failed_count"), t("last_archived_wal"),
             ts("last_archived_time"), t("last_failed_wal"), ts("last_failed_time"),
@@ -347,7 +348,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_replication_slot",
         group: Some(Group::Replication),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("slot_name"), l("slot_type"), l("datname"), g("active"), t("wal_status"),
             g("retained_wal_bytes"), g("safe_wal_size_bytes"),
@@ -356,7 +357,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_wal_receiver",
         group: Some(Group::Replication),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("sender_host"), t("status"), g("received_lag_bytes"), g("replay_lag_seconds"),
             g("last_message_age_seconds"),
@@ -365,7 +366,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_vacuum_progress",
         group: Some(Group::Activity),
-        retention_days: 14,
+        retention_days: 7,
         columns: &[
             l("datname"), l("relname"), l("phase"), g("pid"), g("heap_blks_total"),
             g("heap_blks_scanned"), g("heap_blks_vacuumed"), g("index_vacuum_count"),
@@ -375,7 +376,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_statement",
         group: Some(Group::Statements),
-        retention_days: 14,
+        retention_days: 7,
         columns: &[
             l("datname"), l("username"), l("queryid"), g("interval_seconds"), g("calls"),
             g("exec_time_ms"), g("plan_time_ms"), g("rows"), g("shared_blks_hit"),
@@ -387,7 +388,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_statement_text",
         group: Some(Group::Statements),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("datname"), l("queryid"), t("query"),
         ],
@@ -395,7 +396,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_io",
         group: Some(Group::Database),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("backend_type"), l("object"), l("context"), c("reads"), c("read_time_us"),
             c("writes"), c("write_time_us"), c("writebacks"), c("extends"), c("hits"),
@@ -405,7 +406,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "sys_pressure",
         group: Some(Group::Host),
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("resource"), g("some_avg10"), g("some_avg60"), g("some_avg300"),
             c("some_total_us"), g("full_avg10"), g("full_avg60"), g("full_avg300"),
@@ -415,7 +416,7 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "agent",
         group: None,
-        retention_days: 30,
+        retention_days: 7,
         columns: &[
             l("collector"), g("duration_ms"), g("rows"), c("errors"), c("skipped_ticks"),
             g("spool_bytes"), g("spool_records"), c("dropped_records"),
@@ -425,10 +426,10 @@ pub static FAMILIES: &[FamilySpec] = &[
     FamilySpec {
         name: "pg_log_event",
         group: None,
-        retention_days: 14,
+        retention_days: 7,
         columns: &[
             l("severity"), l("category"), l("sqlstate"), l("datname"), l("username"),
-            l("application_name"), g("pid"), g("duration_ms"), t("message"),
+            l("application_name"), g("pid"), g("duration_ms"), t("message"), l("kind"),
         ],
     },
 ];

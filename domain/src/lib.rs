@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod logs;
 pub mod rates;
 pub mod redact;
+pub mod rollup;
 pub mod schedule;
 pub mod statements;
 pub mod throttle;

@@ -13,7 +13,7 @@ use crate::notify::Notifier;
 use crate::store::{
     AlertRuleStore, AlertStore, ApiTokenStore, AuditStore, ChannelStore, CollectorStore,
     ConnectionPools, LeaderLease, MetricStore, RegistrationTokenStore, SecretStore, SessionStore,
-    Stores, UserStore,
+    Stores, TierStore, UserStore,
 };
 
 #[derive(Clone)]
@@ -31,6 +31,7 @@ pub struct Backend {
     pub alerts: Arc<dyn AlertStore>,
     pub channels: Arc<dyn ChannelStore>,
     pub leader: Arc<dyn LeaderLease>,
+    pub tiers: Arc<dyn TierStore>,
     pub notifier: Arc<dyn Notifier>,
     pub ca: Arc<dyn CertificateAuthority>,
     pub signer: Arc<dyn TokenSigner>,
@@ -57,6 +58,7 @@ impl Backend {
             alerts: store.clone(),
             channels: store.clone(),
             leader: store.clone(),
+            tiers: store.clone(),
             pools: store,
             notifier: services.notifier,
             ca: services.ca,

@@ -20,12 +20,13 @@ use pganalytics_ports::store::{
 use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod alerts;
 mod people;
 pub mod sandbox;
+mod tiers;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -49,6 +50,7 @@ struct State {
     audit: Vec<StoredAuditEntry>,
     secrets: BTreeMap<String, String>,
     alerting: alerts::Alerting,
+    tiers: tiers::Tiers,
 }
 
 impl State {
@@ -62,7 +64,8 @@ impl State {
     }
 }
 
-/// One stored row, reduced to what queries read: its labels and numeric values.
+/// One stored row: its labels, numeric values (timestamps as seconds since the epoch, as
+/// alert rules read them), texts and timestamps.
 #[derive(Debug)]
 struct Row {
     server_id: i64,
@@ -70,6 +73,10 @@ struct Row {
     time: OffsetDateTime,
     labels: BTreeMap<String, Option<String>>,
     values: HashMap<&'static str, f64>,
+    texts: HashMap<&'static str, String>,
+    times: HashMap<&'static str, OffsetDateTime>,
+    /// The order of arrival (`pg_log_event.event_id`).
+    id: i64,
 }
 
 impl MemoryStore {
@@ -318,17 +325,30 @@ impl MetricStore for MemoryStore {
         for block in &batch.blocks {
             let server_id = s.server_for(batch.collector_id, &block.instance, now);
             for (r, time) in block.time.iter().enumerate() {
+                s.tiers.next_id += 1;
                 let mut row = Row {
                     server_id,
                     family: block.family.name,
                     time: *time,
                     labels: BTreeMap::new(),
                     values: HashMap::new(),
+                    texts: HashMap::new(),
+                    times: HashMap::new(),
+                    id: s.tiers.next_id,
                 };
+                let hour = pganalytics_domain::rollup::Tier::Hourly.bucket_start(*time);
+                if hour < pganalytics_domain::rollup::Tier::Hourly.bucket_start(now) {
+                    s.tiers.late.insert((server_id, block.family.name, hour));
+                }
                 for (spec, values) in block.family.columns.iter().zip(&block.columns) {
                     match (spec.kind, values) {
                         (ColumnKind::Label, ColumnValues::Text(v)) => {
                             row.labels.insert(spec.name.to_owned(), v[r].clone());
+                        }
+                        (_, ColumnValues::Text(v)) => {
+                            if let Some(t) = &v[r] {
+                                row.texts.insert(spec.name, t.clone());
+                            }
                         }
                         (_, ColumnValues::Int(v)) => {
                             if let Some(x) = v[r] {
@@ -345,9 +365,9 @@ impl MetricStore for MemoryStore {
                             if let Some(t) = v[r] {
                                 row.values
                                     .insert(spec.name, t.unix_timestamp_nanos() as f64 / 1e9);
+                                row.times.insert(spec.name, t);
                             }
                         }
-                        _ => {}
                     }
                 }
                 s.rows.push(row);
@@ -381,6 +401,9 @@ impl MetricStore for MemoryStore {
                     && r.family == q.family.name
                     && r.time >= q.from
                     && r.time < q.to
+                    && q.filters.iter().all(|(label, value)| {
+                        r.labels.get(*label).and_then(|v| v.as_deref()) == Some(value.as_str())
+                    })
             })
             .collect();
         if rows.len() > q.max_rows {
@@ -414,14 +437,12 @@ impl MetricStore for MemoryStore {
         Ok(out)
     }
 
-    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError> {
-        let mut s = self.lock();
-        s.rows.retain(|r| {
-            let keep =
-                pganalytics_domain::catalog::family(r.family).map_or(0, |f| f.retention_days);
-            r.time >= now - Duration::days(i64::from(keep))
-        });
-        Ok(MaintenanceReport::default())
+    async fn maintain(
+        &self,
+        now: OffsetDateTime,
+        policy: &pganalytics_domain::rollup::RetentionPolicy,
+    ) -> Result<MaintenanceReport, StoreError> {
+        Ok(self.lock().drop_expired(now, policy))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

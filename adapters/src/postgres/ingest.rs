@@ -10,6 +10,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::pin_mut;
 use pganalytics_domain::batch::{ColumnValues, FamilyRows, ValidatedBatch};
 use pganalytics_domain::catalog::ColumnKind;
+use pganalytics_domain::rollup::Tier;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{IngestCounts, IngestOutcome};
 use std::collections::HashMap;
@@ -115,8 +116,50 @@ pub(super) async fn ingest(
             .await
             .map_err(err)?;
     }
+    mark_late_hours(&tx, batch, &servers, now)
+        .await
+        .map_err(err)?;
     tx.commit().await.map_err(err)?;
     Ok(IngestOutcome::Inserted(counts))
+}
+
+const MARK_LATE: &str = "INSERT INTO rollup_dirty_hours (server_id, family, hour) \
+                         SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) \
+                         ON CONFLICT (server_id, family, hour) DO UPDATE SET version = rollup_dirty_hours.version + 1";
+
+/// Marks the hours that had already ended at `now` and receive rows of this batch, in the
+/// same transaction as the rows: maintenance recomputes their rollups if it rolled them up
+/// before (see `rollup_dirty_hours` in the migrations). Pushes arrive within seconds, so
+/// this is nearly always empty, except right after the hour and for spooled data.
+async fn mark_late_hours(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &ValidatedBatch,
+    servers: &HashMap<&pganalytics_domain::collector::InstanceName, i64>,
+    now: OffsetDateTime,
+) -> Result<(), tokio_postgres::Error> {
+    let current = Tier::Hourly.bucket_start(now);
+    let mut late = std::collections::BTreeSet::new();
+    for block in &batch.blocks {
+        let mut last = None;
+        for t in &block.time {
+            let hour = Tier::Hourly.bucket_start(*t);
+            if hour < current && last != Some(hour) {
+                late.insert((servers[&block.instance], block.family.name, hour));
+                last = Some(hour);
+            }
+        }
+    }
+    if late.is_empty() {
+        return Ok(());
+    }
+    let (mut ids, mut families, mut hours) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, family, hour) in late {
+        ids.push(id);
+        families.push(family);
+        hours.push(hour);
+    }
+    tx.execute(MARK_LATE, &[&ids, &families, &hours]).await?;
+    Ok(())
 }
 
 fn pg_type(kind: ColumnKind) -> Type {

@@ -8,12 +8,13 @@ use pganalytics_domain::batch::ValidatedBatch;
 use pganalytics_domain::catalog::{self, FAMILIES, FamilySpec};
 use pganalytics_domain::collector::{CollectorId, InstanceName, MonitoredServer};
 use pganalytics_domain::rates::Point;
+use pganalytics_domain::rollup::{RetentionPolicy, Tier, day_start};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
     IngestOutcome, MaintenanceReport, MetricStore, RawSeries, SeriesQuery,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
+use time::{Date, Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 use super::schema::{ingested_batches, servers};
@@ -24,6 +25,9 @@ const PARTITION_LOCK_KEY: i64 = 0x7067_616e_6c79_7431; // "pganlyt1"
 
 /// How many days of partitions maintenance keeps ready ahead of now.
 const DAYS_AHEAD: i64 = 2;
+
+/// A partition: its tier, family and first day.
+pub(crate) type PartitionKey = (Tier, &'static str, Date);
 
 fn partition_name(family: &str, day: Date) -> String {
     format!(
@@ -46,14 +50,14 @@ fn parse_partition_day(family: &str, name: &str) -> Option<Date> {
 
 /// The daily partitions a batch writes to. Rows of a block nearly always share one time, so
 /// runs of the same day are skipped before touching the set (this runs on every push).
-fn partition_days(batch: &ValidatedBatch) -> BTreeSet<(&'static str, Date)> {
+fn partition_days(batch: &ValidatedBatch) -> BTreeSet<PartitionKey> {
     let mut days = BTreeSet::new();
     for block in &batch.blocks {
         let mut last = None;
         for t in &block.time {
             let day = utc_day(*t);
             if last != Some(day) {
-                days.insert((block.family.name, day));
+                days.insert((Tier::Raw, block.family.name, day));
                 last = Some(day);
             }
         }
@@ -61,20 +65,16 @@ fn partition_days(batch: &ValidatedBatch) -> BTreeSet<(&'static str, Date)> {
     days
 }
 
-fn day_start(day: Date) -> OffsetDateTime {
-    day.with_time(Time::MIDNIGHT).assume_offset(UtcOffset::UTC)
-}
-
 fn utc_day(t: OffsetDateTime) -> Date {
     t.to_offset(UtcOffset::UTC).date()
 }
 
 impl PgStore {
-    /// Creates any missing daily partitions for `needed`, under an advisory lock so that
+    /// Creates any missing partitions for `needed`, under an advisory lock so that
     /// concurrent creators (other requests, other server processes) do not collide.
-    async fn ensure_partitions(
+    pub(crate) async fn ensure_partitions(
         &self,
-        needed: BTreeSet<(&'static str, Date)>,
+        needed: BTreeSet<PartitionKey>,
     ) -> Result<u32, StoreError> {
         let missing: Vec<_> = {
             let known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
@@ -91,12 +91,24 @@ impl PgStore {
                     .execute(conn)
                     .await?;
                 let mut created = 0;
-                for (family, day) in &missing {
-                    let next = day.next_day().unwrap_or(*day);
+                for (tier, family, day) in &missing {
+                    let exists: Vec<PartitionRow> = diesel::sql_query(
+                        "SELECT relname::text AS relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                         WHERE n.nspname = $1 AND c.relname = $2",
+                    )
+                    .bind::<Text, _>(tier.schema())
+                    .bind::<Text, _>(partition_name(family, *day))
+                    .load(conn)
+                    .await?;
+                    if !exists.is_empty() {
+                        continue;
+                    }
                     let sql = format!(
-                        "CREATE TABLE IF NOT EXISTS metrics.{part} PARTITION OF metrics.{family} \
-                         FOR VALUES FROM ('{day} 00:00:00+00') TO ('{next} 00:00:00+00')",
+                        "CREATE TABLE {schema}.{part} PARTITION OF {schema}.{family} \
+                         FOR VALUES FROM ('{day} 00:00:00+00') TO ('{end} 00:00:00+00')",
+                        schema = tier.schema(),
                         part = partition_name(family, *day),
+                        end = tier.partition_end(*day),
                     );
                     diesel::sql_query(sql).execute(conn).await?;
                     created += 1;
@@ -200,16 +212,22 @@ impl MetricStore for PgStore {
         let order = labels.iter().map(|l| format!("{l}, ")).collect::<String>();
         let sql = format!(
             "SELECT time, {label_array} AS labels, ARRAY[{vals}]::float8[] AS vals FROM metrics.{family} \
-             WHERE server_id = $1 AND time >= $2 AND time < $3 ORDER BY {order}time LIMIT $4",
-            family = q.family.name
+             WHERE server_id = $1 AND time >= $2 AND time < $3{filters} ORDER BY {order}time LIMIT $4",
+            family = q.family.name,
+            filters = equal_filters(&q.filters, 5),
         );
         let limit = i64::try_from(q.max_rows).unwrap_or(i64::MAX - 1) + 1;
         let mut conn = self.conn().await?;
-        let rows: Vec<SeriesRow> = diesel::sql_query(sql)
+        let mut query = diesel::sql_query(sql)
+            .into_boxed()
             .bind::<BigInt, _>(q.server_id)
             .bind::<Timestamptz, _>(q.from)
             .bind::<Timestamptz, _>(q.to)
-            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(limit);
+        for (_, value) in &q.filters {
+            query = query.bind::<Text, _>(value.clone());
+        }
+        let rows: Vec<SeriesRow> = query
             .load(&mut conn)
             .await
             .map_err(|e| store_error(e, "metric"))?;
@@ -221,16 +239,29 @@ impl MetricStore for PgStore {
         Ok(group_series(q, &labels, rows))
     }
 
-    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError> {
-        let today = utc_day(now);
-        let ahead = FAMILIES
-            .iter()
-            .flat_map(|f| (0..=DAYS_AHEAD).map(move |d| (f.name, today + Duration::days(d))))
-            .collect();
+    async fn maintain(
+        &self,
+        now: OffsetDateTime,
+        policy: &RetentionPolicy,
+    ) -> Result<MaintenanceReport, StoreError> {
+        let mut ahead = BTreeSet::new();
+        for f in FAMILIES {
+            for d in 0..=DAYS_AHEAD {
+                let t = now + Duration::days(d);
+                for tier in Tier::ALL {
+                    ahead.insert((tier, f.name, tier.partition_of(t)));
+                }
+            }
+        }
         let partitions_created = self.ensure_partitions(ahead).await?;
         let mut partitions_dropped = 0;
         for family in FAMILIES {
-            partitions_dropped += self.drop_expired(family, now).await?;
+            let retention = policy.retention(family);
+            for tier in Tier::ALL {
+                partitions_dropped += self
+                    .drop_expired(family, tier, retention.horizon(tier, now))
+                    .await?;
+            }
         }
         let keep = Duration::days(i64::from(catalog::max_retention_days()) + 1);
         let mut conn = self.conn().await?;
@@ -308,19 +339,20 @@ impl pganalytics_ports::store::LeaderLease for PgStore {
 }
 
 impl PgStore {
-    /// Drops the family's partitions whose every row is past retention.
+    /// Drops the family's partitions of `tier` whose every row is older than `cutoff`.
     async fn drop_expired(
         &self,
         family: &'static FamilySpec,
-        now: OffsetDateTime,
+        tier: Tier,
+        cutoff: OffsetDateTime,
     ) -> Result<u32, StoreError> {
-        let cutoff = now - Duration::days(i64::from(family.retention_days));
         let mut conn = self.conn().await?;
         let parts: Vec<PartitionRow> = diesel::sql_query(
             "SELECT c.relname::text AS relname FROM pg_inherits i \
              JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
-             JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = 'metrics' AND p.relname = $1",
+             JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = $2",
         )
+        .bind::<Text, _>(tier.schema())
         .bind::<Text, _>(family.name)
         .load(&mut conn)
         .await
@@ -330,21 +362,34 @@ impl PgStore {
             let Some(day) = parse_partition_day(family.name, &part.relname) else {
                 continue;
             };
-            let end = day_start(day) + Duration::days(1);
-            if end <= cutoff {
-                diesel::sql_query(format!("DROP TABLE IF EXISTS metrics.{}", part.relname))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| store_error(e, "partition"))?;
+            if day_start(tier.partition_end(day)) <= cutoff {
+                diesel::sql_query(format!(
+                    "DROP TABLE IF EXISTS {}.{}",
+                    tier.schema(),
+                    part.relname
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| store_error(e, "partition"))?;
                 self.partitions
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&(family.name, day));
+                    .remove(&(tier, family.name, day));
                 dropped += 1;
             }
         }
         Ok(dropped)
     }
+}
+
+/// `AND <label> = $n` for each filter, numbered from `first` (label names come from the
+/// catalog, never from a request).
+pub(crate) fn equal_filters(filters: &[(&'static str, String)], first: usize) -> String {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!(" AND {column} = ${}", first + i))
+        .collect()
 }
 
 /// Rows come ordered by labels then time; each label set becomes one series per column.

@@ -16,6 +16,7 @@ mod meta;
 mod metrics;
 mod people;
 mod schema;
+mod tiers;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
@@ -54,8 +55,9 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// Connections for the ingest transaction (binary COPY); half the size of `pool`.
     ingest_pool: deadpool_postgres::Pool,
-    /// Partitions known to exist, as `(family, day)`: saves a catalog round trip per block.
-    partitions: Mutex<HashSet<(&'static str, time::Date)>>,
+    /// Partitions known to exist, as `(tier, family, first day)`: saves a catalog round trip
+    /// per block.
+    partitions: Mutex<HashSet<metrics::PartitionKey>>,
     /// The database URL (may hold a password: never printed), for the leader session.
     url: String,
     /// The session holding leadership locks.

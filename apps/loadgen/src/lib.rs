@@ -174,3 +174,61 @@ pub fn scratch_dir(
     std::fs::create_dir_all(&dir)?;
     Ok((tmp, dir))
 }
+
+/// Enrols `count` collectors named `<prefix><n>` straight in the store (no TLS, no CSR):
+/// for benchmarks that fill the database through the store, not the API.
+pub async fn enrol_in_store(
+    store: &pganalytics_adapters::postgres::PgStore,
+    prefix: &str,
+    count: usize,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Vec<pganalytics_domain::collector::Collector>> {
+    use pganalytics_domain::collector::{
+        CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
+    };
+    use pganalytics_domain::credentials::{Fingerprint, RegistrationSecret, RegistrationToken};
+    use pganalytics_ports::store::{CollectorStore, RegistrationTokenStore};
+    let ctx = pganalytics_domain::audit::AuditContext::cli(Some(prefix.to_owned()));
+    let secret = RegistrationSecret::from_bytes(&[9; 32]);
+    store
+        .create_registration_token(
+            &RegistrationToken {
+                id: uuid::Uuid::new_v4(),
+                hash: secret.hash(),
+                uses_left: u32::try_from(count)?,
+                expires_at: now + time::Duration::hours(1),
+                created_at: now,
+            },
+            &ctx.entry("registration_token.create", None, now),
+        )
+        .await?;
+    let mut out = Vec::with_capacity(count);
+    for n in 0..count {
+        let name = format!("{prefix}{n}");
+        let c = Collector {
+            id: CollectorId::from_uuid(uuid::Uuid::new_v4()),
+            name: CollectorName::parse(&name)?,
+            hostname: Hostname::parse(&format!("{name}.bench.example.com"))?,
+            status: CollectorStatus::Active,
+            certificate: CertificateInfo {
+                fingerprint: Fingerprint::of_der(name.as_bytes()),
+                serial: format!("{n:04X}"),
+                not_after: now + time::Duration::days(90),
+                pem: String::new(),
+            },
+            registered_at: now,
+            last_seen: None,
+            config_version: 1,
+        };
+        store
+            .enroll(
+                &secret.hash(),
+                &c,
+                now,
+                &ctx.entry("collector.register", None, now),
+            )
+            .await?;
+        out.push(c);
+    }
+    Ok(out)
+}

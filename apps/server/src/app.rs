@@ -43,9 +43,16 @@ pub async fn start(
     settings: &Settings,
     log: Logger,
 ) -> anyhow::Result<RunningServer> {
-    let uc = Arc::new(ServerUseCases::new(backend, Limits::default()));
-    let report = uc.maintenance.run().await?;
-    info!(log, "partition maintenance done"; "created" => report.partitions_created, "dropped" => report.partitions_dropped);
+    let uc = Arc::new(
+        ServerUseCases::new(backend, Limits::default())
+            .with_retention_settings(settings.retention_settings()?),
+    );
+    let first = uc.maintenance.run_if_leader().await?;
+    if let Some(r) = &first {
+        info!(log, "maintenance done"; "partitions_created" => r.partitions_created,
+            "partitions_dropped" => r.partitions_dropped, "rows_rolled_up" => r.rollup.rows_rolled_up,
+            "rollup_lag_seconds" => r.rollup.lag_seconds);
+    }
     let ca_pem = backend.ca.ca_certificate_pem();
     let identity = backend
         .ca
@@ -72,6 +79,11 @@ pub async fn start(
         crate::openapi::json(),
         log.new(o!("component" => "http")),
     ));
+    if let Some(r) = &first {
+        state
+            .metrics
+            .maintenance(Ok(Some(r)), uc.maintenance.clock.now());
+    }
     let (app_state, cors_origins) = (state.clone(), settings.cors_allowed_origins.clone());
     let http = HttpServer::new(move || app(app_state.clone(), cors_origins.clone()))
         .workers(settings.worker_count())
@@ -182,16 +194,29 @@ fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger
         let s = pruned.clone();
         async move { s.rate_limits.prune() }
     });
-    let period = Duration::from_secs(settings.maintenance_interval_seconds.max(60));
+    let period = Duration::from_secs(settings.maintenance_interval_seconds.max(1));
     every(period, move || {
         let (state, log) = (state.clone(), log.clone());
         async move {
-            match state.uc.maintenance.run().await {
-                Ok(r) => {
+            let result = state.uc.maintenance.run_if_leader().await;
+            let now = state.uc.maintenance.clock.now();
+            match &result {
+                Ok(r) => state.metrics.maintenance(Ok(r.as_ref()), now),
+                Err(_) => state.metrics.maintenance(Err(()), now),
+            }
+            match result {
+                Ok(Some(r))
+                    if r.partitions_created + r.partitions_dropped > 0
+                        || r.rollup.buckets_recomputed > 0
+                        || r.alerts_pruned > 0 =>
+                {
                     info!(log, "maintenance done"; "partitions_created" => r.partitions_created,
-                        "partitions_dropped" => r.partitions_dropped, "alerts_pruned" => r.alerts_pruned)
+                        "partitions_dropped" => r.partitions_dropped, "alerts_pruned" => r.alerts_pruned,
+                        "rows_rolled_up" => r.rollup.rows_rolled_up, "buckets_recomputed" => r.rollup.buckets_recomputed,
+                        "rollup_lag_seconds" => r.rollup.lag_seconds)
                 }
-                Err(e) => warn!(log, "partition maintenance failed; will retry"; "error" => %e),
+                Ok(_) => {}
+                Err(e) => warn!(log, "maintenance failed; will retry"; "error" => %e),
             }
         }
     });

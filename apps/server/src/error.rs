@@ -13,8 +13,9 @@ use pganalytics_ports::crypto::PasswordError;
 use pganalytics_ports::crypto::TokenError;
 use pganalytics_ports::usecases::alerts::{AlertAdminError, ChannelError, RuleError};
 use pganalytics_ports::usecases::{
-    AuthError, ConfigUpdateError, CreateTokenError, Denied, IngestError, LoginError,
-    PersonAuthError, QueryError, RefreshError, RegisterError, RenewError, UserAdminError,
+    AuthError, ConfigUpdateError, CreateTokenError, Denied, IngestError, LogSearchError,
+    LoginError, PersonAuthError, QueryError, RefreshError, RegisterError, RenewError,
+    RetentionAdminError, StatementsError, UserAdminError,
 };
 use serde::Serialize;
 use std::fmt;
@@ -30,6 +31,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for a 429.
     pub retry_after: Option<u64>,
+    /// The request parameter or field at fault, for a 400.
+    pub field: Option<&'static str>,
     /// The cause chain of an unexpected error: logged, never sent.
     cause: Option<String>,
 }
@@ -45,7 +48,15 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
             cause: None,
+        }
+    }
+    /// A 400 `invalid_query` naming the parameter at fault.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::bad_request("invalid_query", message)
         }
     }
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
@@ -112,6 +123,7 @@ impl ResponseError for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
+                field: self.field,
             },
         });
         if let Some(cause) = &self.cause {
@@ -166,6 +178,10 @@ pub struct ErrorDetail<'a> {
     /// For people; may change between releases.
     #[schema(example = "user not found")]
     pub message: &'a str,
+    /// The request parameter or field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "severity")]
+    pub field: Option<&'static str>,
 }
 
 impl From<StoreError> for ApiError {
@@ -412,6 +428,38 @@ impl From<CreateTokenError> for ApiError {
         match e {
             CreateTokenError::Store(s) => s.into(),
             _ => Self::bad_request("invalid_input", msg),
+        }
+    }
+}
+
+impl From<StatementsError> for ApiError {
+    fn from(e: StatementsError) -> Self {
+        let msg = e.to_string();
+        match e {
+            StatementsError::Invalid { field, .. } => Self::invalid_field(field, msg),
+            StatementsError::NotFound(_) => Self::not_found(msg),
+            StatementsError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<LogSearchError> for ApiError {
+    fn from(e: LogSearchError) -> Self {
+        let msg = e.to_string();
+        match e {
+            LogSearchError::Invalid { field, .. } => Self::invalid_field(field, msg),
+            LogSearchError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RetentionAdminError> for ApiError {
+    fn from(e: RetentionAdminError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RetentionAdminError::UnknownFamily(_) => Self::not_found(msg),
+            RetentionAdminError::Invalid(r) => Self::invalid_field(r.field, msg),
+            RetentionAdminError::Store(s) => s.into(),
         }
     }
 }

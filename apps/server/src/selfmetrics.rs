@@ -1,10 +1,11 @@
 //! The server's own metrics, served as Prometheus text at `GET /metrics`: requests and
 //! their latency per route and status, ingest (batches, rows per family, duplicates,
 //! rejections per reason), rate-limit refusals, the connection pools, the collectors, alert
-//! evaluation (leadership, cycles, rules, transitions) and notification outcomes.
+//! evaluation (leadership, cycles, rules, transitions), notification outcomes and
+//! maintenance (rollups, partitions, lag).
 //! Labels are bounded: route patterns (never paths), family names, error codes.
 
-use pganalytics_ports::store::PoolUsage;
+use pganalytics_ports::store::{MaintenanceReport, PoolUsage};
 use pganalytics_ports::usecases::alerts::{EvaluationReport, NotifyReport};
 use pganalytics_ports::usecases::{CollectorCounts, IngestReport, IngestStatus};
 use prometheus::{
@@ -28,6 +29,14 @@ pub struct Metrics {
     alert_transitions: IntCounterVec,
     alert_seconds: GaugeVec,
     notifications: IntCounterVec,
+    maintenance_leader: IntGaugeVec,
+    maintenance_runs: IntCounterVec,
+    partitions: IntCounterVec,
+    rollup_rows: IntCounterVec,
+    rollup_buckets: IntCounterVec,
+    rollup_lag: IntGaugeVec,
+    /// The last maintenance report of this server, and when it ran (for the health answer).
+    last_maintenance: std::sync::Mutex<Option<(time::OffsetDateTime, MaintenanceReport)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -150,6 +159,43 @@ impl Default for Metrics {
                 "Notification attempts, by outcome: delivered, retried (the receiver failed; tried again later), failed (given up).",
                 &["outcome"],
             ),
+            maintenance_leader: gauge(
+                &r,
+                "pganalytics_maintenance_leader",
+                "1 when this server runs maintenance (rollups, partitions, retention) for the database, 0 when another one does.",
+                &[],
+            ),
+            maintenance_runs: counter(
+                &r,
+                "pganalytics_maintenance_runs_total",
+                "Maintenance passes run by this server, by outcome: ok or failed.",
+                &["outcome"],
+            ),
+            partitions: counter(
+                &r,
+                "pganalytics_partitions_total",
+                "Partitions changed by maintenance, by action: created (ahead of time) or dropped (past retention).",
+                &["action"],
+            ),
+            rollup_rows: counter(
+                &r,
+                "pganalytics_rollup_rows_total",
+                "Raw rows read into hourly rollups (recomputations included).",
+                &[],
+            ),
+            rollup_buckets: counter(
+                &r,
+                "pganalytics_rollup_buckets_total",
+                "Rollup rows written, by kind: hours and days rolled for the first time count as rolled, late ones as recomputed.",
+                &["kind"],
+            ),
+            rollup_lag: gauge(
+                &r,
+                "pganalytics_rollup_lag_seconds",
+                "How far the oldest family's hourly rollups are behind now (an hour and the grace period when up to date).",
+                &[],
+            ),
+            last_maintenance: std::sync::Mutex::new(None),
             registry: r,
         }
     }
@@ -233,6 +279,62 @@ impl Metrics {
                 .with_label_values(&[outcome])
                 .inc_by(u64::from(n));
         }
+    }
+
+    /// A maintenance turn: its report when this server led it, an error when it failed.
+    pub fn maintenance(
+        &self,
+        result: Result<Option<&MaintenanceReport>, ()>,
+        at: time::OffsetDateTime,
+    ) {
+        let r = match result {
+            Err(()) => {
+                self.maintenance_runs.with_label_values(&["failed"]).inc();
+                return;
+            }
+            Ok(None) => {
+                self.maintenance_leader
+                    .with_label_values::<&str>(&[])
+                    .set(0);
+                return;
+            }
+            Ok(Some(r)) => r,
+        };
+        self.maintenance_leader
+            .with_label_values::<&str>(&[])
+            .set(1);
+        self.maintenance_runs.with_label_values(&["ok"]).inc();
+        self.partitions
+            .with_label_values(&["created"])
+            .inc_by(u64::from(r.partitions_created));
+        self.partitions
+            .with_label_values(&["dropped"])
+            .inc_by(u64::from(r.partitions_dropped));
+        self.rollup_rows
+            .with_label_values::<&str>(&[])
+            .inc_by(r.rollup.rows_rolled_up);
+        self.rollup_buckets
+            .with_label_values(&["rolled"])
+            .inc_by(r.rollup.hours_rolled + r.rollup.days_rolled);
+        self.rollup_buckets
+            .with_label_values(&["recomputed"])
+            .inc_by(r.rollup.buckets_recomputed);
+        self.rollup_lag
+            .with_label_values::<&str>(&[])
+            .set(r.rollup.lag_seconds);
+        *self
+            .last_maintenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((at, r.clone()));
+    }
+
+    /// This server's last maintenance report and when it ran; none before its first or when
+    /// another server leads maintenance.
+    pub fn last_maintenance(&self) -> Option<(time::OffsetDateTime, MaintenanceReport)> {
+        self.last_maintenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn rate_limited(&self, budget: &str) {

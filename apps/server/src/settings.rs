@@ -5,8 +5,10 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use pganalytics_adapters::backend::StorageSettings;
+use pganalytics_domain::rollup::Retention;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -36,8 +38,11 @@ pub struct Settings {
     pub max_batch_bytes: usize,
     /// `json` or `text`; default: text on a terminal, JSON otherwise. Env: `PGANALYTICS_LOG_FORMAT`.
     pub log_format: Option<String>,
-    /// How often partition maintenance runs, in seconds.
+    /// How often maintenance runs (rollups, partitions ahead, retention), in seconds.
     pub maintenance_interval_seconds: u64,
+    /// Retention per family, in days per tier: `[retention.pg_statement]` with `raw_days`,
+    /// `hourly_days`, `daily_days` (all three). Choices made through the API win.
+    pub retention: BTreeMap<String, Retention>,
     /// Bcrypt cost of new password hashes (each +1 doubles the work; 12 ≈ 0.25 s).
     /// Below 12 is refused unless `allow_weak_bcrypt` is set (tests). Env: `PGANALYTICS_BCRYPT_COST`.
     pub bcrypt_cost: u32,
@@ -104,7 +109,8 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_bytes: 64 * 1024 * 1024,
             log_format: None,
-            maintenance_interval_seconds: 3600,
+            maintenance_interval_seconds: 60,
+            retention: BTreeMap::new(),
             bcrypt_cost: 12,
             allow_weak_bcrypt: false,
             admin_password: None,
@@ -180,6 +186,20 @@ impl Settings {
         }
     }
 
+    /// The `[retention.<family>]` tables, checked: known families, days in range.
+    pub fn retention_settings(&self) -> Result<BTreeMap<String, Retention>, SettingsError> {
+        for (family, r) in &self.retention {
+            if pganalytics_domain::catalog::family(family).is_none() {
+                return Err(SettingsError(format!(
+                    "retention.{family}: not a metric family"
+                )));
+            }
+            r.validate()
+                .map_err(|e| SettingsError(format!("retention.{family}: {e}")))?;
+        }
+        Ok(self.retention.clone())
+    }
+
     pub fn storage(&self) -> StorageSettings {
         StorageSettings {
             data_dir: self.data_dir.clone(),
@@ -208,6 +228,7 @@ impl Settings {
         // Only the server's own keys: the agent's PGANALYTICS_AGENT_* may share the environment.
         fig = fig.merge(Env::prefixed("PGANALYTICS_").only(&ENV_KEYS));
         let settings: Settings = fig.extract().map_err(|e| SettingsError(e.to_string()))?;
+        settings.retention_settings()?;
         if settings.pool_size == 0 {
             return Err(SettingsError("pool_size must be at least 1".into()));
         }

@@ -2,7 +2,9 @@
 
 use crate::redact::redact_sql;
 
-/// The event categories the agent reports.
+/// What an event is about. Sent as both `category` and `kind` of `pg_log_event`: today each
+/// category is its own single kind (finer kinds within categories come with the message
+/// catalog classification).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
     Error,

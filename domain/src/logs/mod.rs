@@ -79,6 +79,7 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "pid",
     "duration_ms",
     "message",
+    "kind",
 ];
 
 impl LogEvent {
@@ -96,6 +97,7 @@ impl LogEvent {
             json!(self.pid),
             json!(self.duration_ms),
             json!(self.message),
+            json!(self.category.as_str()),
         ]
     }
 }

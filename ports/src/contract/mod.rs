@@ -27,8 +27,10 @@ use crate::store::{EnrollError, IngestOutcome, SeriesQuery};
 
 mod alerts;
 mod people;
+mod tiers;
 pub use alerts::*;
 pub use people::*;
+pub use tiers::*;
 
 /// An audit entry for `action`, as the CLI would write it.
 pub fn audit(action: &str) -> AuditEntry {
@@ -496,6 +498,7 @@ pub async fn ingest_stores_rows_and_creates_one_server_per_instance<S: Stores>(s
         ],
         from: at - Duration::minutes(1),
         to: at + Duration::minutes(5),
+        filters: vec![],
         max_rows: 100,
     };
     let series = s.query_series(&q).await.unwrap();
@@ -587,13 +590,15 @@ pub async fn maintenance_drops_rows_past_retention<S: Stores>(s: S) {
     s.ingest(&database_batch(c, Uuid::new_v4(), at, 2), at)
         .await
         .unwrap();
-    s.maintain(at).await.unwrap();
+    s.maintain(at, &Default::default()).await.unwrap();
     assert_eq!(
         count_rows(&s, at).await,
         2,
         "young rows survive maintenance"
     );
-    s.maintain(at + Duration::days(40)).await.unwrap();
+    s.maintain(at + Duration::days(40), &Default::default())
+        .await
+        .unwrap();
     assert_eq!(count_rows(&s, at).await, 0);
     s.ping().await.unwrap();
 }
@@ -609,6 +614,7 @@ async fn count_rows<S: Stores>(s: &S, at: OffsetDateTime) -> usize {
             columns: vec![family.column("xact_commit").unwrap().1],
             from: at - Duration::days(1),
             to: at + Duration::days(1),
+            filters: vec![],
             max_rows: 10_000,
         };
         n += s
@@ -658,7 +664,12 @@ macro_rules! store_contract_tests {
             silences_and_maintenance_windows_are_listed_until_they_end,
             channels_have_unique_names_and_keep_their_sealed_secret,
             evaluation_reads_filtered_rows_and_the_latest_time_per_server,
-            folded_readings_agree_with_the_rows_they_fold
+            folded_readings_agree_with_the_rows_they_fold,
+            rollups_equal_the_raw_rows_of_every_family_after_late_and_replayed_batches,
+            retention_drops_exactly_the_expired_partitions_of_each_tier,
+            top_statements_over_a_range_match_a_direct_sum,
+            log_search_filters_and_pages_without_gaps_or_duplicates,
+            retention_choices_are_stored_audited_and_forgotten
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {$(

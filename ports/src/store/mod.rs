@@ -25,8 +25,10 @@ use crate::StoreError;
 
 mod alerts;
 mod people;
+mod tiers;
 pub use alerts::*;
 pub use people::*;
+pub use tiers::*;
 
 /// Why an enrolment was refused.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +218,8 @@ pub struct SeriesQuery {
     pub columns: Vec<&'static ColumnSpec>,
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
+    /// Only rows whose label equals the value (label names of the family).
+    pub filters: Vec<(&'static str, String)>,
     /// At most this many rows are read; more is an error, not a silent cut.
     pub max_rows: usize,
 }
@@ -244,6 +248,7 @@ pub trait Stores:
     + AlertStore
     + ChannelStore
     + LeaderLease
+    + TierStore
     + 'static
 {
 }
@@ -262,6 +267,7 @@ impl<T> Stores for T where
         + AlertStore
         + ChannelStore
         + LeaderLease
+        + TierStore
         + 'static
 {
 }
@@ -282,12 +288,16 @@ pub trait ConnectionPools: Send + Sync {
     fn pool_usage(&self) -> Vec<PoolUsage>;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MaintenanceReport {
+    /// Partitions created ahead of time (every tier).
     pub partitions_created: u32,
+    /// Partitions dropped past their tier's retention.
     pub partitions_dropped: u32,
     /// Alerts resolved longer ago than they are kept, forgotten with their history.
     pub alerts_pruned: u64,
+    /// What the rollup pass did.
+    pub rollup: RollupReport,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -320,8 +330,14 @@ pub trait MetricStore: Send + Sync {
     /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` rows match.
     async fn query_series(&self, query: &SeriesQuery) -> Result<Vec<RawSeries>, StoreError>;
 
-    /// Creates storage ahead of `now` and drops data past each family's retention.
-    async fn maintain(&self, now: OffsetDateTime) -> Result<MaintenanceReport, StoreError>;
+    /// Creates storage of every tier ahead of `now` and drops each family's raw rows and
+    /// rollups past their retention in `policy` (whole partitions: those whose every row
+    /// is past it).
+    async fn maintain(
+        &self,
+        now: OffsetDateTime,
+        policy: &pganalytics_domain::rollup::RetentionPolicy,
+    ) -> Result<MaintenanceReport, StoreError>;
 
     /// Checks that the store answers.
     ///

@@ -13,8 +13,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::env::{Clock, IdSource};
 use crate::store::{
-    AlertStore, ApiTokenStore, CollectorStore, ConnectionPools, MaintenanceReport, MetricStore,
-    PoolUsage, RegistrationTokenStore,
+    ApiTokenStore, CollectorStore, ConnectionPools, MetricStore, PoolUsage, RegistrationTokenStore,
 };
 
 /// A registration token just created: the secret is shown once and never stored.
@@ -284,30 +283,6 @@ impl UpdateCollectorConfig {
     }
 }
 
-/// Partition upkeep: storage created ahead of time, data past retention dropped.
-pub struct Maintenance {
-    pub metrics: Arc<dyn MetricStore>,
-    pub alerts: Arc<dyn AlertStore>,
-    pub clock: Arc<dyn Clock>,
-}
-
-/// How long a resolved alert and its history are kept.
-pub const RESOLVED_ALERTS_KEPT: time::Duration = time::Duration::days(30);
-
-impl Maintenance {
-    /// Partitions created ahead and dropped past retention; alerts resolved more than
-    /// [`RESOLVED_ALERTS_KEPT`] ago forgotten.
-    pub async fn run(&self) -> Result<MaintenanceReport, StoreError> {
-        let now = self.clock.now();
-        let mut report = self.metrics.maintain(now).await?;
-        report.alerts_pruned = self
-            .alerts
-            .prune_resolved(now - RESOLVED_ALERTS_KEPT)
-            .await?;
-        Ok(report)
-    }
-}
-
 /// Whether the store answers, and how its connection pools are used.
 pub struct Health {
     pub metrics: Arc<dyn MetricStore>,
@@ -345,6 +320,5 @@ crate::usecases::auth::opaque_debug!(
     GetCollectorConfig,
     UpdateCollectorConfig,
     ServerCatalog,
-    Maintenance,
     Health
 );

@@ -13,12 +13,13 @@ mod register;
 mod renew;
 mod server;
 mod sessions;
+mod storage;
 mod users;
 
 pub use admin::{
     CollectorAdmin, CollectorCounts, ConfigUpdateError, CreateApiToken, CreateRegistrationToken,
     CreateTokenError, CreatedApiToken, CreatedRegistrationToken, GetCollectorConfig, Health,
-    Maintenance, ServerCatalog, UpdateCollectorConfig,
+    ServerCatalog, UpdateCollectorConfig,
 };
 pub use auth::{AuthError, AuthenticateCollector, CollectorToken, RefreshCollectorToken};
 pub use authorize::{Attempt, Authorize, Authorized, Denied, Presented};
@@ -32,6 +33,13 @@ pub use server::{Limits, ServerUseCases};
 pub use sessions::{
     AuthenticatePerson, Credential, Login, LoginError, Logout, PersonAuthError, RefreshError,
     RefreshSession, Tokens,
+};
+pub use storage::{
+    FamilyRetention, LogCounts, LogPage, LogSearchError, LogSearchRequest, MAX_PAGE,
+    MAX_STATEMENTS, Maintenance, QueryStatements, RESOLVED_ALERTS_KEPT, ROLLUP_HOURS_PER_PASS,
+    RankedStatement, RetentionAdmin, RetentionAdminError, SearchLogEvents, StatementDetail,
+    StatementStep, StatementsError, StatementsReply, StatementsRequest, decode_cursor,
+    encode_cursor,
 };
 pub use users::{
     AuditLog, NewPassword, RotationReport, Secrets, SecretsError, UserAdmin, UserAdminError,

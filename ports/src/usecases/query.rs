@@ -7,7 +7,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
 use crate::env::Clock;
-use crate::store::{MetricStore, SeriesQuery};
+use crate::store::{MetricStore, RolledSeries, SeriesQuery, TierStore};
+use pganalytics_domain::rollup::{Retention, RetentionPolicy, Tier, choose_tier, resample};
 
 /// A request as a person or script makes it.
 #[derive(Debug, Clone)]
@@ -24,12 +25,16 @@ pub struct SeriesRequest {
     pub step: Option<Duration>,
 }
 
-/// The series of a request, with the range and step they were read for.
+/// The series of a request, with the range, step and tier they were read from.
 #[derive(Debug, Clone)]
 pub struct SeriesReply {
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
     pub step: Duration,
+    /// The tier that answered (rows after its rollups' watermark come from raw rows).
+    pub tier: Tier,
+    /// Why the step differs from the one asked for, when it does.
+    pub downsampled: Option<String>,
     pub series: Vec<Series>,
 }
 
@@ -67,15 +72,21 @@ pub enum QueryError {
     Store(StoreError),
 }
 
-/// Reads time series: counters become per-second rates (resets handled), everything is
-/// averaged into `step` buckets.
+/// Reads time series from the tier that fits the range and step ([`choose_tier`]): raw
+/// counters become per-second rates (resets handled) and everything is averaged into `step`
+/// buckets; rolled tiers give the same answer from their sums, counts, increases and
+/// covered seconds. The part of the range after the rollups' watermark (the hour now
+/// running) comes from raw rows.
 ///
 /// Bounded by construction: at most `max_rows` rows and `max_cells` values (rows × distinct
 /// columns) are read from the store, and an answer holds at most `max_answer_points`
-/// points (series × steps); past either the query is refused, never truncated.
+/// points (series × steps); past either the query is refused, never truncated. A range
+/// holding more than `max_points_per_series` steps is downsampled (the answer says so).
 pub struct QueryMetrics {
     pub metrics: Arc<dyn MetricStore>,
+    pub tiers: Arc<dyn TierStore>,
     pub clock: Arc<dyn Clock>,
+    pub retention_settings: BTreeMap<String, Retention>,
     pub max_rows: usize,
     pub max_cells: usize,
     pub max_points_per_series: i64,
@@ -87,73 +98,166 @@ impl QueryMetrics {
         let family = catalog::family(&req.family)
             .ok_or_else(|| QueryError::UnknownFamily(req.family.clone()))?;
         let columns = select_columns(family, &req.columns)?;
-        let to = req.to.unwrap_or_else(|| self.clock.now());
+        let now = self.clock.now();
+        let to = req.to.unwrap_or(now);
+        let from = req.from.unwrap_or(to - Duration::hours(1));
+        let step = req.step.unwrap_or(Duration::seconds(60));
+        check_range(from, to, step)?;
+        let retention = RetentionPolicy {
+            settings: self.retention_settings.clone(),
+            stored: self
+                .tiers
+                .stored_retention()
+                .await
+                .map_err(QueryError::Store)?,
+        }
+        .retention(family);
+        let choice = choose_tier(from, to, step, now, retention, self.max_points_per_series);
         let range = Range {
-            from: req.from.unwrap_or(to - Duration::hours(1)),
+            from: choice.from,
             to,
-            step: req.step.unwrap_or(Duration::seconds(60)),
+            step: choice.step,
         };
-        let steps = self.check_range(&range)?;
+        let steps =
+            usize::try_from((to - range.from).whole_seconds() / range.step.whole_seconds().max(1))
+                .unwrap_or(usize::MAX)
+                .max(1);
         // Every distinct column multiplies what one row costs.
         let max_rows = self.max_rows.min(self.max_cells / columns.len().max(1));
-        // Fetch one step before `from` so the first bucket's counter rate has a predecessor.
-        let query = SeriesQuery {
-            server_id: req.server_id,
-            family,
-            columns,
-            from: range.from - range.step,
-            to: range.to,
-            max_rows,
+        let too_large = |e: StoreError, columns: usize| match e {
+            StoreError::Conflict { .. } => QueryError::TooLarge(format!(
+                "the query reads more than {max_rows} rows ({} values over {columns} columns)",
+                self.max_cells
+            )),
+            other => QueryError::Store(other),
         };
-        let raw = self
-            .metrics
-            .query_series(&query)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => QueryError::TooLarge(format!(
-                    "the query reads more than {max_rows} rows ({} values over {} columns)",
-                    self.max_cells,
-                    query.columns.len()
-                )),
-                other => QueryError::Store(other),
-            })?;
-        let points = raw.len().saturating_mul(steps);
+        let mut series: Vec<Series> = Vec::new();
+        let mut raw_from = range.from;
+        if choice.tier != Tier::Raw {
+            let watermark = self
+                .tiers
+                .rollup_watermarks()
+                .await
+                .map_err(QueryError::Store)?
+                .into_iter()
+                .find(|w| w.family == family.name && w.tier == choice.tier)
+                .map_or(range.from, |w| w.done_until);
+            // Rolled buckets answer whole steps up to the watermark; raw rows the rest.
+            let whole =
+                (watermark - range.from).whole_seconds().max(0) / range.step.whole_seconds().max(1);
+            let split =
+                (range.from + range.step * i32::try_from(whole).unwrap_or(i32::MAX)).min(to);
+            let query = SeriesQuery {
+                server_id: req.server_id,
+                family,
+                columns: columns.clone(),
+                from: range.from,
+                to: split,
+                filters: vec![],
+                max_rows,
+            };
+            let rolled = self
+                .tiers
+                .query_rolled(&query, choice.tier)
+                .await
+                .map_err(|e| too_large(e, query.columns.len()))?;
+            series.extend(rolled.into_iter().map(|r| rolled_series(r, family, &range)));
+            raw_from = split;
+        }
+        // A counter reading's predecessor is at most the rollups' lookback older (and at
+        // most a step: the one before the range only feeds the first step's rate).
+        let before = range.step.min(pganalytics_domain::rollup::LOOKBACK);
+        if raw_from < to && raw_from >= retention.horizon(Tier::Raw, now) - before {
+            let query = SeriesQuery {
+                server_id: req.server_id,
+                family,
+                columns: columns.clone(),
+                from: raw_from - before,
+                to,
+                filters: vec![],
+                max_rows,
+            };
+            let raw = self
+                .metrics
+                .query_series(&query)
+                .await
+                .map_err(|e| too_large(e, query.columns.len()))?;
+            let tail = Range {
+                from: raw_from,
+                ..range.clone()
+            };
+            for s in raw
+                .into_iter()
+                .map(|s| to_series(s, family, &tail, range.from))
+            {
+                match series
+                    .iter_mut()
+                    .find(|x| x.column == s.column && x.labels == s.labels)
+                {
+                    Some(existing) => existing.points.extend(s.points),
+                    None => series.push(s),
+                }
+            }
+        }
+        series.retain(|s| !s.points.is_empty());
+        let points = series.len().saturating_mul(steps);
         if points > self.max_answer_points {
             return Err(QueryError::TooLarge(format!(
                 "the answer would hold {} series × {steps} steps, more than {} points",
-                raw.len(),
+                series.len(),
                 self.max_answer_points
             )));
         }
         Ok(SeriesReply {
-            series: raw
-                .into_iter()
-                .map(|s| to_series(s, family, &range))
-                .collect(),
+            series,
             from: range.from,
             to: range.to,
             step: range.step,
+            tier: choice.tier,
+            downsampled: choice.downsampled,
         })
     }
+}
 
-    /// The number of steps in the range, when the range is acceptable.
-    fn check_range(&self, req: &Range) -> Result<usize, QueryError> {
-        if req.to <= req.from {
-            return Err(QueryError::InvalidRange("`to` must be after `from`".into()));
-        }
-        if req.step < Duration::seconds(1) {
-            return Err(QueryError::InvalidRange(
-                "`step` must be at least 1 second".into(),
-            ));
-        }
-        let points = (req.to - req.from).whole_seconds() / req.step.whole_seconds().max(1);
-        if points > self.max_points_per_series {
-            return Err(QueryError::InvalidRange(format!(
-                "the range holds {points} steps; at most {} are allowed, use a larger step",
-                self.max_points_per_series
-            )));
-        }
-        Ok(usize::try_from(points).unwrap_or(usize::MAX))
+/// Whether the request's range and step make sense.
+fn check_range(from: OffsetDateTime, to: OffsetDateTime, step: Duration) -> Result<(), QueryError> {
+    if to <= from {
+        return Err(QueryError::InvalidRange("`to` must be after `from`".into()));
+    }
+    if step < Duration::seconds(1) {
+        return Err(QueryError::InvalidRange(
+            "`step` must be at least 1 second".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn unit_of(kind: ColumnKind) -> &'static str {
+    if kind == ColumnKind::Counter {
+        "per_second"
+    } else {
+        "value"
+    }
+}
+
+fn rolled_series(r: RolledSeries, family: &catalog::FamilySpec, req: &Range) -> Series {
+    let kind = family
+        .column(r.column)
+        .map_or(ColumnKind::Gauge, |(_, c)| c.kind);
+    Series {
+        column: r.column,
+        kind,
+        unit: unit_of(kind),
+        labels: r.labels,
+        points: resample(&r.points, req.from, req.step)
+            .into_iter()
+            .map(|p| (rfc3339(p.time), p.value))
+            .collect(),
     }
 }
 
@@ -183,7 +287,13 @@ fn select_columns(
     Ok(selected)
 }
 
-fn to_series(raw: crate::store::RawSeries, family: &catalog::FamilySpec, req: &Range) -> Series {
+/// Raw readings of `req`'s range as steps aligned on `origin`.
+fn to_series(
+    raw: crate::store::RawSeries,
+    family: &catalog::FamilySpec,
+    req: &Range,
+    origin: OffsetDateTime,
+) -> Series {
     let kind = family
         .column(raw.column)
         .map_or(ColumnKind::Gauge, |(_, c)| c.kind);
@@ -196,7 +306,7 @@ fn to_series(raw: crate::store::RawSeries, family: &catalog::FamilySpec, req: &R
         .into_iter()
         .filter(|p| p.time >= req.from && p.time < req.to)
         .collect();
-    let points = rates::downsample(&in_range, req.from, req.step)
+    let points = rates::downsample(&in_range, origin, req.step)
         .into_iter()
         .map(|p| {
             (

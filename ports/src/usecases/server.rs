@@ -3,6 +3,8 @@
 //! start from here.
 
 use pganalytics_domain::batch::BatchLimits;
+use pganalytics_domain::rollup::Retention;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::Backend;
@@ -12,8 +14,9 @@ use crate::usecases::alerts::{
 use crate::usecases::{
     AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin, CreateApiToken,
     CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, Health, IngestBatch, Login,
-    Logout, Maintenance, QueryMetrics, RefreshCollectorToken, RefreshSession, RegisterCollector,
-    RenewCollectorCertificate, Secrets, ServerCatalog, UpdateCollectorConfig, UserAdmin,
+    Logout, Maintenance, QueryMetrics, QueryStatements, RefreshCollectorToken, RefreshSession,
+    RegisterCollector, RenewCollectorCertificate, RetentionAdmin, SearchLogEvents, Secrets,
+    ServerCatalog, UpdateCollectorConfig, UserAdmin,
 };
 
 /// Bounds the use cases enforce.
@@ -69,6 +72,9 @@ pub struct ServerUseCases {
     pub audit_log: AuditLog,
     pub secrets: Secrets,
     pub maintenance: Maintenance,
+    pub retention: RetentionAdmin,
+    pub statements: QueryStatements,
+    pub log_events: SearchLogEvents,
     pub health: Health,
     pub evaluate_alerts: EvaluateAlerts,
     pub notify: DeliverNotifications,
@@ -134,7 +140,9 @@ impl ServerUseCases {
             },
             query: QueryMetrics {
                 metrics: b.metrics.clone(),
+                tiers: b.tiers.clone(),
                 clock: b.clock.clone(),
+                retention_settings: BTreeMap::new(),
                 max_rows: limits.query_rows,
                 max_cells: limits.query_cells,
                 max_points_per_series: limits.query_points_per_series,
@@ -180,7 +188,26 @@ impl ServerUseCases {
             },
             maintenance: Maintenance {
                 metrics: b.metrics.clone(),
+                tiers: b.tiers.clone(),
                 alerts: b.alerts.clone(),
+                leader: b.leader.clone(),
+                clock: b.clock.clone(),
+                retention_settings: BTreeMap::new(),
+            },
+            retention: RetentionAdmin {
+                tiers: b.tiers.clone(),
+                clock: b.clock.clone(),
+                retention_settings: BTreeMap::new(),
+            },
+            statements: QueryStatements {
+                tiers: b.tiers.clone(),
+                metrics: b.metrics.clone(),
+                clock: b.clock.clone(),
+                retention_settings: BTreeMap::new(),
+                max_points_per_series: limits.query_points_per_series,
+            },
+            log_events: SearchLogEvents {
+                tiers: b.tiers.clone(),
                 clock: b.clock.clone(),
             },
             health: Health {
@@ -230,6 +257,18 @@ impl ServerUseCases {
                 ids: b.ids.clone(),
             },
         }
+    }
+}
+
+impl ServerUseCases {
+    /// The retention the settings file chose, per family: every use case that reads or
+    /// applies retention gets it.
+    pub fn with_retention_settings(mut self, settings: BTreeMap<String, Retention>) -> Self {
+        self.maintenance.retention_settings = settings.clone();
+        self.retention.retention_settings = settings.clone();
+        self.statements.retention_settings = settings.clone();
+        self.query.retention_settings = settings;
+        self
     }
 }
 

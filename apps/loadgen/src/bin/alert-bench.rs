@@ -20,16 +20,11 @@ use pganalytics_domain::alerts::rule::Condition;
 use pganalytics_domain::audit::AuditContext;
 use pganalytics_domain::batch::{self, BatchLimits, ValidationContext};
 use pganalytics_domain::catalog::{self, ColumnKind, FamilySpec};
-use pganalytics_domain::collector::{
-    CertificateInfo, Collector, CollectorId, CollectorName, CollectorStatus, Hostname,
-};
 use pganalytics_domain::config::Intervals;
-use pganalytics_domain::credentials::{Fingerprint, RegistrationSecret, RegistrationToken};
 use pganalytics_loadgen::{cpu_now, rt, scratch_dir};
 use pganalytics_ports::env::Clock as _;
 use pganalytics_ports::store::{
-    AlertFilter, AlertRuleStore, AlertStore, CollectorStore, MetricStore, RegistrationTokenStore,
-    StoredRule,
+    AlertFilter, AlertRuleStore, AlertStore, CollectorStore, MetricStore, StoredRule,
 };
 use pganalytics_ports::usecases::alerts::EvaluateAlerts;
 use serde_json::{Value, json};
@@ -355,45 +350,7 @@ async fn enrol(
     families: &[&'static FamilySpec],
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let ctx = AuditContext::cli(Some("alert-bench".into()));
-    let secret = RegistrationSecret::from_bytes(&[9; 32]);
-    store
-        .create_registration_token(
-            &RegistrationToken {
-                id: uuid::Uuid::new_v4(),
-                hash: secret.hash(),
-                uses_left: u32::try_from(args.servers)?,
-                expires_at: now + Duration::hours(1),
-                created_at: now,
-            },
-            &ctx.entry("registration_token.create", None, now),
-        )
-        .await?;
-    for n in 0..args.servers {
-        let name = format!("bench{n}");
-        let c = Collector {
-            id: CollectorId::from_uuid(uuid::Uuid::new_v4()),
-            name: CollectorName::parse(&name)?,
-            hostname: Hostname::parse(&format!("{name}.bench.example.com"))?,
-            status: CollectorStatus::Active,
-            certificate: CertificateInfo {
-                fingerprint: Fingerprint::of_der(name.as_bytes()),
-                serial: format!("{n:04X}"),
-                not_after: now + Duration::days(90),
-                pem: String::new(),
-            },
-            registered_at: now,
-            last_seen: None,
-            config_version: 1,
-        };
-        store
-            .enroll(
-                &secret.hash(),
-                &c,
-                now,
-                &ctx.entry("collector.register", None, now),
-            )
-            .await?;
+    for c in pganalytics_loadgen::enrol_in_store(store, "bench", args.servers, now).await? {
         // One row of each family at the oldest time it is filled from and now: the server exists
         // and every partition the fill writes to is created by the store itself.
         let blocks: Vec<Value> = families

@@ -12,6 +12,25 @@ pub struct Health {
     /// `ok` or `unavailable`.
     database: &'static str,
     version: &'static str,
+    /// This server's last maintenance pass (rollups, partitions, retention); absent before
+    /// the first and on servers where another one leads maintenance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maintenance: Option<MaintenanceStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MaintenanceStatus {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    last_run: time::OffsetDateTime,
+    partitions_created: u32,
+    partitions_dropped: u32,
+    rows_rolled_up: u64,
+    hours_rolled: u64,
+    days_rolled: u64,
+    buckets_recomputed: u64,
+    /// How far the oldest family's hourly rollups are behind now, in seconds.
+    rollup_lag_seconds: i64,
 }
 
 /// Health
@@ -25,11 +44,27 @@ pub struct Health {
     ))]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     let version = env!("CARGO_PKG_VERSION");
+    let maintenance = || {
+        state
+            .metrics
+            .last_maintenance()
+            .map(|(at, r)| MaintenanceStatus {
+                last_run: at,
+                partitions_created: r.partitions_created,
+                partitions_dropped: r.partitions_dropped,
+                rows_rolled_up: r.rollup.rows_rolled_up,
+                hours_rolled: r.rollup.hours_rolled,
+                days_rolled: r.rollup.days_rolled,
+                buckets_recomputed: r.rollup.buckets_recomputed,
+                rollup_lag_seconds: r.rollup.lag_seconds,
+            })
+    };
     match state.uc.health.check().await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ok",
             database: "ok",
             version,
+            maintenance: maintenance(),
         }),
         Err(_) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()))
@@ -37,6 +72,7 @@ pub async fn get(state: web::Data<AppState>) -> HttpResponse {
                 status: "degraded",
                 database: "unavailable",
                 version,
+                maintenance: maintenance(),
             }),
     }
 }

@@ -12,9 +12,9 @@ use std::sync::LazyLock;
 use crate::error::ApiError;
 
 use super::{
-    alert_rules, alerts, api_tokens, audit_log, auth, collectors, config, docs, health,
-    maintenance_windows, metrics, notification_channels, registration_tokens, selfmetrics, servers,
-    silences, users,
+    alert_rules, alerts, api_tokens, audit_log, auth, collectors, config, docs, health, log_events,
+    maintenance_windows, metrics, notification_channels, registration_tokens, retention,
+    selfmetrics, servers, silences, statements, users,
 };
 
 /// One route of the API: the table the router is built from, and that the permission
@@ -89,6 +89,13 @@ routes! {
     GET "/api/v1/servers" Person(P::Read) => servers::list::get;
     GET "/api/v1/servers/{id}" Person(P::Read) => servers::get::get;
     GET "/api/v1/servers/{id}/metrics" Person(P::Read) => servers::metrics::get;
+    GET "/api/v1/servers/{id}/statements" Person(P::Read) => statements::top;
+    GET "/api/v1/servers/{id}/statements/{queryid}" Person(P::Read) => statements::detail;
+    GET "/api/v1/log-events" Person(P::Read) => log_events::search;
+    GET "/api/v1/log-events/counts" Person(P::Read) => log_events::counts;
+    GET "/api/v1/retention" Person(P::Read) => retention::list;
+    PUT "/api/v1/retention/{family}" Person(P::ManageRetention) => retention::put;
+    DELETE "/api/v1/retention/{family}" Person(P::ManageRetention) => retention::delete;
     GET "/api/v1/alert-rules" Person(P::Read) => alert_rules::list::get;
     POST "/api/v1/alert-rules" Person(P::EditAlertRules) => alert_rules::create::post;
     GET "/api/v1/alert-rules/export" Person(P::Read) => alert_rules::export::get;

@@ -15,4 +15,5 @@ mod people;
 mod resilience;
 mod schemathesis;
 mod servers;
+mod storage;
 mod zero_config;

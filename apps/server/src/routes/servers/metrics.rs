@@ -1,4 +1,5 @@
 use actix_web::{HttpResponse, web};
+use pganalytics_domain::rollup::Tier;
 use pganalytics_ports::usecases::Series;
 use pganalytics_ports::usecases::SeriesRequest;
 use serde::{Deserialize, Serialize};
@@ -24,13 +25,14 @@ pub struct Params {
     /// RFC 3339; default: now.
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
-    /// `60`, `60s`, `5m`, `1h`, `1d`; default `60s`. At least 1 s, at most 11,000 steps in
-    /// the range, at most 500,000 points in the answer (`400 query_too_large`).
+    /// `60`, `60s`, `5m`, `1h`, `1d`; default `60s`. At least 1 s. A range holding more
+    /// than 11,000 steps is downsampled to a larger step (the answer's `downsampled` says
+    /// why); at most 500,000 points in the answer (`400 query_too_large`).
     #[param(pattern = "^[0-9]+[smhd]?$")]
     step: Option<String>,
 }
 
-fn parse_time(name: &str, v: &str) -> Result<OffsetDateTime, ApiError> {
+pub(crate) fn parse_time(name: &str, v: &str) -> Result<OffsetDateTime, ApiError> {
     OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
         ApiError::bad_request(
             "invalid_range",
@@ -39,7 +41,7 @@ fn parse_time(name: &str, v: &str) -> Result<OffsetDateTime, ApiError> {
     })
 }
 
-fn parse_step(v: &str) -> Result<Duration, ApiError> {
+pub(crate) fn parse_step(v: &str) -> Result<Duration, ApiError> {
     crate::settings::parse_duration(v).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_range",
@@ -57,12 +59,19 @@ pub struct SeriesAnswer {
     #[serde(with = "time::serde::rfc3339")]
     to: OffsetDateTime,
     step_seconds: i64,
+    /// Which data answered: `raw` rows, `hourly` or `daily` rollups (the part of the range
+    /// past the rollups' watermark, the running hour, always comes from raw rows).
+    tier: Tier,
+    /// Why `step_seconds` differs from the step asked for, when it does.
+    downsampled: Option<String>,
     series: Vec<Series>,
 }
 
 /// Read a server's time series
 ///
-/// Averaged per `step`; counters as per-second rates with resets handled.
+/// Averaged per `step`; counters as per-second rates with resets handled. Raw rows answer
+/// steps under an hour, hourly rollups steps under a day, daily rollups longer ones; a
+/// range older than a tier keeps moves to the next (see `GET /api/v1/retention`).
 #[utoipa::path(get, path = "/api/v1/servers/{id}/metrics", tag = "servers",
     operation_id = "server_metrics",
     params(("id" = i64, Path, description = "The server's id"), Params),
@@ -103,6 +112,8 @@ pub async fn get(
         from: reply.from,
         to: reply.to,
         step_seconds: reply.step.whole_seconds(),
+        tier: reply.tier,
+        downsampled: reply.downsampled,
         series: reply.series,
     }))
 }

@@ -4,6 +4,6 @@
 mod audit;
 mod hygiene;
 mod inputs;
-mod permissions;
+pub mod permissions;
 mod selfmetrics;
 mod sessions;

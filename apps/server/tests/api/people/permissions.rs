@@ -20,13 +20,16 @@ pub fn token_with_role(app: &TestApp, admin: &str, role: &str) -> Reply {
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-4000-8000-000000000001")
         .replace("{collector_id}", "00000000-0000-4000-8000-000000000001")
+        .replace("{queryid}", "42")
+        .replace("{family}", "pg_database")
 }
 
 api_tests! {
     /// Regression guard for issue 4: every people's route answers each role as the permission
     /// table in `domain::access` says — 403 exactly when the role lacks the permission.
     fn every_route_answers_every_role_as_the_permission_table_says(on) {
-        let app = TestApp::spawn(on);
+        // Four calls per route from one address: past the default burst of 200.
+        let app = TestApp::spawn_with(on, |s| s.rate_people_burst = 10_000);
         let admin = app.admin_session();
         let tokens: Vec<(Role, String)> = Role::ALL
             .into_iter()

@@ -71,7 +71,13 @@ api_tests! {
         );
         assert_eq!(
             code(format!(
-                "/api/v1/servers/{server}/metrics?family=pg_database&step=1s&from=2026-01-01T00:00:00Z"
+                "/api/v1/servers/{server}/metrics?family=pg_database&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"
+            )),
+            (400, "invalid_range".into())
+        );
+        assert_eq!(
+            code(format!(
+                "/api/v1/servers/{server}/metrics?family=pg_database&step=0s"
             )),
             (400, "invalid_range".into())
         );
