@@ -2,7 +2,7 @@
 //! they did during the interval (deltas, see `pganalytics_domain::statements`), and the text
 //! of each statement once per agent run. The frequent reading asks for no text
 //! (`pg_stat_statements(false)`: the texts live in a file PostgreSQL would read whole);
-//! texts are fetched only for statements not sent before, and redacted of any literal the
+//! texts are fetched only for statements not sent in the last day, and redacted of any literal the
 //! normaliser left (utility statements keep theirs: `ALTER ROLE … PASSWORD '…'`).
 
 use std::collections::{HashMap, HashSet};
@@ -47,15 +47,21 @@ impl Default for StatementsOptions {
 pub(super) struct StatementsState {
     opts: StatementsOptions,
     prev: StatementsSnapshot,
-    texts_sent: HashSet<(String, i64)>,
+    /// Texts sent, and when: each is sent again a day later, so the server always holds a
+    /// recent one (raw rows are kept a week; rollups keep the latest text of each hour and
+    /// day for their retention).
+    texts_sent: HashMap<(String, i64), OffsetDateTime>,
 }
+
+/// How often a statement's text is sent again.
+const TEXT_RESEND: time::Duration = time::Duration::DAY;
 
 impl StatementsState {
     pub(super) fn new(opts: StatementsOptions) -> Self {
         Self {
             opts,
             prev: StatementsSnapshot::default(),
-            texts_sent: HashSet::new(),
+            texts_sent: HashMap::new(),
         }
     }
 }
@@ -268,15 +274,21 @@ pub(super) fn collect(ctx: &mut Ctx<'_>) -> Result<Vec<CollectedRows>, PgStatsEr
     Ok(out)
 }
 
-/// Texts of the statements among `keys` whose text was not sent yet.
+/// Texts of the statements among `keys` whose text was not sent in the last day.
 fn texts<'k>(
     ctx: &mut Ctx<'_>,
     schema: &str,
     keys: impl Iterator<Item = &'k StatementKey>,
 ) -> Result<CollectedRows, PgStatsError> {
     let state = &mut *ctx.statements;
+    let now = state.prev.taken_at.unwrap_or_else(OffsetDateTime::now_utc);
     let missing: Vec<i64> = keys
-        .filter(|k| !state.texts_sent.contains(&(k.datname.clone(), k.queryid)))
+        .filter(|k| {
+            state
+                .texts_sent
+                .get(&(k.datname.clone(), k.queryid))
+                .is_none_or(|at| now - *at >= TEXT_RESEND)
+        })
         .map(|k| k.queryid)
         .collect::<HashSet<_>>()
         .into_iter()
@@ -307,7 +319,7 @@ WHERE s.queryid = ANY($1)"
             json!(t.queryid.to_string()),
             json!(text),
         ]);
-        state.texts_sent.insert((t.datname, t.queryid));
+        state.texts_sent.insert((t.datname, t.queryid), now);
     }
     Ok(rows)
 }
