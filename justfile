@@ -38,6 +38,14 @@ bench-agent tables="10000" log_lines="1000000":
 bench-alerts servers="500":
     cargo run --release -p pganalytics-loadgen --bin alert-bench -- --servers {{servers}}
 
+# Storage tiers: N servers × D days written, rolled up and queried (see docs/performance.md).
+bench-tiers servers="500" days="30":
+    cargo run --release -p pganalytics-loadgen --bin tier-bench -- --servers {{servers}} --days {{days}}
+
+# Log search: text search against trigram indexes on the same events (see docs/performance.md).
+bench-log-search events="2000000":
+    cargo run --release -p pganalytics-loadgen --bin log-search-bench -- --events {{events}}
+
 # Abuse benchmark: hostile requests against the release server binary, peak RSS and health latency (see docs/performance.md).
 bench-abuse:
     cargo build --release -p pganalytics-server -p pganalytics-loadgen

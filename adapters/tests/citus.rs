@@ -46,6 +46,8 @@ fn node(dir: &std::path::Path, name: &str, bindir: &std::path::Path) -> (LocalCl
         // Loopback only; and run as root, the server's HOME is root's, whose client
         // certificate files libpq would otherwise try (and fail) to read.
         ("citus.node_conninfo".into(), "sslmode=disable".into()),
+        // Citus runs a maintenance worker per database; the test makes ten.
+        ("max_worker_processes".into(), "32".into()),
     ];
     let cluster = LocalCluster::start(opts).unwrap_or_else(|e| {
         panic!(
@@ -198,5 +200,78 @@ async fn the_schema_distributes_with_citus_and_the_store_works_unchanged_on_a_co
         top_statements_over_a_range_match_a_direct_sum,
         log_search_filters_and_pages_without_gaps_or_duplicates,
         retention_choices_are_stored_audited_and_forgotten
+    );
+    columnar_partitions_take_less_room(&citus).await;
+}
+
+/// Raw rows of 10 days on 3 servers (`sys_cpu` every 15 s, `pg_database` every 60 s with
+/// 3 databases), then the partitions that ended two days ago or earlier moved to columnar: the bytes per
+/// server per day before and after, printed (docs/scaling.md quotes them).
+async fn columnar_partitions_take_less_room(citus: &Citus) {
+    use pganalytics_ports::store::TierStore as _;
+    let url = tokio::task::block_in_place(|| database(citus, "columnar"));
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.date();
+    let mut sql = String::new();
+    for d in 0..10 {
+        let day = today - time::Duration::days(d);
+        for f in ["sys_cpu", "pg_database"] {
+            sql.push_str(&format!(
+                "CREATE TABLE metrics.{f}_p{} PARTITION OF metrics.{f} FOR VALUES FROM ('{day}') TO ('{}');",
+                day.to_string().replace('-', ""),
+                day + time::Duration::days(1)
+            ));
+        }
+    }
+    sql.push_str(&format!(
+        "INSERT INTO metrics.sys_cpu (time, server_id, cpu, user_ms, system_ms, idle_ms, iowait_ms) \
+         SELECT t, s, 'all', (extract(epoch FROM t) * 40)::bigint + s, (extract(epoch FROM t) * 9)::bigint, \
+                (extract(epoch FROM t) * 700)::bigint, (extract(epoch FROM t) * 3)::bigint \
+         FROM generate_series(1, 3) s, generate_series('{today}'::timestamptz - interval '9 days', '{today}'::timestamptz + interval '1 day' - interval '1 second', interval '15 seconds') t;\
+         INSERT INTO metrics.pg_database (time, server_id, datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit, tup_returned, tup_fetched, size_bytes) \
+         SELECT t, s, 'db' || d, 10 + d, (extract(epoch FROM t) * 50)::bigint, (extract(epoch FROM t) / 10)::bigint, \
+                (extract(epoch FROM t) * 3)::bigint, (extract(epoch FROM t) * 900)::bigint, (extract(epoch FROM t) * 2000)::bigint, \
+                (extract(epoch FROM t) * 800)::bigint, 1e9 + d * 1e6 \
+         FROM generate_series(1, 3) s, generate_series(1, 3) d, generate_series('{today}'::timestamptz - interval '9 days', '{today}'::timestamptz + interval '1 day' - interval '1 second', interval '60 seconds') t;"
+    ));
+    tokio::task::block_in_place(|| exec(&url, &sql));
+    let bytes = || {
+        tokio::task::block_in_place(|| {
+            count(
+                &url,
+                "SELECT sum(citus_total_relation_size(i.inhrelid))::bigint AS n FROM pg_inherits i \
+                 WHERE i.inhparent IN ('metrics.sys_cpu'::regclass, 'metrics.pg_database'::regclass) \
+                 AND i.inhrelid::regclass::text < 'metrics.zzz'",
+            )
+        })
+    };
+    let before = bytes();
+    let store = store(&url);
+    let moved = store
+        .compress_partitions(pganalytics_domain::rollup::day_start(today) - time::Duration::days(2))
+        .await
+        .unwrap();
+    let after = bytes();
+    // Per server and day: 10 heap days before; 3 heap days and 7 columnar ones after.
+    let heap_day = before as f64 / 30.0;
+    let columnar_day = (after as f64 - 9.0 * heap_day) / 21.0;
+    eprintln!(
+        "citus columnar: sys_cpu + pg_database, bytes per server per day (indexes included): \
+         {heap_day:.0} as heap, {columnar_day:.0} as columnar ({:.1}× smaller); {moved} partitions moved",
+        heap_day / columnar_day
+    );
+    // The partitions that ended two days ago or earlier: 7 days of each family.
+    assert_eq!(moved, 2 * 7);
+    assert!(
+        columnar_day * 1.5 < heap_day,
+        "columnar partitions take less room: {heap_day:.0} → {columnar_day:.0}"
+    );
+    // Queries still read them.
+    assert_eq!(
+        tokio::task::block_in_place(|| count(
+            &url,
+            "SELECT count(*)::bigint AS n FROM metrics.sys_cpu"
+        )),
+        3 * 10 * 5760
     );
 }

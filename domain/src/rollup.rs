@@ -215,7 +215,8 @@ pub fn table_ddl(family: &'static FamilySpec, tier: Tier) -> String {
     );
     format!(
         "CREATE TABLE {schema}.{name} (\n{cols}\n) PARTITION BY RANGE (bucket);\n\
-         CREATE INDEX {name}_server_bucket ON {schema}.{name} (server_id, bucket);\n",
+         CREATE INDEX {name}_server_bucket ON {schema}.{name} (server_id, bucket);\n\
+         CREATE INDEX {name}_bucket ON {schema}.{name} USING brin (bucket);\n",
         name = family.name,
         cols = cols.join(",\n"),
     )

@@ -105,6 +105,7 @@ CREATE TABLE metrics_hourly.pg_database (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_database_server_bucket ON metrics_hourly.pg_database (server_id, bucket);
+CREATE INDEX pg_database_bucket ON metrics_hourly.pg_database USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_server (
     bucket    timestamptz NOT NULL,
@@ -153,6 +154,7 @@ CREATE TABLE metrics_hourly.pg_server (
     statements_dealloc_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_server_server_bucket ON metrics_hourly.pg_server (server_id, bucket);
+CREATE INDEX pg_server_bucket ON metrics_hourly.pg_server USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_table (
     bucket    timestamptz NOT NULL,
@@ -239,6 +241,7 @@ CREATE TABLE metrics_hourly.pg_table (
     last_autoanalyze_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_table_server_bucket ON metrics_hourly.pg_table (server_id, bucket);
+CREATE INDEX pg_table_bucket ON metrics_hourly.pg_table USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_index (
     bucket    timestamptz NOT NULL,
@@ -276,6 +279,7 @@ CREATE TABLE metrics_hourly.pg_index (
     is_unique_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_index_server_bucket ON metrics_hourly.pg_index (server_id, bucket);
+CREATE INDEX pg_index_bucket ON metrics_hourly.pg_index USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_activity (
     bucket    timestamptz NOT NULL,
@@ -312,6 +316,7 @@ CREATE TABLE metrics_hourly.pg_activity (
     blocked_sessions_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_activity_server_bucket ON metrics_hourly.pg_activity (server_id, bucket);
+CREATE INDEX pg_activity_bucket ON metrics_hourly.pg_activity USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_bgwriter (
     bucket    timestamptz NOT NULL,
@@ -341,6 +346,7 @@ CREATE TABLE metrics_hourly.pg_bgwriter (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_bgwriter_server_bucket ON metrics_hourly.pg_bgwriter (server_id, bucket);
+CREATE INDEX pg_bgwriter_bucket ON metrics_hourly.pg_bgwriter USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_replication (
     bucket    timestamptz NOT NULL,
@@ -388,6 +394,7 @@ CREATE TABLE metrics_hourly.pg_replication (
     replay_lag_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_replication_server_bucket ON metrics_hourly.pg_replication (server_id, bucket);
+CREATE INDEX pg_replication_bucket ON metrics_hourly.pg_replication USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_cpu (
     bucket    timestamptz NOT NULL,
@@ -413,6 +420,7 @@ CREATE TABLE metrics_hourly.sys_cpu (
     steal_ms_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_cpu_server_bucket ON metrics_hourly.sys_cpu (server_id, bucket);
+CREATE INDEX sys_cpu_bucket ON metrics_hourly.sys_cpu USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_memory (
     bucket    timestamptz NOT NULL,
@@ -461,6 +469,7 @@ CREATE TABLE metrics_hourly.sys_memory (
     swap_free_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_memory_server_bucket ON metrics_hourly.sys_memory (server_id, bucket);
+CREATE INDEX sys_memory_bucket ON metrics_hourly.sys_memory USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_load (
     bucket    timestamptz NOT NULL,
@@ -499,6 +508,7 @@ CREATE TABLE metrics_hourly.sys_load (
     cpus_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_load_server_bucket ON metrics_hourly.sys_load (server_id, bucket);
+CREATE INDEX sys_load_bucket ON metrics_hourly.sys_load USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_disk_io (
     bucket    timestamptz NOT NULL,
@@ -533,6 +543,7 @@ CREATE TABLE metrics_hourly.sys_disk_io (
     weighted_io_time_ms_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_disk_io_server_bucket ON metrics_hourly.sys_disk_io (server_id, bucket);
+CREATE INDEX sys_disk_io_bucket ON metrics_hourly.sys_disk_io USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_network (
     bucket    timestamptz NOT NULL,
@@ -558,6 +569,7 @@ CREATE TABLE metrics_hourly.sys_network (
     tx_dropped_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_network_server_bucket ON metrics_hourly.sys_network (server_id, bucket);
+CREATE INDEX sys_network_bucket ON metrics_hourly.sys_network USING brin (bucket);
 
 CREATE TABLE metrics_hourly.disk_usage (
     bucket    timestamptz NOT NULL,
@@ -600,6 +612,7 @@ CREATE TABLE metrics_hourly.disk_usage (
     inodes_available_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX disk_usage_server_bucket ON metrics_hourly.disk_usage (server_id, bucket);
+CREATE INDEX disk_usage_bucket ON metrics_hourly.disk_usage USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_lock (
     bucket    timestamptz NOT NULL,
@@ -621,6 +634,7 @@ CREATE TABLE metrics_hourly.pg_lock (
     waiting_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_lock_server_bucket ON metrics_hourly.pg_lock (server_id, bucket);
+CREATE INDEX pg_lock_bucket ON metrics_hourly.pg_lock USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_wal (
     bucket    timestamptz NOT NULL,
@@ -656,6 +670,7 @@ CREATE TABLE metrics_hourly.pg_wal (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_wal_server_bucket ON metrics_hourly.pg_wal (server_id, bucket);
+CREATE INDEX pg_wal_bucket ON metrics_hourly.pg_wal USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_archiver (
     bucket    timestamptz NOT NULL,
@@ -673,6 +688,7 @@ CREATE TABLE metrics_hourly.pg_archiver (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_archiver_server_bucket ON metrics_hourly.pg_archiver (server_id, bucket);
+CREATE INDEX pg_archiver_bucket ON metrics_hourly.pg_archiver USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_replication_slot (
     bucket    timestamptz NOT NULL,
@@ -700,6 +716,7 @@ CREATE TABLE metrics_hourly.pg_replication_slot (
     safe_wal_size_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_replication_slot_server_bucket ON metrics_hourly.pg_replication_slot (server_id, bucket);
+CREATE INDEX pg_replication_slot_bucket ON metrics_hourly.pg_replication_slot USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_wal_receiver (
     bucket    timestamptz NOT NULL,
@@ -725,6 +742,7 @@ CREATE TABLE metrics_hourly.pg_wal_receiver (
     last_message_age_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_wal_receiver_server_bucket ON metrics_hourly.pg_wal_receiver (server_id, bucket);
+CREATE INDEX pg_wal_receiver_bucket ON metrics_hourly.pg_wal_receiver USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_vacuum_progress (
     bucket    timestamptz NOT NULL,
@@ -766,6 +784,7 @@ CREATE TABLE metrics_hourly.pg_vacuum_progress (
     duration_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_vacuum_progress_server_bucket ON metrics_hourly.pg_vacuum_progress (server_id, bucket);
+CREATE INDEX pg_vacuum_progress_bucket ON metrics_hourly.pg_vacuum_progress USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_statement (
     bucket    timestamptz NOT NULL,
@@ -842,6 +861,7 @@ CREATE TABLE metrics_hourly.pg_statement (
     wal_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_statement_server_bucket ON metrics_hourly.pg_statement (server_id, bucket);
+CREATE INDEX pg_statement_bucket ON metrics_hourly.pg_statement USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_statement_text (
     bucket    timestamptz NOT NULL,
@@ -853,6 +873,7 @@ CREATE TABLE metrics_hourly.pg_statement_text (
     query_last text
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_statement_text_server_bucket ON metrics_hourly.pg_statement_text (server_id, bucket);
+CREATE INDEX pg_statement_text_bucket ON metrics_hourly.pg_statement_text USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_io (
     bucket    timestamptz NOT NULL,
@@ -886,6 +907,7 @@ CREATE TABLE metrics_hourly.pg_io (
     fsync_time_us_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_io_server_bucket ON metrics_hourly.pg_io (server_id, bucket);
+CREATE INDEX pg_io_bucket ON metrics_hourly.pg_io USING brin (bucket);
 
 CREATE TABLE metrics_hourly.sys_pressure (
     bucket    timestamptz NOT NULL,
@@ -929,6 +951,7 @@ CREATE TABLE metrics_hourly.sys_pressure (
     full_total_us_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_pressure_server_bucket ON metrics_hourly.sys_pressure (server_id, bucket);
+CREATE INDEX sys_pressure_bucket ON metrics_hourly.sys_pressure USING brin (bucket);
 
 CREATE TABLE metrics_hourly.agent (
     bucket    timestamptz NOT NULL,
@@ -975,6 +998,7 @@ CREATE TABLE metrics_hourly.agent (
     rss_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX agent_server_bucket ON metrics_hourly.agent (server_id, bucket);
+CREATE INDEX agent_bucket ON metrics_hourly.agent USING brin (bucket);
 
 CREATE TABLE metrics_hourly.pg_log_event (
     bucket    timestamptz NOT NULL,
@@ -1001,6 +1025,7 @@ CREATE TABLE metrics_hourly.pg_log_event (
     message_last text
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_log_event_server_bucket ON metrics_hourly.pg_log_event (server_id, bucket);
+CREATE INDEX pg_log_event_bucket ON metrics_hourly.pg_log_event USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_database (
     bucket    timestamptz NOT NULL,
@@ -1061,6 +1086,7 @@ CREATE TABLE metrics_daily.pg_database (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_database_server_bucket ON metrics_daily.pg_database (server_id, bucket);
+CREATE INDEX pg_database_bucket ON metrics_daily.pg_database USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_server (
     bucket    timestamptz NOT NULL,
@@ -1109,6 +1135,7 @@ CREATE TABLE metrics_daily.pg_server (
     statements_dealloc_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_server_server_bucket ON metrics_daily.pg_server (server_id, bucket);
+CREATE INDEX pg_server_bucket ON metrics_daily.pg_server USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_table (
     bucket    timestamptz NOT NULL,
@@ -1195,6 +1222,7 @@ CREATE TABLE metrics_daily.pg_table (
     last_autoanalyze_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_table_server_bucket ON metrics_daily.pg_table (server_id, bucket);
+CREATE INDEX pg_table_bucket ON metrics_daily.pg_table USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_index (
     bucket    timestamptz NOT NULL,
@@ -1232,6 +1260,7 @@ CREATE TABLE metrics_daily.pg_index (
     is_unique_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_index_server_bucket ON metrics_daily.pg_index (server_id, bucket);
+CREATE INDEX pg_index_bucket ON metrics_daily.pg_index USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_activity (
     bucket    timestamptz NOT NULL,
@@ -1268,6 +1297,7 @@ CREATE TABLE metrics_daily.pg_activity (
     blocked_sessions_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_activity_server_bucket ON metrics_daily.pg_activity (server_id, bucket);
+CREATE INDEX pg_activity_bucket ON metrics_daily.pg_activity USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_bgwriter (
     bucket    timestamptz NOT NULL,
@@ -1297,6 +1327,7 @@ CREATE TABLE metrics_daily.pg_bgwriter (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_bgwriter_server_bucket ON metrics_daily.pg_bgwriter (server_id, bucket);
+CREATE INDEX pg_bgwriter_bucket ON metrics_daily.pg_bgwriter USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_replication (
     bucket    timestamptz NOT NULL,
@@ -1344,6 +1375,7 @@ CREATE TABLE metrics_daily.pg_replication (
     replay_lag_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_replication_server_bucket ON metrics_daily.pg_replication (server_id, bucket);
+CREATE INDEX pg_replication_bucket ON metrics_daily.pg_replication USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_cpu (
     bucket    timestamptz NOT NULL,
@@ -1369,6 +1401,7 @@ CREATE TABLE metrics_daily.sys_cpu (
     steal_ms_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_cpu_server_bucket ON metrics_daily.sys_cpu (server_id, bucket);
+CREATE INDEX sys_cpu_bucket ON metrics_daily.sys_cpu USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_memory (
     bucket    timestamptz NOT NULL,
@@ -1417,6 +1450,7 @@ CREATE TABLE metrics_daily.sys_memory (
     swap_free_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_memory_server_bucket ON metrics_daily.sys_memory (server_id, bucket);
+CREATE INDEX sys_memory_bucket ON metrics_daily.sys_memory USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_load (
     bucket    timestamptz NOT NULL,
@@ -1455,6 +1489,7 @@ CREATE TABLE metrics_daily.sys_load (
     cpus_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_load_server_bucket ON metrics_daily.sys_load (server_id, bucket);
+CREATE INDEX sys_load_bucket ON metrics_daily.sys_load USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_disk_io (
     bucket    timestamptz NOT NULL,
@@ -1489,6 +1524,7 @@ CREATE TABLE metrics_daily.sys_disk_io (
     weighted_io_time_ms_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_disk_io_server_bucket ON metrics_daily.sys_disk_io (server_id, bucket);
+CREATE INDEX sys_disk_io_bucket ON metrics_daily.sys_disk_io USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_network (
     bucket    timestamptz NOT NULL,
@@ -1514,6 +1550,7 @@ CREATE TABLE metrics_daily.sys_network (
     tx_dropped_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_network_server_bucket ON metrics_daily.sys_network (server_id, bucket);
+CREATE INDEX sys_network_bucket ON metrics_daily.sys_network USING brin (bucket);
 
 CREATE TABLE metrics_daily.disk_usage (
     bucket    timestamptz NOT NULL,
@@ -1556,6 +1593,7 @@ CREATE TABLE metrics_daily.disk_usage (
     inodes_available_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX disk_usage_server_bucket ON metrics_daily.disk_usage (server_id, bucket);
+CREATE INDEX disk_usage_bucket ON metrics_daily.disk_usage USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_lock (
     bucket    timestamptz NOT NULL,
@@ -1577,6 +1615,7 @@ CREATE TABLE metrics_daily.pg_lock (
     waiting_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_lock_server_bucket ON metrics_daily.pg_lock (server_id, bucket);
+CREATE INDEX pg_lock_bucket ON metrics_daily.pg_lock USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_wal (
     bucket    timestamptz NOT NULL,
@@ -1612,6 +1651,7 @@ CREATE TABLE metrics_daily.pg_wal (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_wal_server_bucket ON metrics_daily.pg_wal (server_id, bucket);
+CREATE INDEX pg_wal_bucket ON metrics_daily.pg_wal USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_archiver (
     bucket    timestamptz NOT NULL,
@@ -1629,6 +1669,7 @@ CREATE TABLE metrics_daily.pg_archiver (
     stats_reset_last timestamptz
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_archiver_server_bucket ON metrics_daily.pg_archiver (server_id, bucket);
+CREATE INDEX pg_archiver_bucket ON metrics_daily.pg_archiver USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_replication_slot (
     bucket    timestamptz NOT NULL,
@@ -1656,6 +1697,7 @@ CREATE TABLE metrics_daily.pg_replication_slot (
     safe_wal_size_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_replication_slot_server_bucket ON metrics_daily.pg_replication_slot (server_id, bucket);
+CREATE INDEX pg_replication_slot_bucket ON metrics_daily.pg_replication_slot USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_wal_receiver (
     bucket    timestamptz NOT NULL,
@@ -1681,6 +1723,7 @@ CREATE TABLE metrics_daily.pg_wal_receiver (
     last_message_age_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_wal_receiver_server_bucket ON metrics_daily.pg_wal_receiver (server_id, bucket);
+CREATE INDEX pg_wal_receiver_bucket ON metrics_daily.pg_wal_receiver USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_vacuum_progress (
     bucket    timestamptz NOT NULL,
@@ -1722,6 +1765,7 @@ CREATE TABLE metrics_daily.pg_vacuum_progress (
     duration_seconds_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_vacuum_progress_server_bucket ON metrics_daily.pg_vacuum_progress (server_id, bucket);
+CREATE INDEX pg_vacuum_progress_bucket ON metrics_daily.pg_vacuum_progress USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_statement (
     bucket    timestamptz NOT NULL,
@@ -1798,6 +1842,7 @@ CREATE TABLE metrics_daily.pg_statement (
     wal_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_statement_server_bucket ON metrics_daily.pg_statement (server_id, bucket);
+CREATE INDEX pg_statement_bucket ON metrics_daily.pg_statement USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_statement_text (
     bucket    timestamptz NOT NULL,
@@ -1809,6 +1854,7 @@ CREATE TABLE metrics_daily.pg_statement_text (
     query_last text
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_statement_text_server_bucket ON metrics_daily.pg_statement_text (server_id, bucket);
+CREATE INDEX pg_statement_text_bucket ON metrics_daily.pg_statement_text USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_io (
     bucket    timestamptz NOT NULL,
@@ -1842,6 +1888,7 @@ CREATE TABLE metrics_daily.pg_io (
     fsync_time_us_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_io_server_bucket ON metrics_daily.pg_io (server_id, bucket);
+CREATE INDEX pg_io_bucket ON metrics_daily.pg_io USING brin (bucket);
 
 CREATE TABLE metrics_daily.sys_pressure (
     bucket    timestamptz NOT NULL,
@@ -1885,6 +1932,7 @@ CREATE TABLE metrics_daily.sys_pressure (
     full_total_us_max_rate double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX sys_pressure_server_bucket ON metrics_daily.sys_pressure (server_id, bucket);
+CREATE INDEX sys_pressure_bucket ON metrics_daily.sys_pressure USING brin (bucket);
 
 CREATE TABLE metrics_daily.agent (
     bucket    timestamptz NOT NULL,
@@ -1931,6 +1979,7 @@ CREATE TABLE metrics_daily.agent (
     rss_bytes_last double precision
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX agent_server_bucket ON metrics_daily.agent (server_id, bucket);
+CREATE INDEX agent_bucket ON metrics_daily.agent USING brin (bucket);
 
 CREATE TABLE metrics_daily.pg_log_event (
     bucket    timestamptz NOT NULL,
@@ -1957,6 +2006,7 @@ CREATE TABLE metrics_daily.pg_log_event (
     message_last text
 ) PARTITION BY RANGE (bucket);
 CREATE INDEX pg_log_event_server_bucket ON metrics_daily.pg_log_event (server_id, bucket);
+CREATE INDEX pg_log_event_bucket ON metrics_daily.pg_log_event USING brin (bucket);
 
 GRANT USAGE ON SCHEMA metrics_hourly, metrics_daily TO pganalytics_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA metrics_hourly TO pganalytics_reader;

@@ -564,6 +564,11 @@ impl TierStore for MemoryStore {
             .collect())
     }
 
+    async fn compress_partitions(&self, _before: OffsetDateTime) -> Result<u32, StoreError> {
+        // Memory has no storage formats to choose from.
+        Ok(0)
+    }
+
     async fn stored_retention(&self) -> Result<BTreeMap<String, Retention>, StoreError> {
         Ok(self.lock().tiers.retention.clone())
     }

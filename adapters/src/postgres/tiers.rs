@@ -106,12 +106,11 @@ fn hourly_sql(family: &'static FamilySpec, one_server: bool) -> String {
         ""
     };
     format!(
-        "WITH written AS (INSERT INTO metrics_hourly.{f} ({cols}) SELECT {aggs} FROM (\
+        "INSERT INTO metrics_hourly.{f} ({cols}) SELECT {aggs} FROM (\
          SELECT {inner} FROM metrics.{f} \
          WHERE time >= $1::timestamptz - interval '{lookback} seconds' AND time < $1::timestamptz + interval '1 hour'{server} \
          WINDOW w AS (PARTITION BY {series} ORDER BY time)) r \
-         WHERE time >= $1::timestamptz GROUP BY {series} RETURNING samples) \
-         SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows FROM written",
+         WHERE time >= $1::timestamptz GROUP BY {series}",
         f = family.name,
         cols = rollup_column_list(family),
         aggs = aggs.join(", "),
@@ -145,11 +144,10 @@ fn daily_sql(family: &'static FamilySpec, one_server: bool) -> String {
         ""
     };
     format!(
-        "WITH written AS (INSERT INTO metrics_daily.{f} ({cols}) SELECT {aggs} FROM (\
+        "INSERT INTO metrics_daily.{f} ({cols}) SELECT {aggs} FROM (\
          SELECT *, row_number() OVER (PARTITION BY {series} ORDER BY bucket DESC) = 1 AS is_last \
          FROM metrics_hourly.{f} WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 day'{server}) h \
-         GROUP BY {series} RETURNING samples) \
-         SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows FROM written",
+         GROUP BY {series}",
         f = family.name,
         cols = rollup_column_list(family),
         aggs = aggs.join(", "),
@@ -162,6 +160,20 @@ struct Written {
     buckets: i64,
     #[diesel(sql_type = BigInt)]
     rows: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow1 {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count_of(conn: &mut AsyncPgConnection, sql: &str) -> Result<i64, StoreError> {
+    let row: CountRow1 = diesel::sql_query(sql)
+        .get_result(conn)
+        .await
+        .map_err(|e| store_error(e, "partition"))?;
+    Ok(row.n)
 }
 
 #[derive(QueryableByName)]
@@ -198,7 +210,7 @@ async fn replace_bucket(
     start: OffsetDateTime,
     server: Option<i64>,
 ) -> Result<Written, diesel::result::Error> {
-    let (delete, insert) = match server {
+    let (delete, insert, written) = match server {
         Some(_) => (
             format!(
                 "DELETE FROM {}.{} WHERE bucket = $1 AND server_id = $2",
@@ -210,6 +222,12 @@ async fn replace_bucket(
             } else {
                 daily_sql(family, true)
             },
+            format!(
+                "SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows \
+                 FROM {}.{} WHERE bucket = $1 AND server_id = $2",
+                tier.schema(),
+                family.name
+            ),
         ),
         None => (
             format!(
@@ -222,6 +240,12 @@ async fn replace_bucket(
             } else {
                 daily_sql(family, false)
             },
+            format!(
+                "SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows \
+                 FROM {}.{} WHERE bucket = $1",
+                tier.schema(),
+                family.name
+            ),
         ),
     };
     let bind = |sql: String| {
@@ -234,7 +258,10 @@ async fn replace_bucket(
         }
     };
     bind(delete).execute(conn).await?;
-    let mut written: Vec<Written> = bind(insert).load(conn).await?;
+    // A plain INSERT … SELECT (Citus refuses one with RETURNING or in a CTE when it has
+    // parameters), then what it wrote, read back through the bucket's index.
+    bind(insert).execute(conn).await?;
+    let mut written: Vec<Written> = bind(written).load(conn).await?;
     Ok(written.pop().unwrap_or(Written {
         buckets: 0,
         rows: 0,
@@ -1019,6 +1046,43 @@ impl TierStore for PgStore {
                 count: r.count,
             })
             .collect())
+    }
+
+    async fn compress_partitions(&self, before: OffsetDateTime) -> Result<u32, StoreError> {
+        let mut conn = self.conn().await?;
+        let offered = count_of(
+            &mut conn,
+            "SELECT count(*)::bigint AS n FROM pg_proc WHERE proname = 'alter_old_partitions_set_access_method'",
+        )
+        .await?
+            > 0
+            && count_of(&mut conn, "SELECT count(*)::bigint AS n FROM pg_am WHERE amname = 'columnar'")
+                .await?
+                > 0;
+        if !offered {
+            return Ok(0);
+        }
+        let columnar = "SELECT count(*)::bigint AS n FROM pg_class c JOIN pg_am a ON a.oid = c.relam \
+                        JOIN pg_namespace n ON n.oid = c.relnamespace \
+                        WHERE a.amname = 'columnar' AND n.nspname IN ('metrics', 'metrics_hourly', 'metrics_daily')";
+        let before_count = count_of(&mut conn, columnar).await?;
+        for tier in Tier::ALL {
+            for family in FAMILIES {
+                // Citus' procedure: every partition whose upper bound is at or before
+                // `before` and is not columnar yet, one at a time.
+                diesel::sql_query(format!(
+                    "CALL alter_old_partitions_set_access_method('{}.{}', $1, 'columnar')",
+                    tier.schema(),
+                    family.name
+                ))
+                .bind::<Timestamptz, _>(before)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| store_error(e, "partition"))?;
+            }
+        }
+        let after = count_of(&mut conn, columnar).await?;
+        Ok(u32::try_from(after - before_count).unwrap_or(0))
     }
 
     async fn stored_retention(&self) -> Result<BTreeMap<String, Retention>, StoreError> {

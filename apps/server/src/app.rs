@@ -45,7 +45,12 @@ pub async fn start(
 ) -> anyhow::Result<RunningServer> {
     let uc = Arc::new(
         ServerUseCases::new(backend, Limits::default())
-            .with_retention_settings(settings.retention_settings()?),
+            .with_retention_settings(settings.retention_settings()?)
+            .with_columnar_after(
+                settings
+                    .columnar_after_days
+                    .map(|d| time::Duration::days(i64::from(d))),
+            ),
     );
     let first = uc.maintenance.run_if_leader().await?;
     if let Some(r) = &first {

@@ -174,7 +174,7 @@ impl Default for Metrics {
             partitions: counter(
                 &r,
                 "pganalytics_partitions_total",
-                "Partitions changed by maintenance, by action: created (ahead of time) or dropped (past retention).",
+                "Partitions changed by maintenance, by action: created (ahead of time), dropped (past retention) or compressed (moved to columnar storage).",
                 &["action"],
             ),
             rollup_rows: counter(
@@ -310,6 +310,9 @@ impl Metrics {
         self.partitions
             .with_label_values(&["dropped"])
             .inc_by(u64::from(r.partitions_dropped));
+        self.partitions
+            .with_label_values(&["compressed"])
+            .inc_by(u64::from(r.partitions_compressed));
         self.rollup_rows
             .with_label_values::<&str>(&[])
             .inc_by(r.rollup.rows_rolled_up);

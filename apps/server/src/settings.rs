@@ -43,6 +43,11 @@ pub struct Settings {
     /// Retention per family, in days per tier: `[retention.pg_statement]` with `raw_days`,
     /// `hourly_days`, `daily_days` (all three). Choices made through the API win.
     pub retention: BTreeMap<String, Retention>,
+    /// With Citus: partitions whose rows are all older than this many days move to its
+    /// columnar access method (compressed; at least 31, past the oldest rows ingest
+    /// accepts, since columnar partitions take no deletes). Default: off. Env:
+    /// `PGANALYTICS_COLUMNAR_AFTER_DAYS`.
+    pub columnar_after_days: Option<u32>,
     /// Bcrypt cost of new password hashes (each +1 doubles the work; 12 ≈ 0.25 s).
     /// Below 12 is refused unless `allow_weak_bcrypt` is set (tests). Env: `PGANALYTICS_BCRYPT_COST`.
     pub bcrypt_cost: u32,
@@ -111,6 +116,7 @@ impl Default for Settings {
             log_format: None,
             maintenance_interval_seconds: 60,
             retention: BTreeMap::new(),
+            columnar_after_days: None,
             bcrypt_cost: 12,
             allow_weak_bcrypt: false,
             admin_password: None,
@@ -134,7 +140,7 @@ impl Default for Settings {
     }
 }
 
-const ENV_KEYS: [&str; 30] = [
+const ENV_KEYS: [&str; 31] = [
     "listen",
     "data_dir",
     "database_url",
@@ -165,6 +171,7 @@ const ENV_KEYS: [&str; 30] = [
     "alert_interval_seconds",
     "notify_interval_seconds",
     "sql_rules_url",
+    "columnar_after_days",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +236,12 @@ impl Settings {
         fig = fig.merge(Env::prefixed("PGANALYTICS_").only(&ENV_KEYS));
         let settings: Settings = fig.extract().map_err(|e| SettingsError(e.to_string()))?;
         settings.retention_settings()?;
+        let oldest = pganalytics_domain::catalog::max_retention_days();
+        if settings.columnar_after_days.is_some_and(|d| d <= oldest) {
+            return Err(SettingsError(format!(
+                "columnar_after_days must be more than {oldest}: ingest accepts rows that old, and columnar partitions take no deletes"
+            )));
+        }
         if settings.pool_size == 0 {
             return Err(SettingsError("pool_size must be at least 1".into()));
         }

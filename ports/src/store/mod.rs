@@ -294,6 +294,8 @@ pub struct MaintenanceReport {
     pub partitions_created: u32,
     /// Partitions dropped past their tier's retention.
     pub partitions_dropped: u32,
+    /// Partitions moved to columnar storage (`columnar_after_days`, with Citus).
+    pub partitions_compressed: u32,
     /// Alerts resolved longer ago than they are kept, forgotten with their history.
     pub alerts_pruned: u64,
     /// What the rollup pass did.

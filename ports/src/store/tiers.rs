@@ -322,6 +322,11 @@ pub trait TierStore: Send + Sync {
         step: Duration,
     ) -> Result<Vec<LogCount>, StoreError>;
 
+    /// Moves every partition of every tier that ended before `before` to a compressed,
+    /// columnar access method, where the database offers one (Citus' `columnar`); returns
+    /// how many moved (0 where none is offered).
+    async fn compress_partitions(&self, before: OffsetDateTime) -> Result<u32, StoreError>;
+
     /// Retention chosen through the API, by family.
     async fn stored_retention(&self) -> Result<BTreeMap<String, Retention>, StoreError>;
 

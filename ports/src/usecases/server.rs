@@ -193,6 +193,7 @@ impl ServerUseCases {
                 leader: b.leader.clone(),
                 clock: b.clock.clone(),
                 retention_settings: BTreeMap::new(),
+                columnar_after: None,
             },
             retention: RetentionAdmin {
                 tiers: b.tiers.clone(),
@@ -261,6 +262,12 @@ impl ServerUseCases {
 }
 
 impl ServerUseCases {
+    /// Partitions older than `age` move to columnar storage where the database offers it.
+    pub fn with_columnar_after(mut self, age: Option<time::Duration>) -> Self {
+        self.maintenance.columnar_after = age;
+        self
+    }
+
     /// The retention the settings file chose, per family: every use case that reads or
     /// applies retention gets it.
     pub fn with_retention_settings(mut self, settings: BTreeMap<String, Retention>) -> Self {

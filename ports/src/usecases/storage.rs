@@ -34,6 +34,8 @@ pub struct Maintenance {
     pub clock: Arc<dyn Clock>,
     /// Retention from the settings file.
     pub retention_settings: BTreeMap<String, Retention>,
+    /// Partitions older than this move to columnar storage, where the database offers it.
+    pub columnar_after: Option<Duration>,
 }
 
 impl Maintenance {
@@ -56,6 +58,9 @@ impl Maintenance {
         };
         let mut report = self.metrics.maintain(now, &policy).await?;
         report.rollup = rollup;
+        if let Some(age) = self.columnar_after {
+            report.partitions_compressed = self.tiers.compress_partitions(now - age).await?;
+        }
         report.alerts_pruned = self
             .alerts
             .prune_resolved(now - RESOLVED_ALERTS_KEPT)
