@@ -439,15 +439,7 @@ impl TierStore for MemoryStore {
                     numerator,
                     denominator,
                 };
-                let continues = out.len() > start;
-                match out.last_mut() {
-                    Some(last) if continues && last.labels == map => last.points.push(point),
-                    _ => out.push(RolledSeries {
-                        column: col.name,
-                        labels: map,
-                        points: vec![point],
-                    }),
-                }
+                RolledSeries::push(&mut out, start, col.name, map, point);
             }
         }
         Ok(out)

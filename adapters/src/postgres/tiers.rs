@@ -210,44 +210,22 @@ async fn replace_bucket(
     start: OffsetDateTime,
     server: Option<i64>,
 ) -> Result<Written, diesel::result::Error> {
-    let (delete, insert, written) = match server {
-        Some(_) => (
-            format!(
-                "DELETE FROM {}.{} WHERE bucket = $1 AND server_id = $2",
-                tier.schema(),
-                family.name
-            ),
-            if tier == Tier::Hourly {
-                hourly_sql(family, true)
-            } else {
-                daily_sql(family, true)
-            },
-            format!(
-                "SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows \
-                 FROM {}.{} WHERE bucket = $1 AND server_id = $2",
-                tier.schema(),
-                family.name
-            ),
-        ),
-        None => (
-            format!(
-                "DELETE FROM {}.{} WHERE bucket = $1",
-                tier.schema(),
-                family.name
-            ),
-            if tier == Tier::Hourly {
-                hourly_sql(family, false)
-            } else {
-                daily_sql(family, false)
-            },
-            format!(
-                "SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows \
-                 FROM {}.{} WHERE bucket = $1",
-                tier.schema(),
-                family.name
-            ),
-        ),
+    let (schema, f) = (tier.schema(), family.name);
+    let scope = if server.is_some() {
+        "bucket = $1 AND server_id = $2"
+    } else {
+        "bucket = $1"
     };
+    let delete = format!("DELETE FROM {schema}.{f} WHERE {scope}");
+    let insert = if tier == Tier::Hourly {
+        hourly_sql(family, server.is_some())
+    } else {
+        daily_sql(family, server.is_some())
+    };
+    let written = format!(
+        "SELECT count(*)::bigint AS buckets, coalesce(sum(samples), 0)::bigint AS rows \
+         FROM {schema}.{f} WHERE {scope}"
+    );
     let bind = |sql: String| {
         let q = diesel::sql_query(sql)
             .into_boxed()
@@ -857,15 +835,7 @@ impl TierStore for PgStore {
                     .map(|l| l.to_string())
                     .zip(r.labels.iter().cloned())
                     .collect();
-                let continues = out.len() > start;
-                match out.last_mut() {
-                    Some(last) if continues && last.labels == map => last.points.push(point),
-                    _ => out.push(RolledSeries {
-                        column: col.name,
-                        labels: map,
-                        points: vec![point],
-                    }),
-                }
+                RolledSeries::push(&mut out, start, col.name, map, point);
             }
         }
         Ok(out)

@@ -56,6 +56,29 @@ pub struct RolledSeries {
     pub points: Vec<RolledPoint>,
 }
 
+impl RolledSeries {
+    /// Appends `point` to `out` (buckets come ordered by labels, then time): to the last
+    /// series when it is this column's (one started at or after `start`) with the same
+    /// labels, else as a new series.
+    pub fn push(
+        out: &mut Vec<Self>,
+        start: usize,
+        column: &'static str,
+        labels: BTreeMap<String, Option<String>>,
+        point: RolledPoint,
+    ) {
+        let continues = out.len() > start;
+        match out.last_mut() {
+            Some(last) if continues && last.labels == labels => last.points.push(point),
+            _ => out.push(Self {
+                column,
+                labels,
+                points: vec![point],
+            }),
+        }
+    }
+}
+
 /// What statements are ranked by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

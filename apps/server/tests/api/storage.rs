@@ -398,24 +398,16 @@ fn maintenance_runs_on_exactly_one_of_two_servers_sharing_a_database() {
             .map(|l| l.ends_with(" 1"))
     };
     // Both have run a pass (at start, then every second): exactly one leads.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (la, lb) = (leader(&a), leader(&b));
-        if let (Some(la), Some(lb)) = (la, lb) {
-            assert!(la != lb, "exactly one server leads maintenance: {la} {lb}");
-            let (on, off) = if la { (&a, &b) } else { (&b, &a) };
-            let health = on.get("/api/v1/health").body;
-            assert!(
-                health["maintenance"]["rollup_lag_seconds"].is_i64(),
-                "{health}"
-            );
-            assert!(off.get("/api/v1/health").body["maintenance"].is_null());
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no maintenance pass reported"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    crate::alerts::leader::wait_until("both servers' maintenance turn", || {
+        leader(&a).is_some() && leader(&b).is_some()
+    });
+    let (la, lb) = (leader(&a).unwrap_or(false), leader(&b).unwrap_or(false));
+    assert!(la != lb, "exactly one server leads maintenance: {la} {lb}");
+    let (on, off) = if la { (&a, &b) } else { (&b, &a) };
+    let health = on.get("/api/v1/health").body;
+    assert!(
+        health["maintenance"]["rollup_lag_seconds"].is_i64(),
+        "{health}"
+    );
+    assert!(off.get("/api/v1/health").body["maintenance"].is_null());
 }

@@ -105,7 +105,7 @@ fn alerting(p: &Process) -> (bool, u64) {
     )
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
