@@ -273,6 +273,24 @@ struct Step<'a> {
 /// delta needs its predecessor among `readings`: pass the hour before the first bucket too
 /// and drop the buckets you did not ask for.
 pub fn roll_up(family: &'static FamilySpec, readings: &[Reading]) -> Vec<Bucket> {
+    roll_up_in(family, readings, |t| Some(Tier::Hourly.bucket_start(t)))
+}
+
+/// The start of the `step` bucket aligned on `origin` that holds `t`.
+pub fn step_start(origin: OffsetDateTime, step: Duration, t: OffsetDateTime) -> OffsetDateTime {
+    let step_ns = step.whole_nanoseconds().max(1);
+    origin
+        + Duration::nanoseconds_i128((t - origin).whole_nanoseconds().div_euclid(step_ns) * step_ns)
+}
+
+/// [`roll_up`] into the buckets `bucket_of` assigns (any width; `None`: the reading only
+/// serves as a predecessor): what a raw query at a step shorter than an hour answers, with
+/// the same figures as the rolled tiers.
+pub fn roll_up_in(
+    family: &'static FamilySpec,
+    readings: &[Reading],
+    bucket_of: impl Fn(OffsetDateTime) -> Option<OffsetDateTime>,
+) -> Vec<Bucket> {
     let mut series: BTreeMap<SeriesKey, Vec<&Reading>> = BTreeMap::new();
     for r in readings {
         series
@@ -290,18 +308,18 @@ pub fn roll_up(family: &'static FamilySpec, readings: &[Reading]) -> Vec<Bucket>
         rows.sort_by_key(|r| r.time);
         let mut by_bucket: BTreeMap<OffsetDateTime, Vec<Step<'_>>> = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
+            let Some(bucket) = bucket_of(r.time) else {
+                continue;
+            };
             let prev = i
                 .checked_sub(1)
                 .map(|j| rows[j])
                 .filter(|p| p.time < r.time && r.time - p.time <= LOOKBACK);
-            by_bucket
-                .entry(Tier::Hourly.bucket_start(r.time))
-                .or_default()
-                .push(Step {
-                    reading: r,
-                    dt: prev.map(|p| (r.time - p.time).as_seconds_f64()),
-                    prev,
-                });
+            by_bucket.entry(bucket).or_default().push(Step {
+                reading: r,
+                dt: prev.map(|p| (r.time - p.time).as_seconds_f64()),
+                prev,
+            });
         }
         for (start, steps) in by_bucket {
             let mut values = Vec::new();
@@ -419,20 +437,17 @@ pub fn resample(
     origin: OffsetDateTime,
     step: Duration,
 ) -> Vec<crate::rates::Point> {
-    let step_ns = step.whole_nanoseconds().max(1);
-    let mut acc: BTreeMap<i128, (f64, f64)> = BTreeMap::new();
+    let mut acc: BTreeMap<OffsetDateTime, (f64, f64)> = BTreeMap::new();
     for p in points {
-        let b = (p.time - origin).whole_nanoseconds().div_euclid(step_ns);
-        let e = acc.entry(b).or_insert((0.0, 0.0));
+        let e = acc
+            .entry(step_start(origin, step, p.time))
+            .or_insert((0.0, 0.0));
         e.0 += p.numerator;
         e.1 += p.denominator;
     }
     acc.into_iter()
         .filter(|(_, (_, d))| *d > 0.0)
-        .map(|(b, (n, d))| crate::rates::Point {
-            time: origin + Duration::nanoseconds_i128(b * step_ns),
-            value: n / d,
-        })
+        .map(|(time, (n, d))| crate::rates::Point { time, value: n / d })
         .collect()
 }
 

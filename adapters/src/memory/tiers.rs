@@ -339,6 +339,55 @@ fn event_row(r: &Row) -> LogEventRow {
     }
 }
 
+/// Whether a series' labels pass the query's filters.
+fn labels_match(q: &SeriesQuery, names: &[&str], labels: &[Option<String>]) -> bool {
+    q.filters.iter().all(|(label, value)| {
+        names
+            .iter()
+            .position(|l| l == label)
+            .and_then(|i| labels[i].as_deref())
+            == Some(value.as_str())
+    })
+}
+
+/// The query's columns of `rows`: one series per column and label set, in time order.
+fn rolled_series(q: &SeriesQuery, labels: &[&str], mut rows: Vec<&Bucket>) -> Vec<RolledSeries> {
+    let cols = rollup::columns(q.family);
+    rows.sort_by(|a, b| (&a.labels, a.start).cmp(&(&b.labels, b.start)));
+    let value = |b: &Bucket, name: String| {
+        cols.iter()
+            .position(|c| c.name() == name)
+            .and_then(|k| b.values[k].as_ref())
+            .and_then(Scalar::num)
+    };
+    let mut out: Vec<RolledSeries> = Vec::new();
+    for col in &q.columns {
+        let start = out.len();
+        for b in &rows {
+            let pair = if col.kind == ColumnKind::Counter {
+                value(b, format!("{}_increase", col.name)).map(|n| (n, b.seconds))
+            } else {
+                value(b, format!("{}_sum", col.name)).zip(value(b, format!("{}_count", col.name)))
+            };
+            let Some((numerator, denominator)) = pair else {
+                continue;
+            };
+            let map: BTreeMap<String, Option<String>> = labels
+                .iter()
+                .map(|l| l.to_string())
+                .zip(b.labels.iter().cloned())
+                .collect();
+            let point = RolledPoint {
+                time: b.start,
+                numerator,
+                denominator,
+            };
+            RolledSeries::push(&mut out, start, col.name, map, point);
+        }
+    }
+    out
+}
+
 fn too_many() -> StoreError {
     StoreError::Conflict {
         entity: "query result",
@@ -390,59 +439,54 @@ impl TierStore for MemoryStore {
     ) -> Result<Vec<RolledSeries>, StoreError> {
         let s = self.lock();
         let labels: Vec<&str> = q.family.labels().map(|l| l.name).collect();
-        let cols = rollup::columns(q.family);
-        let mut rows: Vec<&Bucket> = s
+        let rows: Vec<&Bucket> = s
             .buckets(tier, q.family.name)
             .filter(|b| {
                 b.server_id == q.server_id
                     && b.start >= q.from
                     && b.start < q.to
-                    && q.filters.iter().all(|(label, value)| {
-                        labels
-                            .iter()
-                            .position(|l| l == label)
-                            .and_then(|i| b.labels[i].as_deref())
-                            == Some(value.as_str())
-                    })
+                    && labels_match(q, &labels, &b.labels)
             })
             .collect();
         if rows.len() > q.max_rows {
             return Err(too_many());
         }
-        rows.sort_by(|a, b| (&a.labels, a.start).cmp(&(&b.labels, b.start)));
-        let value = |b: &Bucket, name: String| {
-            cols.iter()
-                .position(|c| c.name() == name)
-                .and_then(|k| b.values[k].as_ref())
-                .and_then(Scalar::num)
+        Ok(rolled_series(q, &labels, rows))
+    }
+
+    async fn query_steps(
+        &self,
+        q: &SeriesQuery,
+        origin: OffsetDateTime,
+        step: Duration,
+    ) -> Result<Vec<RolledSeries>, StoreError> {
+        let s = self.lock();
+        let labels: Vec<&str> = q.family.labels().map(|l| l.name).collect();
+        // Counters need each reading's predecessor; gauges only their range.
+        let since = if q.columns.iter().any(|c| c.kind == ColumnKind::Counter) {
+            q.from - LOOKBACK
+        } else {
+            q.from
         };
-        let mut out: Vec<RolledSeries> = Vec::new();
-        for col in &q.columns {
-            let start = out.len();
-            for b in &rows {
-                let pair = if col.kind == ColumnKind::Counter {
-                    value(b, format!("{}_increase", col.name)).map(|n| (n, b.seconds))
-                } else {
-                    value(b, format!("{}_sum", col.name))
-                        .zip(value(b, format!("{}_count", col.name)))
-                };
-                let Some((numerator, denominator)) = pair else {
-                    continue;
-                };
-                let map: BTreeMap<String, Option<String>> = labels
-                    .iter()
-                    .map(|l| l.to_string())
-                    .zip(b.labels.iter().cloned())
-                    .collect();
-                let point = RolledPoint {
-                    time: b.start,
-                    numerator,
-                    denominator,
-                };
-                RolledSeries::push(&mut out, start, col.name, map, point);
-            }
+        let readings: Vec<Reading> = s
+            .rows
+            .iter()
+            .filter(|r| {
+                r.family == q.family.name
+                    && r.server_id == q.server_id
+                    && r.time >= since
+                    && r.time < q.to
+            })
+            .map(|r| reading(q.family, r))
+            .filter(|r| labels_match(q, &labels, &r.labels))
+            .collect();
+        if readings.len() > q.max_rows {
+            return Err(too_many());
         }
-        Ok(out)
+        let buckets = rollup::roll_up_in(q.family, &readings, |t| {
+            (t >= q.from).then(|| rollup::step_start(origin, step, t))
+        });
+        Ok(rolled_series(q, &labels, buckets.iter().collect()))
     }
 
     async fn top_statements(

@@ -131,7 +131,7 @@ impl PgStore {
             .columns
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Timestamp => format!("extract(epoch FROM {})::float8", c.name),
+                ColumnKind::Timestamp => format!("date_part('epoch', {})", c.name),
                 _ => format!("{}::float8", c.name),
             })
             .collect();
@@ -211,7 +211,7 @@ impl PgStore {
         }
         let labels: Vec<&str> = need.family.labels().map(|c| c.name).collect();
         let value = |c: &ColumnSpec| match c.kind {
-            ColumnKind::Timestamp => format!("extract(epoch FROM {})::float8", c.name),
+            ColumnKind::Timestamp => format!("date_part('epoch', {})", c.name),
             _ => format!("{}::float8", c.name),
         };
         // Each expression is a sum of columns: NULL when one of them is, as in `fold_rows`.
@@ -254,7 +254,7 @@ impl PgStore {
             // The reading at the latest time, without sorting: arrays compare element by
             // element, so the greatest [epoch, value] is the latest reading.
             lasts = part(&|e| e.parts().3, &|i| format!(
-                "(max(ARRAY[extract(epoch FROM time)::float8, e{i}]) FILTER (WHERE e{i} IS NOT NULL))[2]"
+                "(max(ARRAY[date_part('epoch', time), e{i}]) FILTER (WHERE e{i} IS NOT NULL))[2]"
             )),
             times = part(&|e| e.parts().3, &|i| format!(
                 "max(time) FILTER (WHERE e{i} IS NOT NULL)"

@@ -80,7 +80,7 @@ fn hourly_sql(family: &'static FamilySpec, one_server: bool) -> String {
     inner.push("lead(time) OVER w IS NULL AS is_last".into());
     inner.push(format!(
         "CASE WHEN lag(time) OVER w < time AND lag(time) OVER w >= time - interval '{lookback} seconds' \
-         THEN extract(epoch FROM time - lag(time) OVER w)::float8 END AS dt"
+         THEN date_part('epoch', time - lag(time) OVER w) END AS dt"
     ));
     let mut aggs = vec![
         "$1::timestamptz".to_owned(),
@@ -443,6 +443,126 @@ struct RolledRow {
     labels: Vec<Option<String>>,
     #[diesel(sql_type = Array<Nullable<Double>>)]
     vals: Vec<Option<f64>>,
+}
+
+#[derive(QueryableByName)]
+struct StepRow {
+    /// NULL for the lookback's readings (predecessors only).
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    bucket: Option<OffsetDateTime>,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    labels: Vec<Option<String>>,
+    #[diesel(sql_type = Array<Nullable<Double>>)]
+    vals: Vec<Option<f64>>,
+    /// Raw rows read into the group.
+    #[diesel(sql_type = BigInt)]
+    read: i64,
+}
+
+/// Rows ordered by labels then bucket, with a (numerator, denominator) pair per query
+/// column: one series per column and label set.
+fn rolled_series(
+    q: &SeriesQuery,
+    labels: &[&'static str],
+    rows: &[RolledRow],
+) -> Vec<RolledSeries> {
+    let mut out: Vec<RolledSeries> = Vec::new();
+    for (j, col) in q.columns.iter().enumerate() {
+        let start = out.len();
+        for r in rows {
+            let (Some(numerator), Some(denominator)) = (
+                r.vals.get(2 * j).copied().flatten(),
+                r.vals.get(2 * j + 1).copied().flatten(),
+            ) else {
+                continue;
+            };
+            let point = RolledPoint {
+                time: r.bucket,
+                numerator,
+                denominator,
+            };
+            let map: BTreeMap<String, Option<String>> = labels
+                .iter()
+                .map(|l| l.to_string())
+                .zip(r.labels.iter().cloned())
+                .collect();
+            RolledSeries::push(&mut out, start, col.name, map, point);
+        }
+    }
+    out
+}
+
+/// The query's raw rows (`$1` server, `$2`..`$3` range, at most `$4` read, filters from
+/// `$7`) folded into steps of `$6` seconds aligned on `$5`, as [`hourly_sql`] folds hours:
+/// per column a (numerator, denominator) pair, with the count of raw rows read. Counters
+/// need each reading's predecessor, so their rows are read from a lookback before `$2`
+/// (grouped under a NULL bucket) and sorted per series; gauges are only grouped. Groups
+/// come in no order.
+fn steps_sql(q: &SeriesQuery) -> String {
+    let labels = label_names(q.family);
+    let lookback = LOOKBACK.whole_seconds();
+    let counters = q.columns.iter().any(|c| c.kind == ColumnKind::Counter);
+    let raw_columns: Vec<&str> = std::iter::once("time")
+        .chain(labels.iter().copied())
+        .chain(q.columns.iter().map(|c| c.name))
+        .collect();
+    let mut vals = Vec::new();
+    for c in &q.columns {
+        if c.kind == ColumnKind::Counter {
+            vals.push(format!("sum({})::float8", delta(c.name)));
+            vals.push("coalesce(sum(dt), 0)::float8".to_owned());
+        } else {
+            vals.push(format!("sum({})::float8", c.name));
+            vals.push(format!("count({})::float8", c.name));
+        }
+    }
+    let read = |since: &str| {
+        format!(
+            "SELECT {} FROM metrics.{} WHERE server_id = $1 AND time >= {since} AND time < $3{} LIMIT $4",
+            raw_columns.join(", "),
+            q.family.name,
+            equal_filters(&q.filters, 7),
+        )
+    };
+    let source = if counters {
+        let mut inner: Vec<String> = raw_columns.iter().map(|c| c.to_string()).collect();
+        for c in q.columns.iter().filter(|c| c.kind == ColumnKind::Counter) {
+            inner.push(format!("lag({0}) OVER w AS {0}__prev", c.name));
+        }
+        inner.push(format!(
+            "CASE WHEN lag(time) OVER w < time AND lag(time) OVER w >= time - interval '{lookback} seconds' \
+             THEN date_part('epoch', time - lag(time) OVER w) END AS dt"
+        ));
+        let partition = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("PARTITION BY {} ", labels.join(", "))
+        };
+        format!(
+            "SELECT {} FROM ({}) raw WINDOW w AS ({partition}ORDER BY time)",
+            inner.join(", "),
+            read(&format!("$2::timestamptz - interval '{lookback} seconds'")),
+        )
+    } else {
+        read("$2")
+    };
+    // date_part, not extract: a float, not a numeric, in every PostgreSQL version.
+    let bucket = "$5::timestamptz + make_interval(secs => floor(date_part('epoch', time - $5::timestamptz) / $6) * $6)";
+    format!(
+        "SELECT {bucket} AS bucket, {label_array} AS labels, {vals} AS vals, count(*) AS read \
+         FROM ({source}) r GROUP BY 1{label_list}",
+        bucket = if counters {
+            format!("CASE WHEN time >= $2 THEN {bucket} END")
+        } else {
+            bucket.to_owned()
+        },
+        label_array = array_of(
+            &labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+            "text"
+        ),
+        vals = array_of(&vals, "float8"),
+        label_list = labels.iter().map(|l| format!(", {l}")).collect::<String>(),
+    )
 }
 
 #[derive(QueryableByName)]
@@ -815,30 +935,51 @@ impl TierStore for PgStore {
                 entity: "query result",
             });
         }
-        let mut out: Vec<RolledSeries> = Vec::new();
-        for (j, col) in q.columns.iter().enumerate() {
-            let start = out.len();
-            for r in &rows {
-                let (Some(numerator), Some(denominator)) = (
-                    r.vals.get(2 * j).copied().flatten(),
-                    r.vals.get(2 * j + 1).copied().flatten(),
-                ) else {
-                    continue;
-                };
-                let point = RolledPoint {
-                    time: r.bucket,
-                    numerator,
-                    denominator,
-                };
-                let map: BTreeMap<String, Option<String>> = labels
-                    .iter()
-                    .map(|l| l.to_string())
-                    .zip(r.labels.iter().cloned())
-                    .collect();
-                RolledSeries::push(&mut out, start, col.name, map, point);
-            }
+        Ok(rolled_series(q, &labels, &rows))
+    }
+
+    async fn query_steps(
+        &self,
+        q: &SeriesQuery,
+        origin: OffsetDateTime,
+        step: Duration,
+    ) -> Result<Vec<RolledSeries>, StoreError> {
+        let labels = label_names(q.family);
+        let mut query = diesel::sql_query(steps_sql(q))
+            .into_boxed()
+            .bind::<BigInt, _>(q.server_id)
+            .bind::<Timestamptz, _>(q.from)
+            .bind::<Timestamptz, _>(q.to)
+            .bind::<BigInt, _>(limit_of(q.max_rows) + 1)
+            .bind::<Timestamptz, _>(origin)
+            .bind::<Double, _>(step.as_seconds_f64());
+        for (_, v) in &q.filters {
+            query = query.bind::<Text, _>(v.clone());
         }
-        Ok(out)
+        let mut conn = self.conn().await?;
+        let rows: Vec<StepRow> = query
+            .load(&mut conn)
+            .await
+            .map_err(|e| store_error(e, "metric"))?;
+        let read: i64 = rows.iter().map(|r| r.read).sum();
+        if usize::try_from(read).unwrap_or(usize::MAX) > q.max_rows {
+            return Err(StoreError::Conflict {
+                entity: "query result",
+            });
+        }
+        let mut rows: Vec<RolledRow> = rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(RolledRow {
+                    bucket: r.bucket?,
+                    labels: r.labels,
+                    vals: r.vals,
+                })
+            })
+            .collect();
+        // Fewer than the raw rows: cheaper to order here than in the database's collation.
+        rows.sort_by(|a, b| (&a.labels, a.bucket).cmp(&(&b.labels, b.bucket)));
+        Ok(rolled_series(q, &labels, &rows))
     }
 
     async fn top_statements(
@@ -999,7 +1140,7 @@ impl TierStore for PgStore {
         let seconds = step.whole_seconds().max(1);
         let w = log_where(q, "time");
         let sql = format!(
-            "SELECT to_timestamp(floor(extract(epoch FROM time) / {seconds}) * {seconds}) AS bucket, kind, \
+            "SELECT to_timestamp(floor(date_part('epoch', time) / {seconds}) * {seconds}) AS bucket, kind, \
              count(*)::bigint AS count FROM metrics.pg_log_event WHERE {} GROUP BY 1, 2 ORDER BY 1, kind COLLATE \"C\" NULLS FIRST",
             w.sql
         );

@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::{audit, now, registered};
 use crate::store::{
-    BucketQuery, IngestOutcome, LogSearch, StatementOrder, StatementsQuery, Stores, rank_statements,
+    BucketQuery, IngestOutcome, LogSearch, SeriesQuery, StatementOrder, StatementsQuery, Stores,
+    rank_statements,
 };
 
 /// One generated raw row: the instance it comes from, its time and its values in catalog
@@ -279,6 +280,131 @@ pub async fn rollups_equal_the_raw_rows_of_every_family_after_late_and_replayed_
                 .unwrap();
             assert_buckets_equal(family.name, tier, got, want);
         }
+        steps_equal_the_domain_folding(&s, family, &readings, &servers, base, end).await;
+    }
+}
+
+/// Raw rows folded into steps by the store (a 7-minute step on an origin of its own, a range
+/// starting mid-step) equal the domain's folding of the same readings, on each server (one
+/// with a gap longer than the lookback); reading more rows than allowed is refused.
+async fn steps_equal_the_domain_folding<S: Stores>(
+    s: &S,
+    family: &'static FamilySpec,
+    readings: &[Reading],
+    servers: &BTreeMap<String, i64>,
+    base: OffsetDateTime,
+    end: OffsetDateTime,
+) {
+    let columns: Vec<_> = family
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnKind::Counter | ColumnKind::Gauge))
+        .collect();
+    if columns.is_empty() {
+        return;
+    }
+    let (origin, step) = (base + Duration::minutes(3), Duration::minutes(7));
+    let (from, to) = (base + Duration::minutes(95), end - Duration::minutes(12));
+    let labels: Vec<String> = family.labels().map(|l| l.name.to_owned()).collect();
+    let cols = rollup::columns(family);
+    for &server_id in servers.values() {
+        let mut q = SeriesQuery {
+            server_id,
+            family,
+            columns: columns.clone(),
+            from,
+            to,
+            filters: vec![],
+            max_rows: 100_000,
+        };
+        let mut got: Vec<(String, Vec<Option<String>>, OffsetDateTime, f64, f64)> = s
+            .query_steps(&q, origin, step)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|r| {
+                let l: Vec<Option<String>> = labels.iter().map(|n| r.labels[n].clone()).collect();
+                r.points.into_iter().map(move |p| {
+                    (
+                        r.column.to_owned(),
+                        l.clone(),
+                        p.time,
+                        p.numerator,
+                        p.denominator,
+                    )
+                })
+            })
+            .collect();
+        let mine: Vec<Reading> = readings
+            .iter()
+            .filter(|r| {
+                r.server_id == server_id && r.time >= from - rollup::LOOKBACK && r.time < to
+            })
+            .cloned()
+            .collect();
+        let buckets = rollup::roll_up_in(family, &mine, |t| {
+            (t >= from).then(|| rollup::step_start(origin, step, t))
+        });
+        let value = |b: &Bucket, name: String| {
+            cols.iter()
+                .position(|c| c.name() == name)
+                .and_then(|k| b.values[k].as_ref())
+                .and_then(Scalar::num)
+        };
+        let mut want = Vec::new();
+        for c in &columns {
+            for b in &buckets {
+                let pair = if c.kind == ColumnKind::Counter {
+                    value(b, format!("{}_increase", c.name)).map(|n| (n, b.seconds))
+                } else {
+                    value(b, format!("{}_sum", c.name)).zip(value(b, format!("{}_count", c.name)))
+                };
+                if let Some((n, d)) = pair {
+                    want.push((c.name.to_owned(), b.labels.clone(), b.start, n, d));
+                }
+            }
+        }
+        let key = |x: &(String, Vec<Option<String>>, OffsetDateTime, f64, f64)| {
+            (x.0.clone(), x.1.clone(), x.2)
+        };
+        got.sort_by_key(key);
+        want.sort_by_key(key);
+        assert!(
+            !want.is_empty(),
+            "{}: the range holds readings",
+            family.name
+        );
+        assert_eq!(
+            got.iter().map(key).collect::<Vec<_>>(),
+            want.iter().map(key).collect::<Vec<_>>(),
+            "{}: the steps differ",
+            family.name
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                close(&Some(Scalar::Num(g.3)), &Some(Scalar::Num(w.3)))
+                    && close(&Some(Scalar::Num(g.4)), &Some(Scalar::Num(w.4))),
+                "{} {} {:?} {}: store folds {}/{}, the domain {}/{}",
+                family.name,
+                g.0,
+                g.1,
+                g.2,
+                g.3,
+                g.4,
+                w.3,
+                w.4
+            );
+        }
+        let lookback = columns.iter().any(|c| c.kind == ColumnKind::Counter);
+        q.max_rows = mine.iter().filter(|r| lookback || r.time >= from).count() - 1;
+        assert!(
+            matches!(
+                s.query_steps(&q, origin, step).await,
+                Err(crate::StoreError::Conflict { .. })
+            ),
+            "{}: more raw rows than allowed are refused",
+            family.name
+        );
     }
 }
 

@@ -329,6 +329,24 @@ pub trait TierStore: Send + Sync {
         tier: Tier,
     ) -> Result<Vec<RolledSeries>, StoreError>;
 
+    /// The query's columns from raw rows, folded into `step` buckets aligned on `origin` as
+    /// the rollups fold hours (gauges: sum and count; counters: increase and seconds
+    /// covered, each reading against its predecessor within
+    /// [`LOOKBACK`](pganalytics_domain::rollup::LOOKBACK), which may lie before `from`): one
+    /// series per column and label set, buckets of the readings `from <= time < to` in time
+    /// order (the first may start before `from`). The buckets MUST equal
+    /// [`roll_up_in`](pganalytics_domain::rollup::roll_up_in) over the raw rows.
+    ///
+    /// # Errors
+    /// MUST return `Conflict { entity: "query result" }` when more than `max_rows` raw rows
+    /// are read: those of the range, and those of the lookback when a counter is asked for.
+    async fn query_steps(
+        &self,
+        q: &SeriesQuery,
+        origin: OffsetDateTime,
+        step: Duration,
+    ) -> Result<Vec<RolledSeries>, StoreError>;
+
     /// Every statement of the server with readings in the range (raw rows `from <= time <
     /// to`, buckets `from <= bucket < to`), summed, ranked by `order`, at most `limit`; each
     /// with its latest text from any tier.

@@ -1,5 +1,4 @@
 use pganalytics_domain::catalog::{self, ColumnKind, ColumnSpec};
-use pganalytics_domain::rates::{self, Point};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,8 +6,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
 use crate::env::Clock;
-use crate::store::{MetricStore, RolledSeries, SeriesQuery, TierStore};
-use pganalytics_domain::rollup::{Retention, RetentionPolicy, Tier, choose_tier, resample};
+use crate::store::{RolledSeries, SeriesQuery, TierStore};
+use pganalytics_domain::rollup::{
+    LOOKBACK, Retention, RetentionPolicy, Tier, choose_tier, resample,
+};
 
 /// A request as a person or script makes it.
 #[derive(Debug, Clone)]
@@ -72,18 +73,18 @@ pub enum QueryError {
     Store(StoreError),
 }
 
-/// Reads time series from the tier that fits the range and step ([`choose_tier`]): raw
-/// counters become per-second rates (resets handled) and everything is averaged into `step`
-/// buckets; rolled tiers give the same answer from their sums, counts, increases and
-/// covered seconds. The part of the range after the rollups' watermark (the hour now
-/// running) comes from raw rows.
+/// Reads time series from the tier that fits the range and step ([`choose_tier`]), folded
+/// into `step` buckets the way the rollups fold hours: a gauge is the average of its
+/// readings, a counter its increase (resets handled) over the seconds it covers, a
+/// per-second rate. Raw rows are folded by the store ([`TierStore::query_steps`]), so an
+/// answer costs its steps, not its readings. The part of the range past the chosen tier's
+/// watermark comes from the finer tiers, the hour now running from raw rows.
 ///
 /// Bounded by construction: at most `max_rows` rows and `max_cells` values (rows × distinct
 /// columns) are read from the store, and an answer holds at most `max_answer_points`
 /// points (series × steps); past either the query is refused, never truncated. A range
 /// holding more than `max_points_per_series` steps is downsampled (the answer says so).
 pub struct QueryMetrics {
-    pub metrics: Arc<dyn MetricStore>,
     pub tiers: Arc<dyn TierStore>,
     pub clock: Arc<dyn Clock>,
     pub retention_settings: BTreeMap<String, Retention>,
@@ -131,74 +132,82 @@ impl QueryMetrics {
             )),
             other => QueryError::Store(other),
         };
-        let mut series: Vec<Series> = Vec::new();
-        let mut raw_from = range.from;
-        if choice.tier != Tier::Raw {
-            let watermark = self
-                .tiers
+        // Each tier answers from where the coarser one's rollups end: the chosen tier up to
+        // its watermark, the finer rolled tiers up to theirs, raw rows the rest (the hour
+        // now running). All give (numerator, denominator) pairs with the same meaning, so a
+        // step that spans two tiers adds them up.
+        let mut parts: Vec<RolledSeries> = Vec::new();
+        let mut cursor = range.from;
+        let rolled: &[Tier] = match choice.tier {
+            Tier::Daily => &[Tier::Daily, Tier::Hourly],
+            Tier::Hourly => &[Tier::Hourly],
+            Tier::Raw => &[],
+        };
+        let watermarks = if rolled.is_empty() {
+            Vec::new()
+        } else {
+            self.tiers
                 .rollup_watermarks()
                 .await
                 .map_err(QueryError::Store)?
-                .into_iter()
-                .find(|w| w.family == family.name && w.tier == choice.tier)
-                .map_or(range.from, |w| w.done_until);
-            // Rolled buckets answer whole steps up to the watermark; raw rows the rest.
-            let whole =
-                (watermark - range.from).whole_seconds().max(0) / range.step.whole_seconds().max(1);
-            let split =
-                (range.from + range.step * i32::try_from(whole).unwrap_or(i32::MAX)).min(to);
+        };
+        for &tier in rolled {
+            let done = watermarks
+                .iter()
+                .find(|w| w.family == family.name && w.tier == tier)
+                .map_or(cursor, |w| w.done_until)
+                .min(to);
+            if done <= cursor {
+                continue;
+            }
             let query = SeriesQuery {
                 server_id: req.server_id,
                 family,
                 columns: columns.clone(),
-                from: range.from,
-                to: split,
+                from: cursor,
+                to: done,
                 filters: vec![],
                 max_rows,
             };
-            let rolled = self
-                .tiers
-                .query_rolled(&query, choice.tier)
-                .await
-                .map_err(|e| too_large(e, query.columns.len()))?;
-            series.extend(rolled.into_iter().map(|r| rolled_series(r, family, &range)));
-            raw_from = split;
+            parts.extend(
+                self.tiers
+                    .query_rolled(&query, tier)
+                    .await
+                    .map_err(|e| too_large(e, query.columns.len()))?,
+            );
+            cursor = done;
         }
-        // A counter reading's predecessor is at most the rollups' lookback older (and at
-        // most a step: the one before the range only feeds the first step's rate).
-        let before = range.step.min(pganalytics_domain::rollup::LOOKBACK);
-        if raw_from < to && raw_from >= retention.horizon(Tier::Raw, now) - before {
+        if cursor < to && cursor >= retention.horizon(Tier::Raw, now) - LOOKBACK {
             let query = SeriesQuery {
                 server_id: req.server_id,
                 family,
                 columns: columns.clone(),
-                from: raw_from - before,
+                from: cursor,
                 to,
                 filters: vec![],
                 max_rows,
             };
-            let raw = self
-                .metrics
-                .query_series(&query)
-                .await
-                .map_err(|e| too_large(e, query.columns.len()))?;
-            let tail = Range {
-                from: raw_from,
-                ..range.clone()
-            };
-            for s in raw
-                .into_iter()
-                .map(|s| to_series(s, family, &tail, range.from))
+            parts.extend(
+                self.tiers
+                    .query_steps(&query, range.from, range.step)
+                    .await
+                    .map_err(|e| too_large(e, query.columns.len()))?,
+            );
+        }
+        let mut merged: Vec<RolledSeries> = Vec::new();
+        for part in parts {
+            match merged
+                .iter_mut()
+                .find(|x| x.column == part.column && x.labels == part.labels)
             {
-                match series
-                    .iter_mut()
-                    .find(|x| x.column == s.column && x.labels == s.labels)
-                {
-                    Some(existing) => existing.points.extend(s.points),
-                    None => series.push(s),
-                }
+                Some(existing) => existing.points.extend(part.points),
+                None => merged.push(part),
             }
         }
+        let mut series: Vec<Series> = merged
+            .into_iter()
+            .map(|r| rolled_series(r, family, &range))
+            .collect();
         series.retain(|s| !s.points.is_empty());
         let points = series.len().saturating_mul(steps);
         if points > self.max_answer_points {
@@ -285,49 +294,6 @@ fn select_columns(
         }
     }
     Ok(selected)
-}
-
-/// Raw readings of `req`'s range as steps aligned on `origin`.
-fn to_series(
-    raw: crate::store::RawSeries,
-    family: &catalog::FamilySpec,
-    req: &Range,
-    origin: OffsetDateTime,
-) -> Series {
-    let kind = family
-        .column(raw.column)
-        .map_or(ColumnKind::Gauge, |(_, c)| c.kind);
-    let values: Vec<Point> = if kind == ColumnKind::Counter {
-        rates::counter_rates(&raw.points)
-    } else {
-        raw.points
-    };
-    let in_range: Vec<Point> = values
-        .into_iter()
-        .filter(|p| p.time >= req.from && p.time < req.to)
-        .collect();
-    let points = rates::downsample(&in_range, origin, req.step)
-        .into_iter()
-        .map(|p| {
-            (
-                p.time
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                p.value,
-            )
-        })
-        .collect();
-    Series {
-        column: raw.column,
-        kind,
-        unit: if kind == ColumnKind::Counter {
-            "per_second"
-        } else {
-            "value"
-        },
-        labels: raw.labels,
-        points,
-    }
 }
 
 crate::usecases::auth::opaque_debug!(QueryMetrics);

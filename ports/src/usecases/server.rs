@@ -139,7 +139,6 @@ impl ServerUseCases {
                 clock: b.clock.clone(),
             },
             query: QueryMetrics {
-                metrics: b.metrics.clone(),
                 tiers: b.tiers.clone(),
                 clock: b.clock.clone(),
                 retention_settings: BTreeMap::new(),

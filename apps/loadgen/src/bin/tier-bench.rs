@@ -275,7 +275,6 @@ fn main() -> anyhow::Result<()> {
     clock.set(end);
     let measure = |store: &Arc<PgStore>, runs: usize| -> anyhow::Result<Vec<(String, f64, f64)>> {
         let query = QueryMetrics {
-            metrics: store.clone(),
             tiers: store.clone(),
             clock: clock.clone(),
             retention_settings: Default::default(),
