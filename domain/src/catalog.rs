@@ -199,7 +199,7 @@ pub static FAMILIES: &[FamilySpec] = &[
             g("connections"), g("autovacuum_freeze_max_age"),
             g("autovacuum_multixact_freeze_max_age"), g("in_recovery"),
             c("checksum_failures"), g("oldest_prepared_xact_seconds"),
-            c("statements_dealloc"),
+            c("statements_dealloc"), g("server_version_num"),
         ],
     },
     FamilySpec {

@@ -10,6 +10,7 @@ pub mod collector;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
+pub mod fleet;
 pub mod logs;
 pub mod rates;
 pub mod redact;

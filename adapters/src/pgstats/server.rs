@@ -1,6 +1,6 @@
 //! The instance as a whole: when it started, its connection limits and how many are used,
 //! the freeze limits wraparound alerts compare with, checksum failures, the oldest prepared
-//! transaction, and how many statements `pg_stat_statements` had to evict.
+//! transaction, how many statements `pg_stat_statements` had to evict, and the release.
 
 use super::{Ctx, PG14, PG16, PgStatsError, query, statements};
 use pganalytics_domain::collect::CollectedRows;
@@ -34,7 +34,8 @@ SELECT pg_postmaster_start_time() AS start_time,
            AS checksum_failures,
        (SELECT extract(epoch FROM now() - min(prepared)) FROM pg_prepared_xacts)::float8
            AS oldest_prepared_xact_seconds,
-       {dealloc} AS statements_dealloc"
+       {dealloc} AS statements_dealloc,
+       current_setting('server_version_num')::float8 AS server_version_num"
     )
 }
 

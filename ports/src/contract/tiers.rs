@@ -284,6 +284,9 @@ pub async fn rollups_equal_the_raw_rows_of_every_family_after_late_and_replayed_
     }
 }
 
+/// One folded step: column, labels, start, numerator, denominator.
+type StepPoint = (String, Vec<Option<String>>, OffsetDateTime, f64, f64);
+
 /// Raw rows folded into steps by the store (a 7-minute step on an origin of its own, a range
 /// starting mid-step) equal the domain's folding of the same readings, on each server (one
 /// with a gap longer than the lookback); reading more rows than allowed is refused.
@@ -317,7 +320,7 @@ async fn steps_equal_the_domain_folding<S: Stores>(
             filters: vec![],
             max_rows: 100_000,
         };
-        let mut got: Vec<(String, Vec<Option<String>>, OffsetDateTime, f64, f64)> = s
+        let mut got: Vec<StepPoint> = s
             .query_steps(&q, origin, step)
             .await
             .unwrap()
@@ -364,9 +367,7 @@ async fn steps_equal_the_domain_folding<S: Stores>(
                 }
             }
         }
-        let key = |x: &(String, Vec<Option<String>>, OffsetDateTime, f64, f64)| {
-            (x.0.clone(), x.1.clone(), x.2)
-        };
+        let key = |x: &StepPoint| (x.0.clone(), x.1.clone(), x.2);
         got.sort_by_key(key);
         want.sort_by_key(key);
         assert!(

@@ -7,6 +7,7 @@ mod auth;
 mod authorize;
 mod collect;
 mod deliver;
+mod fleet;
 mod ingest;
 mod query;
 mod register;
@@ -25,6 +26,7 @@ pub use auth::{AuthError, AuthenticateCollector, CollectorToken, RefreshCollecto
 pub use authorize::{Attempt, Authorize, Authorized, Denied, Presented};
 pub use collect::{CollectCycle, CycleReport, RunSummary};
 pub use deliver::{DEAD_LETTER_STALL, DeliverBatches, Delivery, PollConfig, SPOOL_STALL};
+pub use fleet::FleetOverview;
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
 pub use query::{QueryError, QueryMetrics, Series, SeriesReply, SeriesRequest};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};

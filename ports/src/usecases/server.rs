@@ -13,10 +13,10 @@ use crate::usecases::alerts::{
 };
 use crate::usecases::{
     AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin, CreateApiToken,
-    CreateRegistrationToken, CurrentCertificate, GetCollectorConfig, Health, IngestBatch, Login,
-    Logout, Maintenance, QueryMetrics, QueryStatements, RefreshCollectorToken, RefreshSession,
-    RegisterCollector, RenewCollectorCertificate, RetentionAdmin, SearchLogEvents, Secrets,
-    ServerCatalog, UpdateCollectorConfig, UserAdmin,
+    CreateRegistrationToken, CurrentCertificate, FleetOverview, GetCollectorConfig, Health,
+    IngestBatch, Login, Logout, Maintenance, QueryMetrics, QueryStatements, RefreshCollectorToken,
+    RefreshSession, RegisterCollector, RenewCollectorCertificate, RetentionAdmin, SearchLogEvents,
+    Secrets, ServerCatalog, UpdateCollectorConfig, UserAdmin,
 };
 
 /// Bounds the use cases enforce.
@@ -63,6 +63,7 @@ pub struct ServerUseCases {
     pub query: QueryMetrics,
     pub collectors: CollectorAdmin,
     pub servers: ServerCatalog,
+    pub fleet: FleetOverview,
     pub login: Login,
     pub refresh: RefreshSession,
     pub logout: Logout,
@@ -153,6 +154,12 @@ impl ServerUseCases {
             },
             servers: ServerCatalog {
                 metrics: b.metrics.clone(),
+            },
+            fleet: FleetOverview {
+                metrics: b.metrics.clone(),
+                collectors: b.collectors.clone(),
+                alerts: b.alerts.clone(),
+                clock: b.clock.clone(),
             },
             login: Login::new(b),
             refresh: RefreshSession::new(b),

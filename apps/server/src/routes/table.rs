@@ -86,6 +86,7 @@ routes! {
     POST "/api/v1/metrics/push" Collector => metrics::push::post;
     GET "/api/v1/config/{collector_id}" Collector => config::get::get;
     PUT "/api/v1/config/{collector_id}" Person(P::ManageCollectorConfig) => config::put::put;
+    GET "/api/v1/fleet" Person(P::Read) => servers::fleet::get;
     GET "/api/v1/servers" Person(P::Read) => servers::list::get;
     GET "/api/v1/servers/{id}" Person(P::Read) => servers::get::get;
     GET "/api/v1/servers/{id}/metrics" Person(P::Read) => servers::metrics::get;

@@ -1,3 +1,4 @@
+pub mod fleet;
 pub mod get;
 pub mod list;
 pub mod metrics;
