@@ -46,7 +46,7 @@ impl ServerState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum ServerRole {
     Primary,
     Standby,
 }
@@ -168,7 +168,7 @@ pub struct FleetRow {
     pub instance: String,
     pub state: ServerState,
     /// `None` until the instance was read once in [`LOOKBACK`].
-    pub role: Option<Role>,
+    pub role: Option<ServerRole>,
     /// PostgreSQL's release, e.g. "16.4".
     pub version: Option<String>,
     pub firing_alerts: u32,

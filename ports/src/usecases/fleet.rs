@@ -8,7 +8,7 @@ use pganalytics_domain::alerts::rule::Severity;
 use pganalytics_domain::alerts::state::Phase;
 use pganalytics_domain::catalog;
 use pganalytics_domain::fleet::{
-    self, DatabaseReading, FleetRow, LOOKBACK, Mount, Role, database_rates, tightest_mount,
+    self, DatabaseReading, FleetRow, LOOKBACK, Mount, ServerRole, database_rates, tightest_mount,
     version_name,
 };
 use std::collections::BTreeMap;
@@ -161,9 +161,9 @@ impl FleetOverview {
             let (tps, cache_hit_ratio) = database_rates(&readings);
             let role = value(2).map(|r| {
                 if r > 0.0 {
-                    Role::Standby
+                    ServerRole::Standby
                 } else {
-                    Role::Primary
+                    ServerRole::Primary
                 }
             });
             let lag_of = |rows: Option<&Vec<Row>>| {
@@ -173,7 +173,7 @@ impl FleetOverview {
                     .reduce(f64::max)
             };
             let replication_lag_seconds = match role {
-                Some(Role::Standby) => lag_of(receivers.get(&s.id)),
+                Some(ServerRole::Standby) => lag_of(receivers.get(&s.id)),
                 _ => lag_of(replicas.get(&s.id)),
             };
             let mounts: Vec<Mount> = disks
