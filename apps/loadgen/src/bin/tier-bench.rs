@@ -255,18 +255,20 @@ fn main() -> anyhow::Result<()> {
         "\n{:<16} {:>14} {:>12} {:>22}",
         "tier", "rows", "MB", "bytes/server/day"
     );
+    // The data spans the whole days asked for plus the current day up to its last hour.
+    let span_days = (end - start).as_seconds_f64() / 86_400.0;
     for s in &sizes {
         let days = if s.schema == "metrics" {
-            args.days.min(7)
+            span_days.min(7.0)
         } else {
-            args.days
+            span_days
         };
         println!(
             "{:<16} {:>14} {:>12.0} {:>22.0}",
             s.schema,
             s.rows,
             s.bytes as f64 / 1e6,
-            s.bytes as f64 / (args.servers as f64 * days as f64)
+            s.bytes as f64 / (args.servers as f64 * days)
         );
     }
 
