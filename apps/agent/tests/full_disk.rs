@@ -197,11 +197,26 @@ fn a_full_spool_disk_drops_oldest_first_counts_it_and_loses_nothing_else() {
         "the OS error is logged: {:?}",
         s.full
     );
+    // A cycle spooled between the last check and SIGTERM may still wait in the spool for
+    // the next start: it is kept, not lost.
+    let left = {
+        use pganalytics_ports::spool::Spool;
+        let spool = pganalytics_adapters::spool::DiskSpool::open(
+            &spool_dir,
+            pganalytics_adapters::spool::SpoolOptions::default(),
+        )
+        .unwrap();
+        spool.stats().records
+    };
     let missing = s.spooled.iter().filter(|id| !got.contains(*id)).count() as u64;
     assert!(
-        missing <= s.dropped_oldest,
-        "{missing} spooled batches never stored, {} counted as dropped",
+        missing <= s.dropped_oldest + left,
+        "{missing} spooled batches never stored, {} counted as dropped, {left} still spooled",
         s.dropped_oldest
+    );
+    assert!(
+        left <= 2,
+        "{left} batches left in the spool after the backlog was delivered"
     );
     let dead = state.path().join("dead-letters");
     let letters = std::fs::read_dir(&dead).map_or(0, |d| d.count());
