@@ -16,7 +16,7 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use pganalytics_domain::credentials::{Claims, CollectorClaims, CredentialError};
-use pganalytics_domain::users::AccessClaims;
+use pganalytics_domain::users::{AccessClaims, ConsoleClaims};
 use pganalytics_ports::crypto::{TokenError, TokenSigner};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -167,6 +167,19 @@ impl TokenSigner for JoseSigner {
         // A collector token has no `sid`: it fails as malformed, or on its audience.
         self.verify_claims(token, now)
     }
+
+    fn issue_console(&self, claims: &ConsoleClaims) -> Result<String, TokenError> {
+        self.sign(claims)
+    }
+
+    fn verify_console(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<ConsoleClaims, TokenError> {
+        // An access or collector token lacks `csrf`, or fails on its audience.
+        self.verify_claims(token, now)
+    }
 }
 
 #[cfg(test)]
@@ -248,5 +261,42 @@ mod tests {
             Err(TokenError::WrongAudience)
         );
         assert_eq!(ours.verify("x.y", now()), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn console_and_access_tokens_are_not_interchangeable() {
+        use pganalytics_domain::users::{AccessClaims, Session};
+        let dir = tempfile::tempdir().unwrap();
+        let s = signer(dir.path());
+        let session = Session {
+            id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            created_at: now(),
+            expires_at: now() + Duration::days(30),
+            revoked_at: None,
+            address: None,
+        };
+        let console = ConsoleClaims::new(&session, &[7; 32], Uuid::new_v4(), now());
+        let token = s.issue_console(&console).unwrap();
+        assert_eq!(s.verify_console(&token, now()).unwrap(), console);
+        assert!(s.verify_access(&token, now()).is_err());
+        assert_eq!(
+            s.verify_console(&token, now() + ConsoleClaims::LIFETIME),
+            Err(TokenError::Expired)
+        );
+        let access = AccessClaims::new(session.user_id, session.id, Uuid::new_v4(), now());
+        assert!(
+            s.verify_console(&s.issue_access(&access).unwrap(), now())
+                .is_err()
+        );
+        // A session ending sooner ends its console token with it.
+        let short = Session {
+            expires_at: now() + Duration::hours(1),
+            ..session
+        };
+        let c = ConsoleClaims::new(&short, &[7; 32], Uuid::new_v4(), now());
+        assert_eq!(c.registered.expires_at(), short.expires_at);
+        assert!(c.csrf_matches(&c.csrf.clone()));
+        assert!(!c.csrf_matches("") && !c.csrf_matches("x"));
     }
 }

@@ -195,6 +195,8 @@ pub struct Collector {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_seen: Option<OffsetDateTime>,
     pub config_version: i64,
+    /// The agent's release, from its latest push; none before the first.
+    pub agent_version: Option<String>,
 }
 
 impl Collector {

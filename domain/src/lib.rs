@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod collect;
 pub mod collector;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod fleet;

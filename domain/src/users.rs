@@ -167,6 +167,61 @@ impl Claims for AccessClaims {
     }
 }
 
+/// Claims of a browser's console session: the `HttpOnly` cookie the console signs people in
+/// with. Like an access token it names the session, which is checked on every request (a
+/// sign-out, a revoked session or a disabled account ends it at once); unlike one it lives a
+/// working day, and it carries the session's CSRF token, which every state-changing form
+/// must echo ([`ConsoleClaims::csrf_matches`]). Its own audience: it is never an access
+/// token, nor an access token a console session.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleClaims {
+    pub sub: Uuid,
+    pub sid: Uuid,
+    /// 32 random bytes, URL-safe base64: what a form sends back.
+    pub csrf: String,
+    #[serde(flatten)]
+    pub registered: RegisteredClaims,
+}
+
+impl fmt::Debug for ConsoleClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsoleClaims")
+            .field("sub", &self.sub)
+            .field("sid", &self.sid)
+            .field("registered", &self.registered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsoleClaims {
+    /// A console session lasts a working day; then the person signs in again.
+    pub const LIFETIME: Duration = Duration::hours(12);
+
+    /// Claims for `session`, never outliving it.
+    pub fn new(session: &Session, csrf: &SecretBytes, jti: Uuid, now: OffsetDateTime) -> Self {
+        let lifetime = Self::LIFETIME.min(session.expires_at - now);
+        Self {
+            sub: session.user_id,
+            sid: session.id,
+            csrf: URL_SAFE_NO_PAD.encode(csrf),
+            registered: RegisteredClaims::new(Self::AUDIENCE, lifetime, jti, now),
+        }
+    }
+
+    /// Whether a form's token is this session's, compared in constant time.
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        !presented.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl Claims for ConsoleClaims {
+    const AUDIENCE: &'static str = "pganalytics-console";
+    fn registered(&self) -> &RegisteredClaims {
+        &self.registered
+    }
+}
+
 /// A refresh token as handed to the client: `pgr_` + 43 URL-safe characters (32 random
 /// bytes). Stored as its SHA-256 hash only.
 #[derive(Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use pganalytics_domain::collector::{CertificateInfo, CollectorId};
 use pganalytics_domain::credentials::CollectorClaims;
-use pganalytics_domain::users::AccessClaims;
+use pganalytics_domain::users::{AccessClaims, ConsoleClaims};
 use time::OffsetDateTime;
 
 use crate::BoxError;
@@ -95,6 +95,13 @@ pub trait TokenSigner: Send + Sync {
 
     /// Verifies a person's access token, with the same errors as [`verify`](Self::verify).
     fn verify_access(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError>;
+
+    /// Signs a browser's console-session claims into a compact JWT (the console's cookie).
+    fn issue_console(&self, claims: &ConsoleClaims) -> Result<String, TokenError>;
+
+    /// Verifies a console-session token, with the same errors as [`verify`](Self::verify).
+    fn verify_console(&self, token: &str, now: OffsetDateTime)
+    -> Result<ConsoleClaims, TokenError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -231,14 +231,18 @@ impl CollectorStore for MemoryStore {
         Ok(c)
     }
 
-    async fn check_in(
+    async fn check_in<'a>(
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+        agent_version: Option<&'a str>,
     ) -> Result<CollectorConfig, StoreError> {
         let mut s = self.lock();
         let c = collector_mut(&mut s, id)?;
         c.last_seen = Some(c.last_seen.map_or(now, |seen| seen.max(now)));
+        if let Some(v) = agent_version {
+            c.agent_version = Some(v.to_owned());
+        }
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
     }
 

@@ -82,6 +82,7 @@ impl RuleSandbox {
             registered_at: origin,
             last_seen: None,
             config_version: 1,
+            agent_version: None,
         };
         store
             .enroll(
@@ -174,7 +175,7 @@ impl RuleSandbox {
     pub async fn check_in(&self) -> Result<(), String> {
         let now = pganalytics_ports::env::Clock::now(self.clock.as_ref());
         self.store
-            .check_in(self.collector, now)
+            .check_in(self.collector, now, None)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())

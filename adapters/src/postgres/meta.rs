@@ -59,6 +59,7 @@ struct CollectorRow {
     revoked_at: Option<OffsetDateTime>,
     config_version: i64,
     cert_pem: String,
+    agent_version: Option<String>,
 }
 
 impl CollectorRow {
@@ -76,6 +77,7 @@ impl CollectorRow {
             revoked_at: None,
             config_version: c.config_version,
             cert_pem: c.certificate.pem.clone(),
+            agent_version: c.agent_version.clone(),
         }
     }
 
@@ -103,6 +105,7 @@ impl CollectorRow {
             registered_at: self.registered_at,
             last_seen: self.last_seen,
             config_version: self.config_version,
+            agent_version: self.agent_version.clone(),
         })
     }
 }
@@ -324,18 +327,21 @@ impl CollectorStore for PgStore {
         .into_domain()
     }
 
-    async fn check_in(
+    async fn check_in<'a>(
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+        agent_version: Option<&'a str>,
     ) -> Result<CollectorConfig, StoreError> {
         let mut conn = self.conn().await?;
         let row: StoredConfig = diesel::sql_query(
-            "UPDATE collectors c SET last_seen = GREATEST(c.last_seen, $2) WHERE c.id = $1 \
+            "UPDATE collectors c SET last_seen = GREATEST(c.last_seen, $2), \
+             agent_version = COALESCE($3, c.agent_version) WHERE c.id = $1 \
              RETURNING (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config",
         )
         .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
         .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(agent_version)
         .get_result(&mut conn)
         .await
         .map_err(|e| store_error(e, "collector"))?;

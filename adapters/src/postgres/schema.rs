@@ -25,6 +25,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         config_version -> Int8,
         cert_pem -> Text,
+        agent_version -> Nullable<Text>,
     }
 }
 

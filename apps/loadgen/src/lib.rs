@@ -219,6 +219,7 @@ pub async fn enrol_in_store(
             registered_at: now,
             last_seen: None,
             config_version: 1,
+            agent_version: None,
         };
         store
             .enroll(

@@ -82,6 +82,7 @@ pub async fn start(
         backend.ids.clone(),
         settings,
         crate::openapi::json(),
+        ca_pem.clone(),
         log.new(o!("component" => "http")),
     ));
     if let Some(r) = &first {
@@ -143,6 +144,7 @@ fn app(
         .wrap(from_fn(crate::middleware::hygiene::middleware))
         .wrap(from_fn(crate::middleware::access_log::middleware))
         .configure(crate::routes::table::configure)
+        .configure(crate::console::configure)
         .default_service(web::to(crate::routes::table::unmatched))
 }
 

@@ -144,6 +144,10 @@ pub async fn print_welcome(
     writeln!(
         err,
         "\npgAnalytics server is running at {url}\n\
+         console:             {url}/console/\n\
+         \x20                    sign in as `admin` with the password printed when this data directory was\n\
+         \x20                    created (lost it: `pganalytics-server user reset admin`); trust {ca} in the\n\
+         \x20                    browser, or accept its warning once\n\
          CA certificate:      {ca}\n\
          registration token:  {reg}   (10 agents, 24 h)\n\
          API token:           {api}   (read-only, 7 days)\n",

@@ -254,6 +254,7 @@ impl From<Denied> for ApiError {
             Denied::Forbidden { .. } => {
                 Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
+            Denied::Csrf => Self::new(StatusCode::FORBIDDEN, "csrf", e.to_string()),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod app;
 mod body;
 pub mod cli;
+mod console;
 mod demo;
 mod error;
 mod extract;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub public_metrics: bool,
     /// The OpenAPI document served at `/api/v1/openapi.json`.
     pub openapi_json: &'static str,
+    /// The CA agents trust (PEM; public), for the console's registration instructions.
+    pub ca_pem: String,
     pub log: Logger,
 }
 
@@ -54,6 +56,7 @@ impl AppState {
         ids: Arc<dyn IdSource>,
         settings: &Settings,
         openapi_json: &'static str,
+        ca_pem: String,
         log: Logger,
     ) -> Self {
         Self {
@@ -73,6 +76,7 @@ impl AppState {
             push_permits: tokio::sync::Semaphore::new(settings.worker_count()),
             public_metrics: !settings.metrics_require_auth,
             openapi_json,
+            ca_pem,
             log,
         }
     }

@@ -61,6 +61,7 @@ pub fn collector(name: &str) -> Collector {
         registered_at: now(),
         last_seen: None,
         config_version: 1,
+        agent_version: None,
     }
 }
 
@@ -268,9 +269,20 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
     assert_eq!(s.get_collector(c.id).await.unwrap(), c);
 
     let t1 = now() + Duration::seconds(10);
-    assert_eq!(s.check_in(c.id, t1).await.unwrap().version, 1);
-    s.check_in(c.id, t1 - Duration::seconds(5)).await.unwrap();
-    assert_eq!(s.get_collector(c.id).await.unwrap().last_seen, Some(t1));
+    assert_eq!(
+        s.check_in(c.id, t1, Some("1.2.3")).await.unwrap().version,
+        1
+    );
+    s.check_in(c.id, t1 - Duration::seconds(5), None)
+        .await
+        .unwrap();
+    let seen = s.get_collector(c.id).await.unwrap();
+    assert_eq!(seen.last_seen, Some(t1));
+    assert_eq!(
+        seen.agent_version.as_deref(),
+        Some("1.2.3"),
+        "a check-in without a version keeps the last one"
+    );
 
     let revoked = s
         .revoke_collector(c.id, now(), &audit("collector.revoke"))
@@ -300,7 +312,7 @@ pub async fn collectors_are_read_revoked_and_touched<S: Stores>(s: S) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        s.check_in(missing, now()).await,
+        s.check_in(missing, now(), None).await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
@@ -397,7 +409,7 @@ pub async fn a_configuration_change_bumps_the_version_once_per_change<S: Stores>
     assert_eq!((set.version, set.intervals.host), (2, 5));
     assert_eq!(set.enabled_families, families);
     assert_eq!(s.collector_config(c.id).await.unwrap(), set);
-    assert_eq!(s.check_in(c.id, now()).await.unwrap().version, 2);
+    assert_eq!(s.check_in(c.id, now(), None).await.unwrap().version, 2);
     assert_eq!(s.get_collector(c.id).await.unwrap().config_version, 2);
     // Concurrent changes each get their own version.
     let entry = audit("collector.config.update");

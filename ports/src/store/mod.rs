@@ -113,16 +113,17 @@ pub trait CollectorStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<Collector, StoreError>;
 
-    /// Records that the collector was seen at `now` (never moves `last_seen` backwards) and
-    /// returns its configuration, as [`collector_config`](Self::collector_config) would: what
-    /// every push does, in one step.
+    /// Records that the collector was seen at `now` (never moves `last_seen` backwards),
+    /// running `agent_version` when given, and returns its configuration, as
+    /// [`collector_config`](Self::collector_config) would: what every push does, in one step.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown id.
-    async fn check_in(
+    async fn check_in<'a>(
         &self,
         id: CollectorId,
         now: OffsetDateTime,
+        agent_version: Option<&'a str>,
     ) -> Result<CollectorConfig, StoreError>;
 
     /// Every collector's configuration (the stored one, or the default), by id.

@@ -54,8 +54,23 @@ pub enum Authorized {
     },
 }
 
+/// A person signed in to the console, let through for one request.
+#[derive(Debug)]
+pub struct ConsoleCaller {
+    pub principal: Principal,
+    pub audit: AuditContext,
+    /// The session's CSRF token, for the page's forms.
+    pub csrf: String,
+    /// When the browser's session ends.
+    pub expires_at: time::OffsetDateTime,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Denied {
+    #[error(
+        "the form's CSRF token is missing or not this session's: reload the page and try again"
+    )]
+    Csrf,
     #[error("send the registration token as `Authorization: Bearer <token>`")]
     RegistrationTokenRequired,
     #[error(transparent)]
@@ -117,12 +132,54 @@ impl Authorize {
         permission: Permission,
     ) -> Result<Authorized, Denied> {
         let principal = self.people.execute(presented.credential.as_ref()).await?;
+        let (principal, audit) = self.permit(attempt, principal, permission).await?;
+        Ok(Authorized::Person { principal, audit })
+    }
+
+    /// A console request: the browser's session cookie instead of a credential header, and
+    /// for a change (`attempt.changes`) the form's CSRF token, which must be the session's.
+    /// A refused token is audited like a refused permission.
+    pub async fn console(
+        &self,
+        attempt: Attempt,
+        permission: Permission,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+    ) -> Result<ConsoleCaller, Denied> {
+        let (principal, claims) = self.people.console(cookie).await?;
+        if attempt.changes && !csrf.is_some_and(|t| claims.csrf_matches(t)) {
+            let entry = AuditContext {
+                actor: principal.actor(),
+                origin: attempt.origin,
+            }
+            .entry(&attempt.action, None, self.clock.now())
+            .denied()
+            .detail("reason", "csrf");
+            let _ = self.audit.append_audit(&entry).await;
+            return Err(Denied::Csrf);
+        }
+        let (principal, audit) = self.permit(attempt, principal, permission).await?;
+        Ok(ConsoleCaller {
+            principal,
+            audit,
+            expires_at: claims.registered.expires_at(),
+            csrf: claims.csrf,
+        })
+    }
+
+    /// `principal` if its role has `permission`; a refused change is audited.
+    async fn permit(
+        &self,
+        attempt: Attempt,
+        principal: Principal,
+        permission: Permission,
+    ) -> Result<(Principal, AuditContext), Denied> {
         let audit = AuditContext {
             actor: principal.actor(),
             origin: attempt.origin,
         };
         if principal.allows(permission) {
-            return Ok(Authorized::Person { principal, audit });
+            return Ok((principal, audit));
         }
         if attempt.changes {
             let entry = audit

@@ -86,7 +86,10 @@ impl IngestBatch {
             IngestOutcome::Inserted(c) => (IngestStatus::Ok, c),
             IngestOutcome::Replayed(c) => (IngestStatus::Duplicate, c),
         };
-        let config = self.collectors.check_in(collector.id, now).await?;
+        let config = self
+            .collectors
+            .check_in(collector.id, now, Some(&validated.agent_version))
+            .await?;
         Ok(IngestReport {
             status,
             batch_id: validated.batch_id,

@@ -6,6 +6,7 @@ pub mod alerts;
 mod auth;
 mod authorize;
 mod collect;
+mod console;
 mod deliver;
 mod fleet;
 mod ingest;
@@ -23,8 +24,11 @@ pub use admin::{
     ServerCatalog, UpdateCollectorConfig,
 };
 pub use auth::{AuthError, AuthenticateCollector, CollectorToken, RefreshCollectorToken};
-pub use authorize::{Attempt, Authorize, Authorized, Denied, Presented};
+pub use authorize::{Attempt, Authorize, Authorized, ConsoleCaller, Denied, Presented};
 pub use collect::{CollectCycle, CycleReport, RunSummary};
+pub use console::{
+    AdminPage, AlertsPage, LogsPage, ServerPage, StatementPage, log_counts_chart, statement_charts,
+};
 pub use deliver::{DEAD_LETTER_STALL, DeliverBatches, Delivery, PollConfig, SPOOL_STALL};
 pub use fleet::FleetOverview;
 pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
@@ -33,8 +37,8 @@ pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registrati
 pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};
 pub use server::{Limits, ServerUseCases};
 pub use sessions::{
-    AuthenticatePerson, Credential, Login, LoginError, Logout, PersonAuthError, RefreshError,
-    RefreshSession, Tokens,
+    AuthenticatePerson, ConsoleSession, Credential, Login, LoginError, Logout, PersonAuthError,
+    RefreshError, RefreshSession, Tokens,
 };
 pub use storage::{
     FamilyRetention, LogCounts, LogPage, LogSearchError, LogSearchRequest, MAX_PAGE,

@@ -97,6 +97,7 @@ impl RegisterCollector {
             registered_at: now,
             last_seen: None,
             config_version: 1,
+            agent_version: None,
         };
         let ctx = AuditContext {
             actor: Actor {

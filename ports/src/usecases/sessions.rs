@@ -6,7 +6,7 @@ use pganalytics_domain::audit::{Actor, ActorKind, AuditContext, Origin};
 use pganalytics_domain::credentials::{ApiTokenSecret, Claims as _};
 use pganalytics_domain::throttle::{LoginThrottle, ThrottlePolicy};
 use pganalytics_domain::users::{
-    AccessClaims, RefreshRecord, RefreshSecret, Session, User, Username,
+    AccessClaims, ConsoleClaims, RefreshRecord, RefreshSecret, Session, User, Username,
 };
 use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,24 @@ impl std::fmt::Debug for Tokens {
         f.debug_struct("Tokens")
             .field("user", &self.user.username)
             .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the console's sign-in hands out: the token for the browser's cookie.
+pub struct ConsoleSession {
+    pub user: User,
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+    /// How long from now the session lasts (the cookie's `Max-Age`).
+    pub max_age: Duration,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSession")
+            .field("user", &self.user.username)
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -138,6 +156,48 @@ impl Login {
         password: SecretString,
         origin: Origin,
     ) -> Result<Tokens, LoginError> {
+        let (user, now) = self.check(username, password, &origin).await?;
+        self.start(user, origin, now).await
+    }
+
+    /// The console's sign-in: the same checks and throttling as [`execute`](Self::execute),
+    /// and a session of the same kind (listed, revoked and ended like any other), handed
+    /// out as a console-session token for the browser's cookie.
+    pub async fn console(
+        &self,
+        username: &str,
+        password: SecretString,
+        origin: Origin,
+    ) -> Result<ConsoleSession, LoginError> {
+        let (user, now) = self.check(username, password, &origin).await?;
+        let (session, _) = self.open_session(&user, origin, now, "console").await?;
+        let claims = ConsoleClaims::new(
+            &session,
+            &self.minter.ids.secret(),
+            self.minter.ids.uuid(),
+            now,
+        );
+        let token = self
+            .minter
+            .signer
+            .issue_console(&claims)
+            .map_err(LoginError::Token)?;
+        let expires_at = claims.registered.expires_at();
+        Ok(ConsoleSession {
+            user,
+            token,
+            expires_at,
+            max_age: Duration::seconds(claims.registered.exp - claims.registered.iat),
+        })
+    }
+
+    /// The user `username` names if `password` is theirs, throttled.
+    async fn check(
+        &self,
+        username: &str,
+        password: SecretString,
+        origin: &Origin,
+    ) -> Result<(User, OffsetDateTime), LoginError> {
         let now = self.clock.now();
         let account = username.to_owned();
         let address = origin.address.clone().unwrap_or_default();
@@ -173,7 +233,7 @@ impl Login {
         let user = match (ok, user) {
             (true, Some(user)) => user,
             (_, user) => {
-                self.failed(&pair, user.as_ref(), origin, now).await;
+                self.failed(&pair, user.as_ref(), origin.clone(), now).await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
@@ -185,7 +245,7 @@ impl Login {
             .lock()
             .expect("throttle lock")
             .record_success(&account);
-        self.start(user, origin, now).await
+        Ok((user, now))
     }
 
     async fn failed(
@@ -231,27 +291,8 @@ impl Login {
         origin: Origin,
         now: OffsetDateTime,
     ) -> Result<Tokens, LoginError> {
-        let session = Session {
-            id: self.minter.ids.uuid(),
-            user_id: user.id,
-            created_at: now,
-            expires_at: now + Session::MAX_LIFETIME,
-            revoked_at: None,
-            address: origin.address.clone(),
-        };
-        let refresh = self.minter.refresh();
+        let (session, refresh) = self.open_session(&user, origin, now, "api").await?;
         let record = RefreshRecord::new(&refresh, &session, now);
-        let principal = user_principal(&user, session.id);
-        let ctx = AuditContext {
-            actor: principal.actor(),
-            origin,
-        };
-        let audit = ctx
-            .entry("auth.login", Some(format!("user:{}", user.id)), now)
-            .detail("session", session.id);
-        self.sessions
-            .start_session(&session, &record, &audit)
-            .await?;
         let (access_token, access_expires_at) = self
             .minter
             .access(&user, &session, now)
@@ -263,6 +304,40 @@ impl Login {
             refresh_token: refresh,
             refresh_expires_at: record.expires_at,
         })
+    }
+
+    /// Stores a new session of `user` with its first refresh token, audited as a login
+    /// `via` the API or the console.
+    async fn open_session(
+        &self,
+        user: &User,
+        origin: Origin,
+        now: OffsetDateTime,
+        via: &str,
+    ) -> Result<(Session, RefreshSecret), LoginError> {
+        let session = Session {
+            id: self.minter.ids.uuid(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + Session::MAX_LIFETIME,
+            revoked_at: None,
+            address: origin.address.clone(),
+        };
+        let refresh = self.minter.refresh();
+        let record = RefreshRecord::new(&refresh, &session, now);
+        let principal = user_principal(user, session.id);
+        let ctx = AuditContext {
+            actor: principal.actor(),
+            origin,
+        };
+        let audit = ctx
+            .entry("auth.login", Some(format!("user:{}", user.id)), now)
+            .detail("session", session.id)
+            .detail("via", via);
+        self.sessions
+            .start_session(&session, &record, &audit)
+            .await?;
+        Ok((session, refresh))
     }
 }
 
@@ -420,23 +495,44 @@ impl AuthenticatePerson {
         }
     }
 
+    /// A browser's console-session token (its cookie): the person, and the session's
+    /// claims (its CSRF token). The session is checked as for an access token.
+    pub async fn console(
+        &self,
+        token: Option<&str>,
+    ) -> Result<(Principal, ConsoleClaims), PersonAuthError> {
+        let token = token.ok_or(PersonAuthError::Missing)?;
+        let now = self.clock.now();
+        let claims = self
+            .signer
+            .verify_console(token, now)
+            .map_err(PersonAuthError::InvalidAccessToken)?;
+        let principal = self.session_principal(claims.sid, claims.sub, now).await?;
+        Ok((principal, claims))
+    }
+
     async fn access_token(&self, token: &str) -> Result<Principal, PersonAuthError> {
         let now = self.clock.now();
         let claims = self
             .signer
             .verify_access(token, now)
             .map_err(PersonAuthError::InvalidAccessToken)?;
-        let user = match self
-            .sessions
-            .session_user(claims.sid, claims.sub, now)
-            .await
-        {
-            Ok(u) => u,
-            Err(StoreError::NotFound { .. }) => return Err(PersonAuthError::SessionEnded),
-            Err(e) => return Err(PersonAuthError::Store(e)),
-        };
-        // The role is today's, not the one the token was minted with.
-        Ok(user_principal(&user, claims.sid))
+        self.session_principal(claims.sid, claims.sub, now).await
+    }
+
+    /// The person of a live session; the role is today's, not the one the token was
+    /// minted with.
+    async fn session_principal(
+        &self,
+        sid: uuid::Uuid,
+        sub: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Principal, PersonAuthError> {
+        match self.sessions.session_user(sid, sub, now).await {
+            Ok(user) => Ok(user_principal(&user, sid)),
+            Err(StoreError::NotFound { .. }) => Err(PersonAuthError::SessionEnded),
+            Err(e) => Err(PersonAuthError::Store(e)),
+        }
     }
 
     async fn api_token(&self, presented: &str) -> Result<Principal, PersonAuthError> {

@@ -374,7 +374,7 @@ async fn enrol(
         let batch = batch::validate(batch::parse(body.to_string().as_bytes())?, &vctx)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         store.ingest(&batch, now).await?;
-        store.check_in(c.id, now).await?;
+        store.check_in(c.id, now, None).await?;
     }
     Ok(())
 }

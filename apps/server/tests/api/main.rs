@@ -7,6 +7,7 @@ mod alerts;
 mod cli;
 mod collectors;
 mod config;
+mod console;
 mod docs;
 mod health;
 mod helpers;

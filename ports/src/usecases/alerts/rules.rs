@@ -110,6 +110,24 @@ impl RuleAdmin {
             .await?)
     }
 
+    /// Replaces rule `name` with the one rule a rule-file text holds (the console's
+    /// editor): refused unless the text parses and holds exactly that rule.
+    pub async fn update_from_text(
+        &self,
+        ctx: &AuditContext,
+        name: &str,
+        text: &str,
+    ) -> Result<StoredRule, RuleError> {
+        let mut rules = parse_file(text).map_err(RuleError::File)?;
+        match (rules.pop(), rules.is_empty()) {
+            (Some(rule), true) => self.update(ctx, name, rule.spec).await,
+            _ => Err(RuleError::Invalid(vec![FieldError {
+                field: "rule".into(),
+                message: format!("the text must hold exactly one rule, named {name:?}"),
+            }])),
+        }
+    }
+
     pub async fn set_enabled(
         &self,
         ctx: &AuditContext,
@@ -179,6 +197,13 @@ impl RuleAdmin {
             .detail("rules", names.join(","));
         self.rules.upsert_rules(&stored, now, &audit).await?;
         Ok(names)
+    }
+
+    /// One rule as a rule file (the console's editor).
+    pub async fn export_one(&self, name: &str) -> Result<String, StoreError> {
+        Ok(to_file(std::slice::from_ref(
+            &self.rules.get_rule(name).await?.spec,
+        )))
     }
 
     /// Every rule as one rule file.

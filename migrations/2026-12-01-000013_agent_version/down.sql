@@ -1,0 +1,1 @@
+ALTER TABLE collectors DROP COLUMN agent_version;

@@ -1,0 +1,470 @@
+//! The console's page models, built from the same use cases as the REST API answers: the
+//! server shell only renders them.
+
+use futures_util::future::try_join_all;
+use pganalytics_domain::alerts::channel::Channel;
+use pganalytics_domain::alerts::eval::RowsNeed;
+use pganalytics_domain::alerts::silence::Silence;
+use pganalytics_domain::alerts::state::{AlertState, Phase};
+use pganalytics_domain::audit::{AuditQuery, StoredAuditEntry};
+use pganalytics_domain::catalog;
+use pganalytics_domain::collector::{Collector, MonitoredServer};
+use pganalytics_domain::console::charts::{
+    Chart, Line, MAX_LINES, SERVER_CHARTS, SeriesData, Unit, families,
+};
+use pganalytics_domain::console::fleet::{FleetPage, FleetQuery};
+use pganalytics_domain::console::range::TimeRange;
+use pganalytics_domain::console::tables::{INDEX_COLUMNS, TABLE_COLUMNS, TablesPage};
+use pganalytics_domain::credentials::ApiToken;
+use pganalytics_domain::rollup::Tier;
+use pganalytics_domain::users::User;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::StoreError;
+use crate::store::{AlertFilter, StatementOrder, StoredRule};
+use crate::usecases::query::{QueryError, SeriesRequest};
+use crate::usecases::server::ServerUseCases;
+use crate::usecases::storage::{
+    LogCounts, LogPage, LogSearchError, LogSearchRequest, StatementDetail, StatementStep,
+    StatementsError, StatementsReply, StatementsRequest,
+};
+
+/// The server page: its charts over the range, and which tiers answered.
+#[derive(Debug, Clone)]
+pub struct ServerPage {
+    pub server: MonitoredServer,
+    pub range: TimeRange,
+    /// The step the charts are drawn at (coarser when a tier's resolution asks for it).
+    pub step: time::Duration,
+    /// The coarsest tier that answered (raw, hourly or daily rollups).
+    pub tier: Tier,
+    /// Why a chart is coarser than the range's step, when one is.
+    pub downsampled: Option<String>,
+    pub charts: Vec<Chart>,
+}
+
+fn unix(t: &str) -> Option<i64> {
+    OffsetDateTime::parse(t, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+impl ServerUseCases {
+    /// The fleet page: [`FleetOverview::list`](crate::usecases::FleetOverview::list)
+    /// filtered and sorted.
+    pub async fn fleet_page(&self, query: FleetQuery) -> Result<FleetPage, StoreError> {
+        Ok(FleetPage::new(self.fleet.list().await?, query))
+    }
+
+    /// The server page: one query per family its charts read, over `range` at its step.
+    ///
+    /// # Errors
+    /// `Store(NotFound)` for an unknown server.
+    pub async fn server_page(
+        &self,
+        server_id: i64,
+        range: TimeRange,
+    ) -> Result<ServerPage, QueryError> {
+        let server = self
+            .servers
+            .get(server_id)
+            .await
+            .map_err(QueryError::Store)?;
+        let step = range.step();
+        let reads = families(SERVER_CHARTS)
+            .into_iter()
+            .map(|(family, columns)| {
+                self.query.execute(SeriesRequest {
+                    server_id,
+                    family: family.to_owned(),
+                    columns: columns.into_iter().map(str::to_owned).collect(),
+                    from: Some(range.from),
+                    to: Some(range.to),
+                    step: Some(step),
+                })
+            });
+        let replies = try_join_all(reads).await?;
+        let tier = replies
+            .iter()
+            .map(|r| r.tier)
+            .max_by_key(|t| Tier::ALL.iter().position(|x| x == t))
+            .unwrap_or(Tier::Raw);
+        let downsampled = replies.iter().find_map(|r| r.downsampled.clone());
+        let step = replies.iter().map(|r| r.step).max().unwrap_or(step);
+        let data: Vec<(String, Vec<SeriesData>)> = families(SERVER_CHARTS)
+            .into_iter()
+            .zip(replies)
+            .map(|((family, _), reply)| {
+                let series = reply
+                    .series
+                    .into_iter()
+                    .map(|s| SeriesData {
+                        column: s.column.to_owned(),
+                        labels: s.labels,
+                        points: s
+                            .points
+                            .iter()
+                            .filter_map(|(t, v)| Some((unix(t)?, *v)))
+                            .collect(),
+                    })
+                    .collect();
+                (family.to_owned(), series)
+            })
+            .collect();
+        let charts = SERVER_CHARTS
+            .iter()
+            .map(|spec| {
+                let series = data
+                    .iter()
+                    .find(|(f, _)| f == spec.family)
+                    .map_or(&[][..], |(_, s)| s.as_slice());
+                spec.chart(series)
+            })
+            .collect();
+        Ok(ServerPage {
+            server,
+            range,
+            step,
+            tier,
+            downsampled,
+            charts,
+        })
+    }
+}
+
+/// A statement's page: its totals per database and user, and its charts.
+#[derive(Debug, Clone)]
+pub struct StatementPage {
+    pub server: MonitoredServer,
+    pub range: TimeRange,
+    pub detail: StatementDetail,
+    pub charts: Vec<Chart>,
+}
+
+/// The charts of a statement's steps: calls, mean time, rows, and blocks.
+pub fn statement_charts(steps: &[StatementStep]) -> Vec<Chart> {
+    let points = |f: &dyn Fn(&StatementStep) -> Option<f64>| -> Vec<(i64, f64)> {
+        steps
+            .iter()
+            .filter_map(|s| Some((s.time.unix_timestamp(), f(s)?)))
+            .collect()
+    };
+    let chart = |id, title, unit, lines: Vec<(&str, Vec<(i64, f64)>)>| Chart {
+        id,
+        title,
+        unit,
+        lines: lines
+            .into_iter()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(label, points)| Line {
+                label: label.to_owned(),
+                points,
+            })
+            .collect(),
+    };
+    vec![
+        chart(
+            "calls",
+            "Calls per step",
+            Unit::Count,
+            vec![("calls", points(&|s| Some(s.calls)))],
+        ),
+        chart(
+            "mean-time",
+            "Mean execution time",
+            Unit::Seconds,
+            vec![("mean", points(&|s| s.mean_time_ms.map(|v| v / 1000.0)))],
+        ),
+        chart(
+            "rows",
+            "Rows per call",
+            Unit::Count,
+            vec![("rows", points(&|s| s.rows_per_call))],
+        ),
+        chart(
+            "blocks",
+            "Shared blocks per step",
+            Unit::Count,
+            vec![
+                ("hit", points(&|s| Some(s.shared_blks_hit))),
+                ("read", points(&|s| Some(s.shared_blks_read))),
+                ("temp written", points(&|s| Some(s.temp_blks_written))),
+            ],
+        ),
+    ]
+}
+
+impl ServerUseCases {
+    /// The queries page: the server's top statements over `range`.
+    pub async fn statements_page(
+        &self,
+        server_id: i64,
+        range: &TimeRange,
+        order: StatementOrder,
+    ) -> Result<(MonitoredServer, StatementsReply), StatementsError> {
+        let server = self.servers.get(server_id).await?;
+        let reply = self
+            .statements
+            .top(StatementsRequest {
+                server_id,
+                from: Some(range.from),
+                to: Some(range.to),
+                order: Some(order),
+                limit: Some(100),
+                datname: None,
+                username: None,
+            })
+            .await?;
+        Ok((server, reply))
+    }
+
+    /// One statement's page.
+    pub async fn statement_page(
+        &self,
+        server_id: i64,
+        queryid: &str,
+        range: TimeRange,
+    ) -> Result<StatementPage, StatementsError> {
+        let server = self.servers.get(server_id).await?;
+        let detail = self
+            .statements
+            .detail(
+                server_id,
+                queryid,
+                Some(range.from),
+                Some(range.to),
+                Some(range.step()),
+            )
+            .await?;
+        let charts = statement_charts(&detail.series);
+        Ok(StatementPage {
+            server,
+            range,
+            detail,
+            charts,
+        })
+    }
+}
+
+/// How far back the tables page looks for the latest catalog reading (the agent reads
+/// tables and indexes every few minutes).
+const CATALOG_LOOKBACK: time::Duration = time::Duration::minutes(30);
+
+/// Catalog rows one read may return (a large catalog: 500,000 relations).
+const MAX_CATALOG_ROWS: usize = 1_000_000;
+
+impl ServerUseCases {
+    /// The tables-and-indexes page: the latest catalog reading and the one a day before.
+    pub async fn tables_page(
+        &self,
+        server_id: i64,
+    ) -> Result<(MonitoredServer, TablesPage), StoreError> {
+        let server = self.servers.get(server_id).await?;
+        let now = self.fleet.clock.now();
+        let need = |family: &str, columns: &[&str], to: OffsetDateTime| {
+            let family = catalog::family(family)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown family {family}")))?;
+            Ok::<_, StoreError>(RowsNeed {
+                family,
+                columns: columns
+                    .iter()
+                    .filter_map(|c| family.column(c).map(|(_, c)| c))
+                    .collect(),
+                filters: vec![],
+                from: to - CATALOG_LOOKBACK,
+                to,
+                servers: vec![server_id],
+            })
+        };
+        let m = &self.fleet.metrics;
+        let day_ago = now - time::Duration::days(1);
+        let (tables, before, indexes) = futures_util::future::try_join3(
+            m.read_latest(&need("pg_table", &TABLE_COLUMNS, now)?, MAX_CATALOG_ROWS),
+            m.read_latest(
+                &need("pg_table", &TABLE_COLUMNS[..3], day_ago)?,
+                MAX_CATALOG_ROWS,
+            ),
+            m.read_latest(&need("pg_index", &INDEX_COLUMNS, now)?, MAX_CATALOG_ROWS),
+        )
+        .await?;
+        Ok((server, TablesPage::new(&tables, &before, &indexes)))
+    }
+}
+
+/// The logs page: a page of matching events, their counts by kind as a chart, and the
+/// servers to pick from.
+#[derive(Debug, Clone)]
+pub struct LogsPage {
+    pub events: LogPage,
+    pub counts: Chart,
+    pub step: time::Duration,
+    pub servers: Vec<MonitoredServer>,
+}
+
+/// Counts per kind and bucket as a chart, one line per kind (the most frequent kinds; the
+/// rest as "other").
+pub fn log_counts_chart(counts: &LogCounts) -> Chart {
+    let mut by: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for c in &counts.counts {
+        by.entry(c.kind.clone().unwrap_or_else(|| "unclassified".into()))
+            .or_default()
+            .push((c.bucket.unix_timestamp(), c.count as f64));
+    }
+    let mut lines: Vec<Line> = by
+        .into_iter()
+        .map(|(label, mut points)| {
+            points.sort_by_key(|(t, _)| *t);
+            Line { label, points }
+        })
+        .collect();
+    let weight = |l: &Line| l.points.iter().map(|(_, v)| v).sum::<f64>();
+    lines.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then(a.label.cmp(&b.label)));
+    if lines.len() > MAX_LINES {
+        let rest = lines.split_off(MAX_LINES - 1);
+        let mut other: std::collections::BTreeMap<i64, f64> = Default::default();
+        for (t, v) in rest.iter().flat_map(|l| l.points.iter()) {
+            *other.entry(*t).or_default() += v;
+        }
+        lines.push(Line {
+            label: "other".into(),
+            points: other.into_iter().collect(),
+        });
+    }
+    Chart {
+        id: "log-counts",
+        title: "Events by kind",
+        unit: Unit::Count,
+        lines,
+    }
+}
+
+impl ServerUseCases {
+    pub async fn logs_page(&self, req: &LogSearchRequest) -> Result<LogsPage, LogSearchError> {
+        let (events, counts, servers) = futures_util::future::try_join3(
+            self.log_events.page(req),
+            self.log_events.counts(req, None),
+            async { self.servers.list().await.map_err(LogSearchError::from) },
+        )
+        .await?;
+        Ok(LogsPage {
+            events,
+            step: counts.step,
+            counts: log_counts_chart(&counts),
+            servers,
+        })
+    }
+}
+
+/// The alerts page.
+#[derive(Debug, Clone)]
+pub struct AlertsPage {
+    pub firing: Vec<AlertState>,
+    pub pending: Vec<AlertState>,
+    /// The latest resolved, newest first.
+    pub resolved: Vec<AlertState>,
+    pub silences: Vec<Silence>,
+    pub rules: Vec<StoredRule>,
+    /// Only for people who manage channels.
+    pub channels: Option<Vec<Channel>>,
+    pub server_names: std::collections::BTreeMap<i64, String>,
+}
+
+/// Resolved alerts the page lists.
+const RESOLVED_LISTED: usize = 50;
+
+impl ServerUseCases {
+    /// The alerts page, for one server or all; channels when `with_channels`.
+    pub async fn alerts_page(
+        &self,
+        server_id: Option<i64>,
+        with_channels: bool,
+    ) -> Result<AlertsPage, StoreError> {
+        let filter = |phase, limit| AlertFilter {
+            phase: Some(phase),
+            severity: None,
+            server_id,
+            rule: None,
+            limit,
+        };
+        use futures_util::future::{try_join, try_join3};
+        let (firing, pending, resolved) = (
+            filter(Phase::Firing, usize::MAX),
+            filter(Phase::Pending, usize::MAX),
+            filter(Phase::Resolved, usize::MAX),
+        );
+        let ((firing, pending, mut resolved), (silences, rules, servers)) = try_join(
+            try_join3(
+                self.alerts.list(&firing),
+                self.alerts.list(&pending),
+                self.alerts.list(&resolved),
+            ),
+            try_join3(
+                self.alerts.list_silences(false),
+                self.rules.list(),
+                self.servers.list(),
+            ),
+        )
+        .await?;
+        resolved.sort_by_key(|a| std::cmp::Reverse(a.resolved_at));
+        resolved.truncate(RESOLVED_LISTED);
+        let channels = if with_channels {
+            Some(self.channels.list().await?)
+        } else {
+            None
+        };
+        Ok(AlertsPage {
+            firing,
+            pending,
+            resolved,
+            silences,
+            rules,
+            channels,
+            server_names: servers
+                .into_iter()
+                .map(|s| (s.id, s.instance.as_str().to_owned()))
+                .collect(),
+        })
+    }
+}
+
+/// The admin page: collectors, users, API tokens and the latest audit entries.
+#[derive(Debug, Clone)]
+pub struct AdminPage {
+    pub collectors: Vec<Collector>,
+    pub users: Vec<User>,
+    pub api_tokens: Vec<ApiToken>,
+    pub audit: Vec<StoredAuditEntry>,
+    /// Certificates ending within this are flagged (the built-in alert's threshold).
+    pub expiry_warning: time::Duration,
+    pub now: OffsetDateTime,
+}
+
+/// Audit entries the admin page lists.
+const AUDIT_LISTED: usize = 100;
+
+impl ServerUseCases {
+    pub async fn admin_page(&self) -> Result<AdminPage, StoreError> {
+        let (collectors, users, api_tokens) = futures_util::future::try_join3(
+            self.collectors.list(),
+            self.users.list(),
+            self.api_tokens.list(),
+        )
+        .await?;
+        let audit = self
+            .audit_log
+            .list(AuditQuery {
+                limit: AUDIT_LISTED,
+                ..AuditQuery::default()
+            })
+            .await?;
+        Ok(AdminPage {
+            collectors,
+            users,
+            api_tokens,
+            audit,
+            expiry_warning: time::Duration::days(20),
+            now: self.fleet.clock.now(),
+        })
+    }
+}
