@@ -6,6 +6,8 @@ pub mod app;
 mod body;
 pub mod cli;
 mod console;
+/// The console pages' HTML for a page model, without a request (benchmarks).
+pub use console::render as console_render;
 mod demo;
 mod error;
 mod extract;

@@ -29,6 +29,12 @@ pub fn acceptor(ca_pem: &str, cert_pem: &str, key_pem: &str) -> anyhow::Result<S
     b.add_client_ca(&ca)?;
     // PEER without FAIL_IF_NO_PEER_CERT: a certificate is optional, but verified when sent.
     b.set_verify(SslVerifyMode::PEER);
+    // With peer verification on, OpenSSL refuses to resume a session (a browser's second
+    // connection, an agent's reconnect) unless sessions carry this server's context: the
+    // handshake failed with "session id context uninitialized" (the console's browser test
+    // saw ERR_SSL_PROTOCOL_ERROR on its parallel requests). A resumed session keeps the
+    // client certificate it was verified with.
+    b.set_session_id_context(b"pganalytics-server")?;
     Ok(b)
 }
 

@@ -12,11 +12,7 @@ pub fn bytes(v: f64) -> String {
         i += 1;
     }
     let sign = if v < 0.0 { "-" } else { "" };
-    if i == 0 {
-        format!("{sign}{x:.0} B")
-    } else {
-        format!("{sign}{} {}", short(x), UNITS[i])
-    }
+    format!("{sign}{} {}", short(x), UNITS[i])
 }
 
 /// Three significant digits at most: 1234 → "1234", 12.345 → "12.3", 0.01234 → "0.0123".

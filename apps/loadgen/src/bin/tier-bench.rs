@@ -16,16 +16,23 @@
 
 use clap::Parser;
 use diesel::{Connection as _, RunQueryDsl as _};
+use pganalytics_adapters::backend::{PostgresBackend, StorageSettings};
 use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
 use pganalytics_adapters::postgres::{PgStore, PoolOptions};
+use pganalytics_adapters::system::OsRandom;
 use pganalytics_adapters::system::TestClock;
 use pganalytics_domain::batch::{ColumnValues, FamilyRows, Skipped, ValidatedBatch};
 use pganalytics_domain::catalog::{self, ColumnKind, FamilySpec};
 use pganalytics_domain::collector::{Collector, InstanceName};
+use pganalytics_domain::console::fleet::FleetQuery;
+use pganalytics_domain::console::range::TimeRange;
 use pganalytics_domain::rollup::{RetentionPolicy, Tier};
 use pganalytics_loadgen::{enrol_in_store, rt, scratch_dir};
 use pganalytics_ports::store::{MetricStore, TierStore};
-use pganalytics_ports::usecases::{FleetOverview, QueryMetrics, SeriesRequest};
+use pganalytics_ports::usecases::{
+    FleetOverview, Limits, QueryMetrics, SeriesRequest, ServerUseCases,
+};
+use pganalytics_server::console_render;
 use std::sync::Arc;
 use std::time::Instant;
 use time::{Duration, OffsetDateTime};
@@ -354,6 +361,59 @@ fn main() -> anyhow::Result<()> {
             f50,
             f95,
         ));
+        // The console's pages: the page model (the use cases) and its HTML, the server's
+        // whole share of a page but TLS.
+        let keys = tempfile::tempdir()?;
+        let backend = rt.block_on(PostgresBackend::open(
+            &StorageSettings {
+                data_dir: keys.path().to_owned(),
+                database_url: Some(db_url.clone().into()),
+                pg_bindir: None,
+                pool_size: 8,
+                bcrypt_cost: 4,
+                secrets_keys: None,
+                secrets_key_file: None,
+                sql_rules_url: None,
+            },
+            clock.clone(),
+            Arc::new(OsRandom),
+        ))?;
+        let uc = ServerUseCases::new(backend.backend(), Limits::default());
+        let mut fleet_page = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..runs.clamp(1, 20) {
+            let t = Instant::now();
+            let page = rt.block_on(uc.fleet_page(FleetQuery::default()))?;
+            bytes = console_render::fleet(&page).len();
+            fleet_page.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (f50, f95) = percentiles(fleet_page);
+        out.push((
+            format!(
+                "console fleet page ({} servers, {} KB)",
+                servers.len(),
+                bytes / 1000
+            ),
+            f50,
+            f95,
+        ));
+        for preset in ["1h", "24h", "7d", "30d", "1y"] {
+            let mut times = Vec::new();
+            for run in 0..runs.clamp(1, 20) {
+                let server = &servers[(run * 7919) % servers.len()];
+                let range = TimeRange::parse(Some(preset), None, None, end)?;
+                let t = Instant::now();
+                let page = rt.block_on(uc.server_page(server.id, range))?;
+                bytes = console_render::server(&page).len();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let (p50, p95) = percentiles(times);
+            out.push((
+                format!("console server page, {preset} ({} KB)", bytes / 1000),
+                p50,
+                p95,
+            ));
+        }
         Ok(out)
     };
     let warm = measure(&store, args.runs)?;

@@ -17,6 +17,13 @@
       var d = new Date(t.getAttribute("datetime"));
       if (!isNaN(d)) { t.textContent = local(d); }
     });
+    // Chart axes: drawn in UTC on the server, relabelled in the browser's zone.
+    document.querySelectorAll("svg text.xlabel[data-t]").forEach(function (t) {
+      var d = new Date(+t.dataset.t * 1000);
+      t.textContent = t.dataset.days === "1"
+        ? pad(d.getMonth() + 1) + "-" + pad(d.getDate())
+        : pad(d.getHours()) + ":" + pad(d.getMinutes());
+    });
   }
 
   var units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -55,6 +55,27 @@ fn time_label(t: i64, span: i64) -> String {
     }
 }
 
+/// A line as drawn: its path, the readings that stand alone (dots), and its values for the
+/// script (`t:v;` pairs).
+struct Drawn {
+    d: String,
+    dots: Vec<(f64, f64)>,
+    values: String,
+}
+
+/// The longest gap a line bridges: a step and a half, or two and a half times the line's
+/// usual spacing when its readings are sparser than the step (a collector reading every
+/// minute on a 15-second chart), so only a real gap (an agent down) breaks it.
+fn max_gap(points: &[(i64, f64)], step: i64) -> i64 {
+    let mut spacing: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    spacing.sort_unstable();
+    let usual = spacing
+        .get(spacing.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(step);
+    (step * 3 / 2).max(usual * 5 / 2)
+}
+
 /// The chart of `c` over `[from, to)` (unix seconds), with `step` the seconds between points
 /// (a longer gap breaks the line).
 pub fn svg(c: &Chart, from: i64, to: i64, step: i64) -> Markup {
@@ -71,24 +92,36 @@ pub fn svg(c: &Chart, from: i64, to: i64, step: i64) -> Markup {
     let span = (to - from).max(1);
     let x = |t: i64| LEFT + (W - LEFT - RIGHT) * ((t - from) as f64 / span as f64);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v / top);
-    let paths: Vec<(String, String)> = c
+    // Each line's path (a gap breaks it, see `max_gap`), the points that
+    // stand alone (drawn as dots: a line needs two), and its values for the script.
+    let paths: Vec<Drawn> = c
         .lines
         .iter()
         .map(|l| {
             let mut d = String::new();
             let mut values = String::new();
+            let mut dots = Vec::new();
+            let mut run: Vec<(f64, f64)> = Vec::new();
             let mut last: Option<i64> = None;
+            let gap = max_gap(&l.points, step);
             for &(t, v) in &l.points {
-                let cmd = if last.is_some_and(|p| t - p <= step * 3 / 2) {
-                    'L'
-                } else {
-                    'M'
-                };
+                let joined = last.is_some_and(|p| t - p <= gap);
+                if !joined {
+                    if run.len() == 1 {
+                        dots.push(run[0]);
+                    }
+                    run.clear();
+                }
+                let cmd = if joined { 'L' } else { 'M' };
                 let _ = write!(d, "{cmd}{:.1} {:.1}", x(t), y(v));
                 let _ = write!(values, "{t}:{v};");
+                run.push((x(t), y(v)));
                 last = Some(t);
             }
-            (d, values)
+            if run.len() == 1 {
+                dots.push(run[0]);
+            }
+            Drawn { d, dots, values }
         })
         .collect();
     let summary: Vec<String> = c
@@ -114,12 +147,16 @@ pub fn svg(c: &Chart, from: i64, to: i64, step: i64) -> Markup {
                         line.grid x1=(LEFT) x2=(W - RIGHT) y1=(format!("{:.1}", y(v))) y2=(format!("{:.1}", y(v))) {}
                         text.ylabel x=(LEFT - 4.0) y=(format!("{:.1}", y(v) + 4.0)) { (format::value(c.unit, v)) }
                     }
-                    @for t in time_ticks(from, to) {
+                    // A label needs room: none at the very right edge.
+                    @for t in time_ticks(from, to).into_iter().filter(|t| x(*t) <= W - RIGHT - 16.0) {
                         line.tick x1=(format!("{:.1}", x(t))) x2=(format!("{:.1}", x(t))) y1=(TOP) y2=(H - BOTTOM) {}
-                        text.xlabel x=(format!("{:.1}", x(t))) y=(H - 6.0) { (time_label(t, span)) }
+                        text.xlabel x=(format!("{:.1}", x(t))) y=(H - 6.0) data-t=(t) data-days=(u8::from(span > 2 * 86400)) { (time_label(t, span)) }
                     }
-                    @for (i, (l, (d, values))) in c.lines.iter().zip(&paths).enumerate() {
-                        path class=(format!("line s{}", i % 8)) d=(d) data-label=(l.label) data-values=(values) {}
+                    @for (i, (l, p)) in c.lines.iter().zip(&paths).enumerate() {
+                        path class=(format!("line s{}", i % 8)) d=(p.d) data-label=(l.label) data-values=(p.values) {}
+                        @for (cx, cy) in &p.dots {
+                            circle class=(format!("dot s{}", i % 8)) cx=(format!("{cx:.1}")) cy=(format!("{cy:.1}")) r="2.5" {}
+                        }
                     }
                     rect.zoom x=(LEFT) y=(TOP) width=(W - LEFT - RIGHT) height=(H - TOP - BOTTOM) {}
                 }

@@ -106,6 +106,13 @@ async fn headers(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
+    // Not the API's `no-referrer`: under it a browser sends `Origin: null` with a form,
+    // and the origin check could not tell the console's forms from anyone's. Nothing is
+    // sent to other sites either way.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     Ok(res)
 }
 
@@ -243,5 +250,45 @@ pub async fn caller(
             Err(ConsoleError::Forbidden(e.to_string()))
         }
         Err(e) => Err(ConsoleError::Forbidden(e.to_string())),
+    }
+}
+
+/// The pages' HTML without a request, as the handlers send it to a signed-in
+/// administrator: for the benchmarks (`tier-bench` times page model and rendering, the
+/// server's whole share of a page).
+pub mod render {
+    use pganalytics_domain::access::{Principal, PrincipalKind, Role};
+    use pganalytics_domain::audit::{AuditContext, Origin};
+    use pganalytics_domain::console::fleet::FleetPage;
+    use pganalytics_ports::usecases::{ConsoleCaller, ServerPage};
+
+    use super::layout::{self, Nav};
+
+    fn admin() -> ConsoleCaller {
+        let principal = Principal {
+            kind: PrincipalKind::User {
+                id: uuid::Uuid::nil(),
+                username: "admin".into(),
+                session: uuid::Uuid::nil(),
+            },
+            role: Role::Admin,
+        };
+        ConsoleCaller {
+            audit: AuditContext {
+                actor: principal.actor(),
+                origin: Origin::default(),
+            },
+            principal,
+            csrf: String::new(),
+            expires_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    pub fn fleet(m: &FleetPage) -> String {
+        layout::page("Fleet", Nav::Fleet, &admin(), super::fleet::view(m)).into_string()
+    }
+
+    pub fn server(m: &ServerPage) -> String {
+        layout::page("Server", Nav::Fleet, &admin(), super::server::view(m)).into_string()
     }
 }

@@ -12,7 +12,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 /// The server binary run the README's way: from a working directory, with the data directory
 /// given relative to it (the default, `pganalytics-data`, is relative).
-fn server_cmd(data_dir: &Path) -> Command {
+pub(crate) fn server_cmd(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"));
     cmd.current_dir(data_dir.parent().unwrap())
         .env("PGANALYTICS_DATA_DIR", data_dir.file_name().unwrap())
@@ -35,7 +35,16 @@ fn cli(data_dir: &Path, args: &[&str]) -> String {
 
 /// Starts `pganalytics-server demo` and reads its banner: (process, url, registration token, API token).
 fn start_demo(data_dir: &Path) -> (Child, String, String, String) {
+    start_demo_with(data_dir, &[])
+}
+
+/// [`start_demo`] with more environment variables.
+pub(crate) fn start_demo_with(
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> (Child, String, String, String) {
     let mut child = server_cmd(data_dir)
+        .envs(env.iter().copied())
         .arg("demo")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
