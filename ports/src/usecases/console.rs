@@ -305,17 +305,31 @@ pub struct LogsPage {
 /// Counts per kind and bucket as a chart, one line per kind (the most frequent kinds; the
 /// rest as "other").
 pub fn log_counts_chart(counts: &LogCounts) -> Chart {
-    let mut by: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    // Every bucket of the range, so a kind's quiet buckets read 0, not a gap.
+    let step = counts.step.whole_seconds().max(1);
+    let first = counts.from.unix_timestamp().div_euclid(step) * step;
+    let buckets: Vec<i64> = (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t < counts.to.unix_timestamp())
+        .collect();
+    let mut by: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, f64>> =
+        Default::default();
     for c in &counts.counts {
-        by.entry(c.kind.clone().unwrap_or_else(|| "unclassified".into()))
+        *by.entry(c.kind.clone().unwrap_or_else(|| "unclassified".into()))
             .or_default()
-            .push((c.bucket.unix_timestamp(), c.count as f64));
+            .entry(c.bucket.unix_timestamp())
+            .or_default() += c.count as f64;
     }
     let mut lines: Vec<Line> = by
         .into_iter()
         .map(|(label, mut points)| {
-            points.sort_by_key(|(t, _)| *t);
-            Line { label, points }
+            for b in &buckets {
+                points.entry(*b).or_insert(0.0);
+            }
+            Line {
+                label,
+                points: points.into_iter().collect(),
+            }
         })
         .collect();
     let weight = |l: &Line| l.points.iter().map(|(_, v)| v).sum::<f64>();
@@ -466,5 +480,74 @@ impl ServerUseCases {
             expiry_warning: time::Duration::days(20),
             now: self.fleet.clock.now(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LogCount;
+    use time::macros::datetime;
+
+    #[test]
+    fn log_counts_fill_quiet_buckets_and_rank_kinds() {
+        let from = datetime!(2026-12-01 10:00 UTC);
+        let at = |m: i64| from + time::Duration::minutes(m);
+        let count = |m, kind: Option<&str>, n| LogCount {
+            bucket: at(m),
+            kind: kind.map(str::to_owned),
+            count: n,
+        };
+        let c = log_counts_chart(&LogCounts {
+            from,
+            to: at(5),
+            step: time::Duration::minutes(1),
+            counts: vec![
+                count(1, Some("checkpoint_complete"), 1),
+                count(3, None, 4),
+                count(4, None, 1),
+            ],
+        });
+        assert_eq!(c.unit, Unit::Count);
+        let labels: Vec<_> = c.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["unclassified", "checkpoint_complete"],
+            "most events first"
+        );
+        let t = |m: i64| at(m).unix_timestamp();
+        assert_eq!(
+            c.lines[1].points,
+            vec![
+                (t(0), 0.0),
+                (t(1), 1.0),
+                (t(2), 0.0),
+                (t(3), 0.0),
+                (t(4), 0.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_statement_charts_calls_mean_time_rows_and_blocks() {
+        let step = |m: i64, calls: f64| StatementStep {
+            time: datetime!(2026-12-01 10:00 UTC) + time::Duration::minutes(m),
+            calls,
+            total_time_ms: calls * 20.0,
+            mean_time_ms: (calls > 0.0).then_some(20.0),
+            rows: calls,
+            rows_per_call: (calls > 0.0).then_some(1.0),
+            shared_blks_hit: 10.0,
+            shared_blks_read: 1.0,
+            temp_blks_written: 0.0,
+        };
+        let charts = statement_charts(&[step(0, 5.0), step(1, 0.0)]);
+        let ids: Vec<_> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["calls", "mean-time", "rows", "blocks"]);
+        assert_eq!(charts[0].lines[0].points.len(), 2);
+        // A step without calls has no mean time: no point, not a zero.
+        assert_eq!(charts[1].lines[0].points.len(), 1);
+        assert_eq!(charts[1].lines[0].points[0].1, 0.02, "seconds");
+        assert_eq!(charts[3].lines.len(), 3);
     }
 }

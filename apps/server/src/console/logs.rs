@@ -135,7 +135,7 @@ pub async fn page(
             }
             button type="submit" { "Search" }
         }
-        (chart::svg(&m.counts, from, to, m.step.whole_seconds()))
+        div.charts { (chart::svg(&m.counts, from, to, m.step.whole_seconds())) }
         h2 { "Events" }
         @if m.events.events.is_empty() {
             p.empty { "No event matches in this range." }
