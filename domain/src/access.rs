@@ -165,6 +165,15 @@ impl Principal {
         self.role.allows(permission)
     }
 
+    /// The name what it does is recorded under (an acknowledgement, a silence): the user's
+    /// name, or the API token's label.
+    pub fn author(&self) -> String {
+        match &self.kind {
+            PrincipalKind::User { username, .. } => username.clone(),
+            PrincipalKind::ApiToken { .. } => self.label(),
+        }
+    }
+
     /// How the principal appears in logs and the audit log: `user:alice`, `token:pga_x1y2z3w4`.
     pub fn label(&self) -> String {
         match &self.kind {

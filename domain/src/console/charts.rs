@@ -392,7 +392,7 @@ impl ChartSpec {
 }
 
 /// At most [`MAX_LINES`]: the largest by their sum, and "other" for the rest.
-fn capped(mut lines: Vec<Line>) -> Vec<Line> {
+pub fn capped(mut lines: Vec<Line>) -> Vec<Line> {
     if lines.len() <= MAX_LINES {
         return lines;
     }

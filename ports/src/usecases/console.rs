@@ -10,7 +10,7 @@ use pganalytics_domain::audit::{AuditQuery, StoredAuditEntry};
 use pganalytics_domain::catalog;
 use pganalytics_domain::collector::{Collector, MonitoredServer};
 use pganalytics_domain::console::charts::{
-    Chart, Line, MAX_LINES, SERVER_CHARTS, SeriesData, Unit, families,
+    Chart, Line, SERVER_CHARTS, SeriesData, Unit, capped, families,
 };
 use pganalytics_domain::console::fleet::{FleetPage, FleetQuery};
 use pganalytics_domain::console::range::TimeRange;
@@ -334,22 +334,11 @@ pub fn log_counts_chart(counts: &LogCounts) -> Chart {
         .collect();
     let weight = |l: &Line| l.points.iter().map(|(_, v)| v).sum::<f64>();
     lines.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then(a.label.cmp(&b.label)));
-    if lines.len() > MAX_LINES {
-        let rest = lines.split_off(MAX_LINES - 1);
-        let mut other: std::collections::BTreeMap<i64, f64> = Default::default();
-        for (t, v) in rest.iter().flat_map(|l| l.points.iter()) {
-            *other.entry(*t).or_default() += v;
-        }
-        lines.push(Line {
-            label: "other".into(),
-            points: other.into_iter().collect(),
-        });
-    }
     Chart {
         id: "log-counts",
         title: "Events by kind",
         unit: Unit::Count,
-        lines,
+        lines: capped(lines),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::layout::{self, Nav, csrf, maybe_when, when};
-use super::{ConsoleError, caller, html as render, see_other};
+use super::page::{ConsoleError, CsrfForm, caller, html as render, see_other};
 use crate::state::AppState;
 
 impl From<CreateTokenError> for ConsoleError {
@@ -156,17 +156,11 @@ pub async fn registration_token(
     )))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn revoke_collector(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let who = caller(&req, &state, Permission::ManageCollectors, Some(&form.csrf)).await?;
     let id = pganalytics_domain::collector::CollectorId::parse(&id)

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use pganalytics_domain::access::{Permission, PrincipalKind};
+use pganalytics_domain::access::Permission;
 use pganalytics_domain::alerts::matcher::Matcher;
 use pganalytics_domain::alerts::state::AlertState;
 use pganalytics_domain::console::alerts::silence_matchers;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::layout::{self, Nav, csrf, maybe_when, when};
-use super::{ConsoleError, caller, html as render, see_other};
+use super::page::{ConsoleError, CsrfForm, caller, html as render, see_other};
 use crate::state::AppState;
 
 impl From<AlertAdminError> for ConsoleError {
@@ -32,14 +32,6 @@ impl From<RuleError> for ConsoleError {
             RuleError::Store(s) => s.into(),
             other => Self::BadRequest(other.to_string()),
         }
-    }
-}
-
-/// The name acknowledgements and silences are recorded under.
-fn author(who: &ConsoleCaller) -> String {
-    match &who.principal.kind {
-        PrincipalKind::User { username, .. } => username.clone(),
-        PrincipalKind::ApiToken { .. } => who.principal.label(),
     }
 }
 
@@ -225,7 +217,12 @@ pub async fn ack(
     state
         .uc
         .alerts
-        .acknowledge(&who.audit, &fingerprint, &author(&who), form.comment.trim())
+        .acknowledge(
+            &who.audit,
+            &fingerprint,
+            &who.principal.author(),
+            form.comment.trim(),
+        )
         .await?;
     Ok(see_other("/console/alerts"))
 }
@@ -275,24 +272,18 @@ pub async fn silence(
             matchers,
             None,
             ends,
-            &author(&who),
+            &who.principal.author(),
             form.comment.trim(),
         )
         .await?;
     Ok(see_other("/console/alerts#silences"))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn expire(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let who = caller(
         &req,
@@ -311,7 +302,7 @@ pub async fn enable(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let who = caller(&req, &state, Permission::EditAlertRules, Some(&form.csrf)).await?;
     let (name, what) = path.into_inner();

@@ -2,12 +2,10 @@
 //! Their URLs carry a hash of their content, so browsers may keep them for a day and still
 //! see a new release's files at once.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
-
-use super::ConsoleError;
 
 const FILES: &[(&str, &str, &str)] = &[
     (
@@ -43,13 +41,13 @@ pub fn url(name: &str) -> String {
     format!("/console/assets/{name}?v={hash}")
 }
 
-pub async fn get(name: web::Path<String>) -> Result<HttpResponse, ConsoleError> {
-    let (_, content_type, body) = FILES
-        .iter()
-        .find(|(n, _, _)| *n == name.as_str())
-        .ok_or_else(|| ConsoleError::NotFound(format!("no file {name}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type(*content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(*body))
+/// The answer for file `name`, if there is one.
+pub fn response(name: &str) -> Option<HttpResponse> {
+    let (_, content_type, body) = FILES.iter().find(|(n, _, _)| *n == name)?;
+    Some(
+        HttpResponse::Ok()
+            .content_type(*content_type)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+            .body(*body),
+    )
 }

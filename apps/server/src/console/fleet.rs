@@ -10,7 +10,7 @@ use pganalytics_domain::fleet::{FleetRow, ServerRole, ServerState};
 use serde::Deserialize;
 
 use super::layout::{self, Nav, figure, maybe_when};
-use super::{ConsoleError, caller, html as render};
+use super::page::{ConsoleError, caller, encode, html as render};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +80,7 @@ fn sort_link(q: &FleetQuery, by: FleetSort, label: &str) -> Markup {
         href.push_str(&format!("&state={}", s.as_str()));
     }
     if !q.text.is_empty() {
-        href.push_str(&format!("&q={}", super::session::encode_next(&q.text)));
+        href.push_str(&format!("&q={}", encode(&q.text)));
     }
     let sorted = match (q.sort == by, q.descending) {
         (false, _) => "none",

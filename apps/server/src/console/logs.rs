@@ -8,9 +8,10 @@ use pganalytics_domain::console::format;
 use pganalytics_ports::usecases::{LogSearchError, LogSearchRequest};
 use serde::Deserialize;
 
+use super::chart;
 use super::layout::{self, Nav, when};
+use super::page::{ConsoleError, caller, encode, html as render};
 use super::server::{RangeParams, picker};
-use super::{ConsoleError, caller, chart, html as render};
 use crate::state::AppState;
 
 impl From<LogSearchError> for ConsoleError {
@@ -113,7 +114,7 @@ pub async fn page(
     let base_query: String = kept
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("&{k}={}", super::session::encode_next(v)))
+        .map(|(k, v)| format!("&{k}={}", encode(v)))
         .collect();
     let (from, to) = (range.from.unix_timestamp(), range.to.unix_timestamp());
     let body = html! {
@@ -145,7 +146,7 @@ pub async fn page(
             }
         }
         @if let Some(c) = &m.events.next_cursor {
-            p { a.more href=(format!("/console/logs?{}{base_query}&cursor={}", range.query(), super::session::encode_next(c))) { "Older events" } }
+            p { a.more href=(format!("/console/logs?{}{base_query}&cursor={}", range.query(), encode(c))) { "Older events" } }
         }
     };
     Ok(render(layout::page("Logs", Nav::Logs, &who, body)))

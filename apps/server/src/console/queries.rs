@@ -8,9 +8,10 @@ use pganalytics_ports::store::StatementOrder;
 use pganalytics_ports::usecases::StatementsError;
 use serde::Deserialize;
 
+use super::chart;
 use super::layout::{self, Nav, server_tabs};
+use super::page::{ConsoleError, caller, html as render};
 use super::server::{RangeParams, picker};
-use super::{ConsoleError, caller, chart, html as render};
 use crate::state::AppState;
 
 impl From<StatementsError> for ConsoleError {

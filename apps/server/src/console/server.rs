@@ -7,8 +7,9 @@ use pganalytics_domain::console::range::{PRESETS, TimeRange, rfc3339};
 use pganalytics_ports::usecases::{QueryError, ServerPage};
 use serde::Deserialize;
 
+use super::chart;
 use super::layout::{self, Nav, server_tabs};
-use super::{ConsoleError, caller, chart, html as render};
+use super::page::{ConsoleError, caller, encode, html as render};
 use crate::state::AppState;
 
 /// The range a page was asked for.
@@ -45,7 +46,7 @@ pub fn picker(path: &str, range: &TimeRange, extra: &[(&str, &str)]) -> Markup {
     let extra_query: String = extra
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("&{k}={}", super::session::encode_next(v)))
+        .map(|(k, v)| format!("&{k}={}", encode(v)))
         .collect();
     html! {
         div.picker {

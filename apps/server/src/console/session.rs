@@ -5,7 +5,7 @@
 //! nor make the browser send it: `SameSite=Strict`). Failed sign-ins are throttled by the
 //! login use case exactly as API logins are.
 
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -14,34 +14,15 @@ use pganalytics_ports::usecases::LoginError;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ConsoleError, ROOT, caller, layout, see_other};
+use super::layout;
+use super::page::{
+    COOKIE, ConsoleError, CsrfForm, ROOT, caller, clear_cookie, cookie, same_origin, see_other,
+};
 use crate::request::origin;
 use crate::state::AppState;
 
-/// The console-session cookie. `__Host-`: only ever set by this host, over HTTPS, for `/`.
-pub const COOKIE: &str = "__Host-pga_session";
 /// The sign-in form's one-time value.
 const NONCE: &str = "__Host-pga_signin";
-
-fn cookie(name: &'static str, value: String, max_age: CookieDuration) -> Cookie<'static> {
-    Cookie::build(name, value)
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .max_age(max_age)
-        .finish()
-}
-
-/// Tells the browser to forget its session cookie.
-pub fn clear_cookie(res: &mut HttpResponse) {
-    let _ = res.add_cookie(&cookie(COOKIE, String::new(), CookieDuration::ZERO));
-}
-
-/// `next` for a query string.
-pub fn encode_next(next: &str) -> String {
-    url::form_urlencoded::byte_serialize(next.as_bytes()).collect()
-}
 
 /// Where to go after signing in: a console page, never another site.
 fn safe_next(next: Option<&str>) -> String {
@@ -114,7 +95,7 @@ pub async fn sign_in(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let expected = req.cookie(NONCE).map(|c| c.value().to_owned());
-    if !super::same_origin(&req)
+    if !same_origin(&req)
         || form.nonce.is_empty()
         || expected.as_deref() != Some(form.nonce.as_str())
     {
@@ -165,16 +146,10 @@ fn capitalized(s: &str) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize)]
-pub struct Csrf {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<Csrf>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let who = caller(&req, &state, Permission::Read, Some(&form.csrf)).await?;
     state.uc.logout.execute(&who.audit, &who.principal).await?;

@@ -6,7 +6,7 @@ use pganalytics_domain::access::Permission;
 use pganalytics_domain::console::format;
 
 use super::layout::{self, Nav, figure, maybe_when, server_tabs};
-use super::{ConsoleError, caller, html as render};
+use super::page::{ConsoleError, caller, html as render};
 use crate::state::AppState;
 
 pub async fn page(

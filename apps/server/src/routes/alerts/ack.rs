@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use pganalytics_domain::access::PrincipalKind;
 use pganalytics_domain::alerts::state::AlertState;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -19,15 +18,6 @@ pub struct Body {
     comment: String,
 }
 
-/// The name an acknowledgement or a silence is recorded under: the user's name, or the
-/// API token's label.
-pub fn author(who: &Caller) -> String {
-    match &who.principal.kind {
-        PrincipalKind::User { username, .. } => username.clone(),
-        PrincipalKind::ApiToken { .. } => who.principal.label(),
-    }
-}
-
 /// Acknowledge a firing alert
 ///
 /// Repeats stop until it resolves; channels that track acknowledgements (PagerDuty,
@@ -45,7 +35,7 @@ pub async fn post(
     fingerprint: web::Path<String>,
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = author(&who);
+    let by = who.principal.author();
     let alert = state
         .uc
         .alerts

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::json::JsonBody;
-use crate::routes::alerts::ack::author;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,7 +87,7 @@ pub async fn create(
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let by = author(&who);
+    let by = who.principal.author();
     let w = state
         .uc
         .alerts

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::json::JsonBody;
-use crate::routes::alerts::ack::author;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,7 +73,7 @@ pub async fn post(
     body: JsonBody<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let by = author(&who);
+    let by = who.principal.author();
     let silence = state
         .uc
         .alerts
