@@ -92,16 +92,33 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// A refusal or an error: the reason, and the way on (the main pages; one that needs
+/// signing in leads to the sign-in form).
 pub fn error_page(status: StatusCode, message: &str) -> Markup {
     let title = status.canonical_reason().unwrap_or("Error");
-    bare(
-        title,
-        html! {
-            h1 { (status.as_u16()) " " (title) }
-            p.error role="alert" { (message) }
-            p { a href="/console/fleet" { "Back to the fleet" } }
-        },
-    )
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                header.top {
+                    a.brand href="/console/fleet" { "pgAnalytics" }
+                    nav aria-label="Main" {
+                        ul {
+                            li { a href="/console/fleet" { "Fleet" } }
+                            li { a href="/console/alerts" { "Alerts" } }
+                            li { a href="/console/logs" { "Logs" } }
+                        }
+                    }
+                }
+                main #main {
+                    h1 { (status.as_u16()) " " (title) }
+                    p.error role="alert" { (message) }
+                    p { a href="/console/fleet" { "Back to the fleet" } }
+                }
+            }
+        }
+    }
 }
 
 /// The hidden field every state-changing form carries.
