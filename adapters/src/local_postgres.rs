@@ -150,6 +150,8 @@ pub struct ClusterOptions {
     /// Make the cluster a streaming standby of the primary at this connection URL
     /// (`pg_basebackup -R`) instead of running `initdb`.
     pub standby_of: Option<String>,
+    /// Environment variables for the postmaster (`LOCPATH` for locales generated privately).
+    pub env: Vec<(String, String)>,
 }
 
 impl ClusterOptions {
@@ -162,6 +164,7 @@ impl ClusterOptions {
             port: 5432,
             settings: Vec::new(),
             standby_of: None,
+            env: Vec::new(),
         }
     }
 }
@@ -467,6 +470,7 @@ fn spawn_postmaster(opts: &ClusterOptions, run_as: RunAs) -> Result<OwnedPostmas
     for (k, v) in settings {
         cmd.arg("-c").arg(format!("{k}={v}"));
     }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
 
     // The spawning thread must outlive the postmaster, because the parent-death signal

@@ -191,8 +191,18 @@ pub fn standby_of(primary: &LocalCluster, binaries: PgBinaries) -> LocalCluster 
 
 /// A private cluster of `binaries` configured as a monitored server, with `extra` settings.
 pub fn monitored_cluster(binaries: PgBinaries, extra: &[(&str, &str)]) -> LocalCluster {
+    monitored_cluster_with(binaries, extra, &[])
+}
+
+/// [`monitored_cluster`] with environment variables for the postmaster.
+pub fn monitored_cluster_with(
+    binaries: PgBinaries,
+    extra: &[(&str, &str)],
+    env: &[(String, String)],
+) -> LocalCluster {
     let statements = has_pg_stat_statements(&binaries);
     let mut opts = ClusterOptions::new(crate::testing::cluster_dir(), binaries);
+    opts.env = env.to_vec();
     opts.fsync = false;
     opts.max_connections = 50;
     let mut settings = vec![("track_io_timing", "on"), ("track_functions", "all")];
@@ -206,4 +216,46 @@ pub fn monitored_cluster(binaries: PgBinaries, extra: &[(&str, &str)]) -> LocalC
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     LocalCluster::start(opts).unwrap_or_else(|e| panic!("monitored cluster: {e}"))
+}
+
+/// A directory holding the locale `name` (`de_DE.UTF-8`), generated with `localedef` from
+/// the system's locale sources, for a server started with `LOCPATH` set to it: tests of
+/// servers logging in other languages need no locale installed system-wide. Panics with
+/// the fix when the sources are missing.
+pub fn generated_locale(name: &str) -> PathBuf {
+    let (input, charmap) = name.split_once('.').unwrap_or((name, "UTF-8"));
+    let base = workspace().join("target/tmp/locales");
+    let dir = base.join(name);
+    if dir.join("LC_MESSAGES").exists() {
+        return base;
+    }
+    fs::create_dir_all(&base).expect("target/tmp/locales");
+    let lock = fs::File::create(base.join(".lock")).expect("locale lock");
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .expect("locking target/tmp/locales");
+    if dir.join("LC_MESSAGES").exists() {
+        return base;
+    }
+    let sources = Path::new("/usr/share/i18n/locales").join(input);
+    assert!(
+        sources.is_file(),
+        "the locale sources of {input} are missing ({}).\nFix: apt-get install locales",
+        sources.display()
+    );
+    let tmp = base.join(format!(".{name}.tmp"));
+    let _ = fs::remove_dir_all(&tmp);
+    let out = Command::new("localedef")
+        .args(["-i", input, "-f", charmap])
+        .arg(&tmp)
+        .output()
+        .unwrap_or_else(|e| panic!("localedef: {e}\nFix: apt-get install locales"));
+    // localedef warns (exit 1) about harmless things; the compiled locale is what counts.
+    assert!(
+        tmp.join("LC_MESSAGES").exists(),
+        "localedef -i {input} -f {charmap} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&tmp, &dir).expect("generated locale");
+    base
 }

@@ -88,7 +88,9 @@ fn log(rule: &'static str, rows: Vec<Vec<C>>) -> Scenario {
     let mut sc = s(
         rule,
         "pg_log_event",
-        &["severity", "category", "sqlstate", "datname", "message"],
+        &[
+            "severity", "category", "kind", "sqlstate", "datname", "message",
+        ],
         rows,
     );
     sc.blocks[0].emit = Emit::OnlyBad;
@@ -648,7 +650,8 @@ fn scenarios() -> Vec<Scenario> {
             vec![
                 vec![
                     L("ERROR"),
-                    L("error"),
+                    L("application"),
+                    L("other_error"),
                     L("23505"),
                     L("app"),
                     L("duplicate key")
@@ -661,7 +664,8 @@ fn scenarios() -> Vec<Scenario> {
             vec![
                 vec![
                     L("FATAL"),
-                    L("fatal"),
+                    L("server"),
+                    L("other_fatal"),
                     L("57P01"),
                     L("app"),
                     L("terminating connection")
@@ -673,16 +677,54 @@ fn scenarios() -> Vec<Scenario> {
             "pg_log_panic",
             vec![vec![
                 L("PANIC"),
-                L("panic"),
+                L("other"),
+                L("other_panic"),
                 L("XX000"),
                 N,
                 L("could not write"),
             ]],
         ),
         log(
+            "pg_backend_crashed",
+            vec![vec![
+                L("LOG"),
+                L("server"),
+                L("process_crashed"),
+                N,
+                N,
+                L("server process (PID 42) was terminated by signal 9: Killed"),
+            ]],
+        ),
+        log(
+            "pg_archive_failing",
+            vec![vec![
+                L("LOG"),
+                L("archive"),
+                L("archive_command_failed"),
+                N,
+                N,
+                L("archive command failed with exit code 1"),
+            ]],
+        ),
+        log(
+            "pg_checkpoints_too_frequent",
+            vec![
+                vec![
+                    L("LOG"),
+                    L("checkpoint"),
+                    L("checkpoints_too_frequent"),
+                    N,
+                    N,
+                    L("checkpoints are occurring too frequently (9 seconds apart)")
+                ];
+                3
+            ],
+        ),
+        log(
             "pg_log_deadlock",
             vec![vec![
                 L("ERROR"),
+                L("lock"),
                 L("deadlock"),
                 L("40P01"),
                 L("app"),
@@ -693,7 +735,8 @@ fn scenarios() -> Vec<Scenario> {
             "pg_out_of_memory",
             vec![vec![
                 L("ERROR"),
-                L("error"),
+                L("application"),
+                L("other_error"),
                 L("53200"),
                 L("app"),
                 L("out of memory"),
@@ -703,7 +746,8 @@ fn scenarios() -> Vec<Scenario> {
             "pg_disk_full_errors",
             vec![vec![
                 L("ERROR"),
-                L("error"),
+                L("application"),
+                L("other_error"),
                 L("53100"),
                 L("app"),
                 L("could not extend file"),
@@ -713,7 +757,8 @@ fn scenarios() -> Vec<Scenario> {
             "pg_too_many_connections_refused",
             vec![vec![
                 L("FATAL"),
-                L("fatal"),
+                L("server"),
+                L("other_fatal"),
                 L("53300"),
                 N,
                 L("sorry, too many clients already"),
@@ -723,7 +768,8 @@ fn scenarios() -> Vec<Scenario> {
             "pg_data_corruption_errors",
             vec![vec![
                 L("ERROR"),
-                L("error"),
+                L("application"),
+                L("other_error"),
                 L("XX001"),
                 L("app"),
                 L("invalid page in block"),
@@ -734,7 +780,8 @@ fn scenarios() -> Vec<Scenario> {
             vec![
                 vec![
                     L("FATAL"),
-                    L("authentication_failure"),
+                    L("connection"),
+                    L("password_failed"),
                     L("28P01"),
                     L("app"),
                     L("password authentication failed")
@@ -747,7 +794,8 @@ fn scenarios() -> Vec<Scenario> {
             vec![
                 vec![
                     L("LOG"),
-                    L("lock_wait"),
+                    L("lock"),
+                    L("lock_waiting"),
                     N,
                     L("app"),
                     L("still waiting for ShareLock")

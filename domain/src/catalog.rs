@@ -424,12 +424,26 @@ pub static FAMILIES: &[FamilySpec] = &[
         ],
     },
     FamilySpec {
+        name: "pg_statement_latency",
+        group: None,
+        retention_days: 7,
+        columns: &[
+            l("datname"), l("query_id"), g("calls"), g("p50_ms"), g("p95_ms"), g("p99_ms"),
+            g("max_ms"), g("total_ms"),
+        ],
+    },
+    FamilySpec {
         name: "pg_log_event",
         group: None,
         retention_days: 7,
         columns: &[
             l("severity"), l("category"), l("sqlstate"), l("datname"), l("username"),
             l("application_name"), g("pid"), g("duration_ms"), t("message"), l("kind"),
+            t("template"), t("query_id"), t("relation"), t("lock_mode"), t("lock_object"),
+            t("pids"), g("signal"), g("target_pid"), t("statement"), t("auth_method"),
+            t("slot"), t("file"), g("buffers"), g("write_ms"), g("sync_ms"), g("distance_kb"),
+            g("pages_removed"), g("tuples_removed"), g("tuples_frozen"), g("wal_bytes"),
+            g("io_read_ms"), g("io_write_ms"), g("temp_bytes"),
         ],
     },
 ];

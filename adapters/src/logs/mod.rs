@@ -15,6 +15,8 @@
 //! - **First start**: without a saved position, reading starts at the end of the newest file
 //!   (history is not replayed), or with `from_beginning` at the start of the oldest one.
 
+pub mod catalog;
+
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -48,6 +50,36 @@ pub struct ReadOutcome {
     pub cut: usize,
     /// The file changed (rotation, truncation): a pending entry ends here.
     pub switched: bool,
+}
+
+/// Every event of the log at `path` (a file, or the files of a directory with `suffix`),
+/// read from its beginning to its current end through `parser` (benchmarks, tests, and
+/// tools that read a log once rather than follow it).
+///
+/// # Errors
+/// When the log cannot be opened or read.
+pub fn read_from_start(
+    path: &Path,
+    suffix: &str,
+    parser: &mut pganalytics_domain::logs::LogParser,
+) -> io::Result<Vec<pganalytics_domain::logs::LogEvent>> {
+    let mut tailer = LogTailer::open(
+        TailOptions {
+            path: path.to_owned(),
+            suffix: suffix.into(),
+            max_line: 64 * 1024,
+            from_beginning: true,
+        },
+        None,
+    )?;
+    let mut events = Vec::new();
+    while tailer
+        .read(10_000, |l| events.extend(parser.push(l)))?
+        .lines
+        > 0
+    {}
+    events.extend(parser.flush());
+    Ok(events)
 }
 
 #[derive(Debug)]

@@ -336,6 +336,17 @@ fn event_row(r: &Row) -> LogEventRow {
         pid: r.values.get("pid").copied(),
         duration_ms: r.values.get("duration_ms").copied(),
         message: r.texts.get("message").cloned(),
+        template: label("template"),
+        fields: pganalytics_domain::logs::FIELD_COLUMNS
+            .iter()
+            .filter_map(|c| {
+                let v = match r.values.get(*c) {
+                    Some(n) => serde_json::json!(n),
+                    None => serde_json::json!(r.texts.get(*c)?),
+                };
+                Some(((*c).to_owned(), v))
+            })
+            .collect(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! host: asked from `pg_settings` (which hides what the role may not read instead of failing).
 
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use std::path::PathBuf;
 
@@ -13,7 +13,27 @@ SELECT (SELECT setting FROM pg_settings WHERE name = 'logging_collector')::text 
        (SELECT setting FROM pg_settings WHERE name = 'log_destination')::text AS destination,
        (SELECT setting FROM pg_settings WHERE name = 'log_directory')::text AS directory,
        (SELECT setting FROM pg_settings WHERE name = 'data_directory')::text AS data_directory,
-       (SELECT setting FROM pg_settings WHERE name = 'log_line_prefix')::text AS line_prefix";
+       (SELECT setting FROM pg_settings WHERE name = 'log_line_prefix')::text AS line_prefix,
+       (SELECT setting FROM pg_settings WHERE name = 'lc_messages')::text AS lc_messages,
+       current_setting('server_version_num')::int AS version_num";
+
+/// The zone abbreviations the server knows, and the current one of its `log_timezone`
+/// (which wins: the log prints that zone's abbreviations).
+const ZONES: &str = "/* pganalytics-agent */
+SELECT abbrev, offset_seconds FROM (
+  SELECT abbrev, extract(epoch FROM utc_offset)::int AS offset_seconds, 1 AS rank
+    FROM pg_timezone_names WHERE name = current_setting('log_timezone')
+  UNION ALL
+  SELECT abbrev, extract(epoch FROM utc_offset)::int, 2 FROM pg_timezone_abbrevs
+) z ORDER BY rank DESC";
+
+#[derive(Debug, QueryableByName)]
+struct ZoneRow {
+    #[diesel(sql_type = Text)]
+    abbrev: String,
+    #[diesel(sql_type = Integer)]
+    offset_seconds: i32,
+}
 
 #[derive(Debug, QueryableByName)]
 struct Row {
@@ -27,6 +47,10 @@ struct Row {
     data_directory: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     line_prefix: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    lc_messages: Option<String>,
+    #[diesel(sql_type = Integer)]
+    version_num: i32,
 }
 
 /// The server's own view of its log.
@@ -37,6 +61,14 @@ pub struct LogSettings {
     /// `json`, `csv` or `stderr`: the richest format the server writes.
     pub format: &'static str,
     pub line_prefix: Option<String>,
+    /// The language of its messages (`de_DE.UTF-8`), hidden from roles without
+    /// `pg_read_all_settings` on some releases.
+    pub lc_messages: Option<String>,
+    /// The release's major version (15), which names its catalog (`postgres-15.mo`).
+    pub major: u32,
+    /// Zone abbreviations and their offsets in seconds, the `log_timezone`'s last (so it
+    /// wins when the list is collected into a map).
+    pub zones: Vec<(String, i32)>,
 }
 
 pub fn log_settings(conn: &mut PgConnection) -> Result<LogSettings, PgStatsError> {
@@ -62,9 +94,18 @@ pub fn log_settings(conn: &mut PgConnection) -> Result<LogSettings, PgStatsError
         }
         _ => None,
     };
+    let zones: Vec<ZoneRow> = diesel::sql_query(ZONES)
+        .load(conn)
+        .map_err(|e| PgStatsError::query("log time zones", &e))?;
     Ok(LogSettings {
         directory,
         format,
         line_prefix: r.line_prefix,
+        lc_messages: r.lc_messages,
+        major: u32::try_from(r.version_num / 10_000).unwrap_or(0),
+        zones: zones
+            .into_iter()
+            .map(|z| (z.abbrev, z.offset_seconds))
+            .collect(),
     })
 }

@@ -615,6 +615,11 @@ struct EventRow {
     duration_ms: Option<f64>,
     #[diesel(sql_type = Nullable<Text>)]
     message: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    template: Option<String>,
+    /// The kind's fields as a JSON object without its nulls.
+    #[diesel(sql_type = Text)]
+    fields: String,
 }
 
 #[derive(QueryableByName)]
@@ -1100,10 +1105,16 @@ impl TierStore for PgStore {
 
     async fn search_log_events(&self, q: &LogSearch) -> Result<Vec<LogEventRow>, StoreError> {
         let w = log_where(q, "time");
+        let fields = pganalytics_domain::logs::FIELD_COLUMNS
+            .iter()
+            .map(|c| format!("'{c}', {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT event_id, time, server_id, severity, category, kind, sqlstate, datname, username, \
-             application_name, pid, duration_ms, message FROM metrics.pg_log_event WHERE {} \
-             ORDER BY time DESC, event_id DESC LIMIT {}",
+             application_name, pid, duration_ms, message, template, \
+             jsonb_strip_nulls(jsonb_build_object({fields}))::text AS fields \
+             FROM metrics.pg_log_event WHERE {} ORDER BY time DESC, event_id DESC LIMIT {}",
             w.sql,
             limit_of(q.limit)
         );
@@ -1128,6 +1139,8 @@ impl TierStore for PgStore {
                 pid: r.pid,
                 duration_ms: r.duration_ms,
                 message: r.message,
+                template: r.template,
+                fields: serde_json::from_str(&r.fields).unwrap_or_default(),
             })
             .collect())
     }

@@ -98,7 +98,7 @@ pub fn run(config: &AgentConfig, process: &Process) -> anyhow::Result<bool> {
     {
         check_target(&mut target, &mut report);
         if config.tail_logs {
-            check_log(t, &mut target, &mut report);
+            check_log(t, &mut target, &config.locale_dirs, &mut report);
         }
     }
     check_host(config, &mut report);
@@ -210,9 +210,14 @@ fn privileges(name: &str, ready: &Readiness, report: &mut Report) {
     }
 }
 
-fn check_log(t: &crate::config::Target, target: &mut PgTarget, report: &mut Report) {
+fn check_log(
+    t: &crate::config::Target,
+    target: &mut PgTarget,
+    locale_dirs: &[std::path::PathBuf],
+    report: &mut Report,
+) {
     let what = format!("{}: server log", t.name);
-    let source = match crate::logs::source(t, target) {
+    let source = match crate::logs::source(t, target, locale_dirs) {
         Ok(s) => s,
         Err(reason) => {
             report.add(Status::Warn, what, "not tailed", Some(reason));
@@ -248,6 +253,21 @@ fn check_log(t: &crate::config::Target, target: &mut PgTarget, report: &mut Repo
         format!("{} ({:?})", source.path.display(), source.format),
         None,
     );
+    match &source.catalog {
+        Ok(Some(path)) => report.add(
+            Status::Ok,
+            format!("{}: log language", t.name),
+            format!("messages read through {}", path.display()),
+            None,
+        ),
+        Ok(None) => {}
+        Err(reason) => report.add(
+            Status::Warn,
+            format!("{}: log language", t.name),
+            "no message catalog: events get their SQLSTATE class only",
+            Some(reason.clone()),
+        ),
+    }
     if source.format == pganalytics_domain::logs::LogFormat::Stderr {
         let missing = pganalytics_domain::logs::Prefix::missing_essentials(&source.line_prefix);
         if !missing.is_empty() {

@@ -35,6 +35,58 @@ pub struct TargetLog {
     pub format: LogFormat,
     /// The server's `log_line_prefix` (stderr format); default: asked from the server.
     pub line_prefix: Option<String>,
+    /// The server's message catalog (`…/de/LC_MESSAGES/postgres-15.mo`) when it logs in
+    /// another language; default: found from its `lc_messages` and release.
+    #[serde(default)]
+    pub catalog: Option<PathBuf>,
+}
+
+/// What is taken out of log messages before they leave the host: `true` filters a class.
+/// Every class that can carry user data is filtered by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogRedaction {
+    pub credential: bool,
+    pub parsing_error: bool,
+    pub statement_text: bool,
+    pub statement_parameter: bool,
+    pub table_data: bool,
+    pub ops: bool,
+    pub unidentified: bool,
+}
+
+impl Default for LogRedaction {
+    fn default() -> Self {
+        use pganalytics_domain::logs::RedactClass as C;
+        Self {
+            credential: C::Credential.filtered_by_default(),
+            parsing_error: C::ParsingError.filtered_by_default(),
+            statement_text: C::StatementText.filtered_by_default(),
+            statement_parameter: C::StatementParameter.filtered_by_default(),
+            table_data: C::TableData.filtered_by_default(),
+            ops: C::Ops.filtered_by_default(),
+            unidentified: C::Unidentified.filtered_by_default(),
+        }
+    }
+}
+
+impl LogRedaction {
+    pub fn to_domain(&self) -> pganalytics_domain::logs::Redaction {
+        use pganalytics_domain::logs::RedactClass as C;
+        let mut r = pganalytics_domain::logs::Redaction::all();
+        for (class, on) in [
+            (C::Credential, self.credential),
+            (C::ParsingError, self.parsing_error),
+            (C::StatementText, self.statement_text),
+            (C::StatementParameter, self.statement_parameter),
+            (C::TableData, self.table_data),
+            (C::Ops, self.ops),
+            (C::Unidentified, self.unidentified),
+        ] {
+            r.set(class, on);
+        }
+        r
+    }
 }
 
 fn stderr() -> LogFormat {
@@ -90,6 +142,24 @@ pub struct AgentConfig {
     pub tail_logs: bool,
     /// The first time a log is tailed, read it from its beginning rather than its end.
     pub logs_from_beginning: bool,
+    /// What is redacted from log events before they are sent.
+    pub log_redaction: LogRedaction,
+    /// Where to look for PostgreSQL's message catalogs besides the usual places.
+    pub locale_dirs: Vec<PathBuf>,
+    /// The window of the per-statement latency quantiles from the log's duration lines.
+    pub latency_window_seconds: u64,
+    /// PgBouncer logs to tail, each sent as an instance of its own.
+    pub pgbouncers: Vec<PgbouncerLog>,
+}
+
+/// A PgBouncer whose log the agent tails (`pooler` events).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgbouncerLog {
+    /// The instance name its events are filed under on the server.
+    pub name: String,
+    /// Its `logfile`.
+    pub log: PathBuf,
 }
 
 fn hidden_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -117,6 +187,10 @@ impl Default for AgentConfig {
             log_format: None,
             tail_logs: true,
             logs_from_beginning: false,
+            log_redaction: LogRedaction::default(),
+            locale_dirs: Vec::new(),
+            latency_window_seconds: 60,
+            pgbouncers: Vec::new(),
         }
     }
 }

@@ -6,9 +6,12 @@
 //! saves them once the batch holding those events is spooled, so a crash re-reads at most
 //! what was not yet spooled and loses nothing.
 
+use pganalytics_adapters::logs::catalog::{self, MoCatalog};
 use pganalytics_adapters::logs::{LogTailer, Position, TailOptions};
-use pganalytics_adapters::pgstats::PgTarget;
-use pganalytics_domain::logs::{LogEvent, LogFormat, LogParser};
+use pganalytics_adapters::pgstats::{LogSettings, PgTarget};
+use pganalytics_domain::logs::{
+    Classifier, English, LogEvent, LogFormat, LogParser, Redaction, Zones,
+};
 use slog::{Logger, info, warn};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ const CAPACITY: usize = 20_000;
 /// Lines read between two looks at the queue and the stop flag.
 const CHUNK: usize = 5_000;
 
-/// A log to tail: which target's, where, in which format.
+/// A log to tail: which target's, where, in which format, in which language.
 #[derive(Debug, Clone)]
 pub struct LogSource {
     pub instance: String,
@@ -32,13 +35,64 @@ pub struct LogSource {
     pub line_prefix: String,
     /// Whether the operator set it (then an unreadable log is an error, not a warning).
     pub explicit: bool,
+    /// The catalog its messages are read through, when the server logs in another
+    /// language; `Err`: it does, and no catalog was found (the reason).
+    pub catalog: Result<Option<PathBuf>, String>,
+    pub zones: Zones,
+}
+
+impl LogSource {
+    /// The classifier for this log: English templates, and the catalog's translations.
+    pub fn classifier(&self, redaction: Redaction) -> Result<Classifier, String> {
+        match &self.catalog {
+            Ok(Some(path)) => Ok(Classifier::new(&MoCatalog::open(path)?, redaction)),
+            _ => Ok(Classifier::new(&English, redaction)),
+        }
+    }
+}
+
+/// The catalog for the server's `lc_messages`: configured, or found in its installation.
+fn catalog_of(
+    config: Option<&crate::config::TargetLog>,
+    settings: Option<&LogSettings>,
+    locale_dirs: &[PathBuf],
+) -> Result<Option<PathBuf>, String> {
+    if let Some(path) = config.and_then(|l| l.catalog.clone()) {
+        return Ok(Some(path));
+    }
+    let Some(s) = settings else {
+        return Ok(None);
+    };
+    let lc = s.lc_messages.clone().unwrap_or_default();
+    if catalog::languages(&lc).is_empty() {
+        return Ok(None);
+    }
+    let mut dirs = locale_dirs.to_vec();
+    dirs.extend(catalog::default_locale_dirs(None));
+    catalog::find(&lc, s.major, &dirs).map(Some).ok_or_else(|| {
+        format!(
+            "the server logs in {lc} and no postgres-{}.mo for it was found (looked in {}): \
+             set [targets.log] catalog, or locale_dirs",
+            s.major,
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// The log of `target`: as configured, or as the server says it writes it when that is on
 /// this host. `None`: no log to tail (the reason for `check`).
-pub fn source(config: &Target, target: &mut PgTarget) -> Result<LogSource, String> {
+pub fn source(
+    config: &Target,
+    target: &mut PgTarget,
+    locale_dirs: &[PathBuf],
+) -> Result<LogSource, String> {
     let asked = target.log_settings();
     let server_prefix = asked.as_ref().ok().and_then(|s| s.line_prefix.clone());
+    let catalog = catalog_of(config.log.as_ref(), asked.as_ref().ok(), locale_dirs);
+    let zones = Zones::new(asked.as_ref().map(|s| s.zones.clone()).unwrap_or_default());
     if let Some(log) = &config.log {
         return Ok(LogSource {
             instance: config.name.clone(),
@@ -50,6 +104,8 @@ pub fn source(config: &Target, target: &mut PgTarget) -> Result<LogSource, Strin
                 .or(server_prefix)
                 .unwrap_or_else(|| "%m [%p] ".into()),
             explicit: true,
+            catalog,
+            zones,
         });
     }
     let settings = asked.map_err(|e| format!("cannot ask the server where it logs: {e}"))?;
@@ -71,27 +127,39 @@ pub fn source(config: &Target, target: &mut PgTarget) -> Result<LogSource, Strin
         format: LogFormat::parse(settings.format).unwrap_or(LogFormat::Stderr),
         line_prefix: settings.line_prefix.unwrap_or_else(|| "%m [%p] ".into()),
         explicit: false,
+        catalog,
+        zones,
     })
 }
 
-/// The log sources of every target (those that have one).
+/// The log sources of every target (those that have one), and the PgBouncer logs.
 pub fn sources(config: &AgentConfig, log: &Logger) -> Vec<LogSource> {
     if !config.tail_logs {
         return Vec::new();
     }
     let mut targets = crate::sources::targets(config);
-    config
+    let mut out: Vec<LogSource> = config
         .targets
         .iter()
         .zip(targets.iter_mut())
-        .filter_map(|(t, pg)| match source(t, pg) {
+        .filter_map(|(t, pg)| match source(t, pg, &config.locale_dirs) {
             Ok(s) => Some(s),
             Err(reason) => {
                 warn!(log, "not tailing the server log"; "instance" => &t.name, "reason" => reason);
                 None
             }
         })
-        .collect()
+        .collect();
+    out.extend(config.pgbouncers.iter().map(|b| LogSource {
+        instance: b.name.clone(),
+        path: b.log.clone(),
+        format: LogFormat::Pgbouncer,
+        line_prefix: String::new(),
+        explicit: true,
+        catalog: Ok(None),
+        zones: Zones::default(),
+    }));
+    out
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +250,7 @@ pub fn save_positions(positions: &BTreeMap<PathBuf, Position>) -> std::io::Resul
 /// Starts a tailer thread for `source`.
 pub fn spawn(
     source: LogSource,
+    redaction: Redaction,
     state_dir: &Path,
     from_beginning: bool,
     queue: Arc<LogQueue>,
@@ -191,11 +260,22 @@ pub fn spawn(
     let state = state_file(state_dir, &source.instance);
     std::thread::Builder::new()
         .name(format!("logs-{}", source.instance))
-        .spawn(move || tail(&source, &state, from_beginning, &queue, &stop, &log))
+        .spawn(move || {
+            tail(
+                &source,
+                redaction,
+                &state,
+                from_beginning,
+                &queue,
+                &stop,
+                &log,
+            )
+        })
 }
 
 fn tail(
     source: &LogSource,
+    redaction: Redaction,
     state: &Path,
     from_beginning: bool,
     queue: &LogQueue,
@@ -225,7 +305,27 @@ fn tail(
     };
     info!(log, "tailing the server log"; "instance" => &source.instance,
         "path" => %source.path.display(), "format" => ?source.format);
-    let mut parser = LogParser::new(source.format, &source.line_prefix);
+    if let Err(reason) = &source.catalog {
+        warn!(log, "the server's log language has no catalog here; its messages are classified \
+            by their SQLSTATE only"; "instance" => &source.instance, "reason" => reason);
+    }
+    let classifier = match source.classifier(redaction.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(log, "cannot read the message catalog; classifying in English only";
+                "instance" => &source.instance, "error" => &e);
+            Classifier::new(&English, redaction)
+        }
+    };
+    info!(log, "log classifier ready"; "instance" => &source.instance,
+        "templates" => classifier.templates(),
+        "catalog" => source.catalog.as_ref().ok().and_then(Option::as_ref).map(|p| p.display().to_string()));
+    let mut parser = LogParser::with(
+        source.format,
+        &source.line_prefix,
+        std::sync::Arc::new(classifier),
+        source.zones.clone(),
+    );
     let mut last = tailer.position();
     while !stop.load(Ordering::Relaxed) {
         let mut events = Vec::new();

@@ -2,7 +2,7 @@
 //! and `collect --once` alike) and compressed for the spool.
 
 use pganalytics_domain::batch::{EncodedBatch, EncodedBlock, WIRE_VERSION, WireBlock};
-use pganalytics_domain::logs::{EVENT_COLUMNS, LogEvent};
+use pganalytics_domain::logs::{EVENT_COLUMNS, LATENCY_COLUMNS, LogEvent};
 use pganalytics_ports::env::IdSource;
 use pganalytics_ports::spool::{Appended, Spool};
 use std::collections::BTreeMap;
@@ -34,6 +34,8 @@ pub struct Contents<'a> {
     pub blocks: Vec<EncodedBlock>,
     /// Server log events, by instance.
     pub log_events: BTreeMap<String, Vec<LogEvent>>,
+    /// Statement latency rows from the log (`pg_statement_latency`), by instance.
+    pub latency: BTreeMap<String, Vec<Vec<serde_json::Value>>>,
     /// The agent's own figures (the `agent` family), when this batch carries them.
     pub own_figures: Option<&'a SelfMetrics>,
 }
@@ -49,6 +51,15 @@ impl Outbox {
                 collected_at: Some(at),
                 columns: EVENT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
                 rows: events.iter().map(|e| e.row(at)).collect(),
+            }));
+        }
+        for (instance, rows) in contents.latency {
+            metrics.push(EncodedBlock::encode(WireBlock {
+                family: "pg_statement_latency".into(),
+                instance,
+                collected_at: Some(at),
+                columns: LATENCY_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+                rows,
             }));
         }
         if let Some(own) = contents.own_figures {

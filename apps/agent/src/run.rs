@@ -83,6 +83,9 @@ pub struct Daemon {
     tailers: Vec<std::thread::JoinHandle<()>>,
     tailers_stop: Arc<std::sync::atomic::AtomicBool>,
     last_log_flush: Instant,
+    /// Durations from the log, per statement, until the window ends (`pg_statement_latency`).
+    latency: pganalytics_domain::logs::LatencyWindow,
+    latency_since: Option<time::OffsetDateTime>,
     /// The last error of each failing collector: a failure is logged when it starts or
     /// changes, and its end is logged too, rather than every cycle.
     failing: HashMap<(String, &'static str), String>,
@@ -143,6 +146,8 @@ pub fn run(
         tailers: Vec::new(),
         tailers_stop: Arc::default(),
         last_log_flush: Instant::now(),
+        latency: Default::default(),
+        latency_since: None,
         failing: HashMap::new(),
         disk_full: None,
         config,
@@ -259,6 +264,7 @@ impl Daemon {
         for source in crate::logs::sources(&self.config, &self.log) {
             match crate::logs::spawn(
                 source,
+                self.config.log_redaction.to_domain(),
                 &self.config.state_dir,
                 self.config.logs_from_beginning,
                 self.log_queue.clone(),
@@ -397,6 +403,21 @@ impl Daemon {
         self.log_failures(&report);
         let drained = self.log_queue.drain();
         self.last_log_flush = Instant::now();
+        for (instance, events) in &drained.events {
+            for e in events {
+                self.latency.observe(instance, e);
+            }
+        }
+        let since = *self.latency_since.get_or_insert(at);
+        let window = time::Duration::seconds(
+            i64::try_from(self.config.latency_window_seconds.max(1)).unwrap_or(60),
+        );
+        let latency = if at - since >= window && !self.latency.is_empty() {
+            self.latency_since = Some(at);
+            self.latency.take(at)
+        } else {
+            Default::default()
+        };
         self.metrics.record_runs(&report.runs);
         let groups: Vec<&str> = report.groups.iter().map(|g| g.as_str()).collect();
         // The agent's figures ride with the collectors' cycles, not with log-only batches.
@@ -409,6 +430,7 @@ impl Daemon {
             Contents {
                 blocks: report.blocks,
                 log_events: drained.events,
+                latency,
                 own_figures,
             },
         );

@@ -18,6 +18,7 @@ fn run_agent(state: &std::path::Path, dsn: &str) -> Child {
         .env("PGANALYTICS_AGENT_DSN", dsn)
         .env("PGANALYTICS_AGENT_LOGS_FROM_BEGINNING", "true")
         .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
+        .env("PGANALYTICS_AGENT_LATENCY_WINDOW_SECONDS", "1")
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
@@ -68,15 +69,22 @@ fn server_log_events_are_delivered_once_across_a_restart() {
     let _ = target.batch_execute("SELECT * FROM first_missing_table");
 
     let first = run_agent(state.path(), &dsn);
-    let errors = "SELECT count(*) AS n FROM metrics.pg_log_event WHERE category = 'error' \
+    let errors = "SELECT count(*) AS n FROM metrics.pg_log_event WHERE kind = 'undefined_table' \
                   AND message LIKE '%first_missing_table%'";
     wait_for("the first error event", || count(&mut db, errors) == 1);
-    let slow = "SELECT count(*) AS n FROM metrics.pg_log_event WHERE category = 'slow_statement' \
+    let slow = "SELECT count(*) AS n FROM metrics.pg_log_event WHERE kind = 'slow_statement' \
                 AND message LIKE '%secret_marker%'";
     target
         .batch_execute("SELECT 'hunter2' AS secret_marker")
         .unwrap();
     wait_for("the slow statement event", || count(&mut db, slow) == 1);
+    // Its duration also counts in the statement latency quantiles.
+    let latency = "SELECT count(*) AS n FROM metrics.pg_statement_latency \
+                   WHERE datname = 'postgres' AND calls >= 1 AND p99_ms >= p50_ms \
+                   AND max_ms >= p99_ms AND total_ms > 0";
+    wait_for("the statement latency rows", || {
+        count(&mut db, latency) >= 1
+    });
     stop(first);
 
     // After a restart, only what is new arrives.

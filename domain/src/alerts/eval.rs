@@ -307,6 +307,7 @@ fn log_filters(l: &LogCondition) -> Vec<LabelFilter> {
         }
     };
     add("category", &l.categories, false);
+    add("kind", &l.kinds, false);
     add("severity", &l.severities, false);
     add("sqlstate", &l.sqlstate_classes, true);
     out

@@ -179,6 +179,10 @@ pub struct MetricSpec {
 pub struct LogSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<String>,
+    /// Event kinds (`deadlock`, `process_crashed`, …, or a SQLSTATE class name such as
+    /// `data_exception` for errors no template identifies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub severities: Vec<String>,
     /// SQLSTATE classes (the first two characters), e.g. `"53"` for insufficient resources.
@@ -368,6 +372,7 @@ pub struct Guard {
 #[derive(Debug, Clone)]
 pub struct LogCondition {
     pub categories: Vec<String>,
+    pub kinds: Vec<String>,
     pub severities: Vec<String>,
     pub sqlstate_classes: Vec<String>,
     pub filter: Vec<Matcher>,
@@ -796,6 +801,14 @@ fn validate_log(l: &LogSpec, errors: &mut Vec<FieldError>) -> LogCondition {
             ));
         }
     }
+    for k in &l.kinds {
+        if !crate::logs::kinds::is_kind(k) {
+            errors.push(err(
+                "condition.kinds",
+                format!("unknown event kind {k:?}; docs/log-events.md lists the kinds"),
+            ));
+        }
+    }
     for s in &l.severities {
         if !crate::logs::SEVERITIES.contains(&s.as_str()) {
             errors.push(err(
@@ -835,6 +848,7 @@ fn validate_log(l: &LogSpec, errors: &mut Vec<FieldError>) -> LogCondition {
     }
     LogCondition {
         categories: l.categories.clone(),
+        kinds: l.kinds.clone(),
         severities: l.severities.clone(),
         sqlstate_classes: l.sqlstate_classes.clone(),
         filter: l.filter.clone(),

@@ -112,6 +112,9 @@ fn doc_row(r: &Rule) -> String {
         ConditionSpec::Log(l) => {
             let mut what: Vec<String> = Vec::new();
             what.extend(l.categories.iter().map(|c| format!("category {c}")));
+            if !l.kinds.is_empty() {
+                what.push(format!("kind {}", l.kinds.join(" or ")));
+            }
             what.extend(l.severities.iter().cloned());
             what.extend(
                 l.sqlstate_classes

@@ -20,6 +20,10 @@ pub enum Field {
     Application,
     /// `%e`
     SqlState,
+    /// `%Q` (14+): the query id.
+    QueryId,
+    /// `%r`: `host(port)`, which may contain colons (IPv6).
+    Remote,
     /// Any other escape: matched, not kept.
     Other,
 }
@@ -47,6 +51,7 @@ pub struct Fields<'a> {
     pub database: Option<&'a str>,
     pub application: Option<&'a str>,
     pub sqlstate: Option<&'a str>,
+    pub query_id: Option<&'a str>,
 }
 
 impl Prefix {
@@ -88,6 +93,8 @@ impl Prefix {
                 Some('d') => Field::Database,
                 Some('a') => Field::Application,
                 Some('e') => Field::SqlState,
+                Some('Q') => Field::QueryId,
+                Some('r') => Field::Remote,
                 Some(_) => Field::Other,
             };
             if !literal.is_empty() {
@@ -167,7 +174,8 @@ impl Prefix {
                         Field::Database => fields.database = value,
                         Field::Application => fields.application = value,
                         Field::SqlState => fields.sqlstate = value,
-                        Field::Other => {}
+                        Field::QueryId => fields.query_id = value,
+                        Field::Remote | Field::Other => {}
                     }
                 }
             }
@@ -177,32 +185,77 @@ impl Prefix {
     }
 }
 
-/// Whether `s` starts with `WORD:  ` for an upper-case word (a severity such as `LOG`).
+/// Whether `s` starts with `WORD:  ` for a word without lower-case letters: a severity or
+/// a secondary line's label, in any language (`LOG`, `FEHLER`, `DÉTAIL`, `CONTEXTE :`).
 fn starts_with_severity(s: &str) -> bool {
     s.split_once(":  ").is_some_and(|(w, _)| {
+        let w = w.trim_end();
         !w.is_empty()
-            && w.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && w.chars().count() <= 24
+            && !w.starts_with(' ')
+            && w.chars()
+                .all(|c| !c.is_lowercase() && !matches!(c, '[' | ']' | '@' | ':'))
     })
 }
 
-/// Where a field ends: before `next`. A time contains spaces (`2026-11-21 07:00:00.123 UTC`),
-/// so it ends at the first `next` after its zone; other fields at the first `next`.
+/// Where a field ends: before `next`. A time contains spaces and colons
+/// (`2026-11-21 07:00:00.123 UTC`), so its length comes from its shape; a remote host
+/// (`::1(5432)`) ends at its port's parenthesis; other fields at the first `next`.
 fn field_end(field: Field, rest: &str, next: &str) -> Option<usize> {
-    if field == Field::Time && next.starts_with(' ') {
-        // date, time, zone: the third space-separated token ends the time.
-        let mut spaces = rest.match_indices(' ').map(|(i, _)| i);
-        let _date_end = spaces.next()?;
-        let time_end = spaces.next()?;
-        let zone_end = rest[time_end + 1..]
-            .find(' ')
-            .map_or(rest.len(), |i| time_end + 1 + i);
-        return rest[zone_end..]
-            .starts_with(next)
-            .then_some(zone_end)
-            .or_else(|| rest.find(next));
+    let end = match field {
+        Field::Time => time_len(rest),
+        Field::Remote => rest
+            .find(')')
+            .map(|i| i + 1)
+            .filter(|_| !rest.starts_with("[local]"))
+            .or_else(|| rest.starts_with("[local]").then_some("[local]".len())),
+        _ => None,
+    };
+    match end {
+        Some(end) if rest[end..].starts_with(next) => Some(end),
+        _ => rest.find(next),
     }
-    rest.find(next)
+}
+
+/// The length of a time at the start of `s`: `YYYY-MM-DD HH:MM:SS[.fff] ZONE` (`%m`, `%t`)
+/// or a Unix epoch with milliseconds (`%n`).
+fn time_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digits = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    if b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+    {
+        let mut end = 19;
+        if b.get(end) == Some(&b'.') {
+            end += 1 + digits(end + 1);
+        }
+        if b.get(end) == Some(&b' ') {
+            let zone = b[end + 1..]
+                .iter()
+                .take_while(|c| !c.is_ascii_whitespace() && **c != b'[' && **c != b']')
+                .count();
+            // A zone is letters or a signed offset; a colon ends it (`%t:%r`).
+            let zone = s[end + 1..end + 1 + zone]
+                .find(|c: char| c == ':' && !s[end + 1..].starts_with(['+', '-']))
+                .unwrap_or(zone);
+            end += 1 + zone;
+        }
+        return Some(end);
+    }
+    let whole = digits(0);
+    if whole > 0 && b.get(whole) == Some(&b'.') {
+        return Some(whole + 1 + digits(whole + 1));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -238,6 +291,41 @@ mod tests {
         assert_eq!(f.sqlstate, Some("23505"));
         assert_eq!(f.application, Some("psql"));
         assert_eq!(rest, "ERROR:  duplicate key");
+    }
+
+    #[test]
+    fn the_rds_prefix_with_colons_after_escapes_reads_back() {
+        let p = Prefix::compile("%t:%r:%u@%d:[%p]:");
+        let (f, rest) = p
+            .parse("2026-11-21 07:00:00 UTC:10.0.0.5(53412):app@shop:[4242]:LOG:  duration: 1.5 ms")
+            .unwrap();
+        assert_eq!(f.time, Some("2026-11-21 07:00:00 UTC"));
+        assert_eq!(
+            (f.user, f.database, f.pid),
+            (Some("app"), Some("shop"), Some("4242"))
+        );
+        assert_eq!(rest, "LOG:  duration: 1.5 ms");
+        let (f, _) = p
+            .parse("2026-11-21 07:00:00 UTC:[::1](5432):app@shop:[7]:ERROR:  boom")
+            .unwrap();
+        assert_eq!((f.user, f.pid), (Some("app"), Some("7")));
+        // A background process: no host, user or database.
+        let (f, rest) = p
+            .parse("2026-11-21 07:00:00 UTC::@:[17]:LOG:  checkpoint starting: time")
+            .unwrap();
+        assert_eq!((f.user, f.pid), (None, Some("17")));
+        assert!(rest.starts_with("LOG:"));
+    }
+
+    #[test]
+    fn zone_abbreviations_and_query_ids_read_back() {
+        let p = Prefix::compile("%m [%p] %Q ");
+        let (f, rest) = p
+            .parse("2026-11-21 08:00:00.123 CET [9] -123456789 LOG:  x")
+            .unwrap();
+        assert_eq!(f.time, Some("2026-11-21 08:00:00.123 CET"));
+        assert_eq!(f.query_id, Some("-123456789"));
+        assert_eq!(rest, "LOG:  x");
     }
 
     #[test]

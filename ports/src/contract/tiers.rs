@@ -661,6 +661,14 @@ fn event(severity: &str, kind: &str, sqlstate: &str, message: &str) -> Vec<Optio
         Some(json!(message)),
         Some(json!(kind)),
     ]
+    .into_iter()
+    // The template id and the kinds' fields: empty, but for a relation.
+    .chain(
+        pganalytics_domain::logs::EVENT_COLUMNS[11..]
+            .iter()
+            .map(|c| (*c == "relation").then(|| json!("app.public.t"))),
+    )
+    .collect()
 }
 
 /// Log search: filters, full text, newest first, pages that neither skip nor repeat while

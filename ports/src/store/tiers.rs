@@ -282,6 +282,12 @@ pub struct LogEventRow {
     pub pid: Option<f64>,
     pub duration_ms: Option<f64>,
     pub message: Option<String>,
+    /// The message's template id: every event of the same template has the same one,
+    /// whatever its values and the server's language.
+    pub template: Option<String>,
+    /// The typed fields of its kind that it has (`buffers`, `relation`, `lock_mode`, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// How many events of one kind fell in one time bucket.

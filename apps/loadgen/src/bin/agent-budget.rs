@@ -440,7 +440,7 @@ fn log_phase(cluster: &LocalCluster, url: &str, lines: usize) -> anyhow::Result<
             break;
         }
     }
-    events += usize::from(parser.flush().is_some());
+    events += parser.flush().len();
     let secs = t.elapsed().as_secs_f64();
     let cpu = thread_cpu() - cpu_before;
     println!(

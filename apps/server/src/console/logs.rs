@@ -178,6 +178,13 @@ fn event(
                     (field("Application", e.application_name.clone()))
                     (field("Process", e.pid.map(|p| format!("{p:.0}"))))
                     (field("Duration", e.duration_ms.map(|d| format::seconds(d / 1000.0))))
+                    @for (name, value) in &e.fields {
+                        (field(name, Some(match value {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })))
+                    }
+                    (field("Template", e.template.clone()))
                     (field("Event id", Some(e.event_id.to_string())))
                 }
             }

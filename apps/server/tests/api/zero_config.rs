@@ -180,8 +180,9 @@ fn the_demo_runs_on_its_own_cluster_and_the_cli_works_with_and_without_it() {
     wait_until("the error in the server log to arrive as an event", || {
         let events = get(&format!("/servers/{id}/metrics?family=pg_log_event"));
         events.body["series"].as_array().is_some_and(|s| {
-            s.iter()
-                .any(|s| s["labels"]["category"] == "error" && s["labels"]["sqlstate"] == "42P01")
+            s.iter().any(|s| {
+                s["labels"]["kind"] == "undefined_table" && s["labels"]["sqlstate"] == "42P01"
+            })
         })
     });
 
