@@ -471,6 +471,7 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::UnknownFamily(_) => Self::bad_request("unknown_family", msg),
             QueryError::UnknownColumn { .. } => Self::bad_request("unknown_column", msg),
+            QueryError::UnknownLabel { .. } => Self::bad_request("unknown_label", msg),
             QueryError::InvalidRange(_) => Self::bad_request("invalid_range", msg),
             QueryError::TooLarge(_) => Self::bad_request("query_too_large", msg),
             QueryError::Store(s) => s.into(),

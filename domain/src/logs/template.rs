@@ -242,7 +242,8 @@ impl Template {
                     if let Some(done) = self.walk(piece + 1, text, end, spans) {
                         return Some(done);
                     }
-                    from = end + next.len().max(1);
+                    // The next occurrence may overlap this one.
+                    from = end + next.chars().next().map_or(1, char::len_utf8);
                     if from > text.len() {
                         break;
                     }

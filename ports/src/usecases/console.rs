@@ -82,6 +82,7 @@ impl ServerUseCases {
                     from: Some(range.from),
                     to: Some(range.to),
                     step: Some(step),
+                    filters: Vec::new(),
                 })
             });
         let replies = try_join_all(reads).await?;
@@ -140,6 +141,43 @@ pub struct StatementPage {
     pub range: TimeRange,
     pub detail: StatementDetail,
     pub charts: Vec<Chart>,
+}
+
+/// A statement's p50 / p95 / p99 from the log (`pg_statement_latency`), in seconds, one
+/// line per quantile and database; `None` when the log gave none.
+pub fn latency_chart(series: &[crate::usecases::query::Series]) -> Option<Chart> {
+    let lines: Vec<Line> = series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .map(|s| {
+            let quantile = s.column.trim_end_matches("_ms");
+            let label = match s.labels.get("datname").cloned().flatten() {
+                Some(db)
+                    if series
+                        .iter()
+                        .any(|o| o.labels.get("datname") != s.labels.get("datname")) =>
+                {
+                    format!("{quantile} ({db})")
+                }
+                _ => quantile.to_owned(),
+            };
+            let points = s
+                .points
+                .iter()
+                .filter_map(|(t, v)| {
+                    let t = OffsetDateTime::parse(t, &Rfc3339).ok()?;
+                    Some((t.unix_timestamp(), v / 1000.0))
+                })
+                .collect();
+            Line { label, points }
+        })
+        .collect();
+    (!lines.is_empty()).then_some(Chart {
+        id: "log-latency",
+        title: "Latency from the server log (p50 / p95 / p99)",
+        unit: Unit::Seconds,
+        lines,
+    })
 }
 
 /// The charts of a statement's steps: calls, mean time, rows, and blocks.
@@ -237,7 +275,24 @@ impl ServerUseCases {
                 Some(range.step()),
             )
             .await?;
-        let charts = statement_charts(&detail.series);
+        let mut charts = statement_charts(&detail.series);
+        // Its latency quantiles from the server log's duration lines, when the agent sends
+        // them (log_min_duration_statement and a query id in the log).
+        let latency = self
+            .query
+            .execute(SeriesRequest {
+                server_id,
+                family: "pg_statement_latency".to_owned(),
+                columns: ["p50_ms", "p95_ms", "p99_ms"].map(str::to_owned).to_vec(),
+                from: Some(range.from),
+                to: Some(range.to),
+                step: Some(range.step()),
+                filters: vec![("query_id".to_owned(), queryid.to_owned())],
+            })
+            .await;
+        if let Ok(reply) = latency {
+            charts.extend(latency_chart(&reply.series));
+        }
         Ok(StatementPage {
             server,
             range,
@@ -515,6 +570,36 @@ mod tests {
                 (t(4), 0.0)
             ]
         );
+    }
+
+    #[test]
+    fn the_log_latency_chart_has_a_line_per_quantile_in_seconds() {
+        use crate::usecases::query::Series;
+        let series = |column: &'static str, ms: f64| Series {
+            column,
+            kind: catalog::ColumnKind::Gauge,
+            unit: "value",
+            labels: [
+                ("datname".to_owned(), Some("shop".to_owned())),
+                ("query_id".to_owned(), Some("42".to_owned())),
+            ]
+            .into(),
+            points: vec![("2026-11-21T07:00:00Z".to_owned(), ms)],
+        };
+        let chart = latency_chart(&[
+            series("p50_ms", 2.0),
+            series("p95_ms", 40.0),
+            series("p99_ms", 90.0),
+        ])
+        .unwrap();
+        assert_eq!(chart.id, "log-latency");
+        let lines: Vec<(&str, f64)> = chart
+            .lines
+            .iter()
+            .map(|l| (l.label.as_str(), l.points[0].1))
+            .collect();
+        assert_eq!(lines, vec![("p50", 0.002), ("p95", 0.04), ("p99", 0.09)]);
+        assert!(latency_chart(&[]).is_none());
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct SeriesRequest {
     pub to: Option<OffsetDateTime>,
     /// Default: a minute.
     pub step: Option<Duration>,
+    /// Only the series whose label equals the value (label names of the family).
+    pub filters: Vec<(String, String)>,
 }
 
 /// The series of a request, with the range, step and tier they were read from.
@@ -65,6 +67,8 @@ pub enum QueryError {
     UnknownFamily(String),
     #[error("family {family} has no numeric column {column:?}")]
     UnknownColumn { family: String, column: String },
+    #[error("family {family} has no label {label:?}")]
+    UnknownLabel { family: String, label: String },
     #[error("{0}")]
     InvalidRange(String),
     #[error("{0}; narrow the time range, the columns or use a larger step")]
@@ -99,6 +103,20 @@ impl QueryMetrics {
         let family = catalog::family(&req.family)
             .ok_or_else(|| QueryError::UnknownFamily(req.family.clone()))?;
         let columns = select_columns(family, &req.columns)?;
+        let filters = req
+            .filters
+            .iter()
+            .map(|(label, value)| {
+                family
+                    .labels()
+                    .find(|l| l.name == label)
+                    .map(|l| (l.name, value.clone()))
+                    .ok_or_else(|| QueryError::UnknownLabel {
+                        family: family.name.to_owned(),
+                        label: label.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let now = self.clock.now();
         let to = req.to.unwrap_or(now);
         let from = req.from.unwrap_or(to - Duration::hours(1));
@@ -166,7 +184,7 @@ impl QueryMetrics {
                 columns: columns.clone(),
                 from: cursor,
                 to: done,
-                filters: vec![],
+                filters: filters.clone(),
                 max_rows,
             };
             parts.extend(
@@ -184,7 +202,7 @@ impl QueryMetrics {
                 columns: columns.clone(),
                 from: cursor,
                 to,
-                filters: vec![],
+                filters: filters.clone(),
                 max_rows,
             };
             parts.extend(

@@ -323,6 +323,7 @@ fn main() -> anyhow::Result<()> {
                         from: Some(end - range),
                         to: Some(end),
                         step: Some(step),
+                        filters: Vec::new(),
                     }))?;
                     per_query.push(t.elapsed().as_secs_f64() * 1000.0);
                 }

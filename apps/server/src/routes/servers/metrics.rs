@@ -104,6 +104,7 @@ pub async fn get(
             from: time("from", q.from)?,
             to: time("to", q.to)?,
             step: q.step.as_deref().map(parse_step).transpose()?,
+            filters: Vec::new(),
         })
         .await?;
     Ok(HttpResponse::Ok().json(SeriesAnswer {

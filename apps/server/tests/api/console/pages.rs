@@ -40,7 +40,7 @@ api_tests! {
     /// Fleet, server, tables and logs pages hold the pushed figures.
     fn pages_show_the_pushed_data(on) {
         let app = TestApp::spawn(on);
-        let (_, id) = with_data(&app);
+        let (c, id) = with_data(&app);
         let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD);
 
         let fleet = b.get("/console/fleet");
@@ -85,6 +85,24 @@ api_tests! {
         let queries = b.get(&format!("/console/servers/{id}/queries"));
         assert_eq!(queries.status, 200);
         assert!(queries.body.contains("No statement statistics in this range"));
+
+        // Latency quantiles the agent read from the server log chart on the statement's page.
+        let at = app.server.clock().now() - Duration::minutes(1);
+        let latency = json!({
+            "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": c.id,
+            "agent_version": "test", "collected_at": at.format(&Rfc3339).unwrap(),
+            "metrics": [
+                {"family": "pg_statement", "instance": "main",
+                 "columns": ["datname", "username", "queryid", "interval_seconds", "calls", "exec_time_ms", "rows"],
+                 "rows": [["shop", "app", "4242", 60.0, 100.0, 900.0, 100.0]]},
+                {"family": "pg_statement_latency", "instance": "main",
+                 "columns": ["time", "datname", "query_id", "calls", "p50_ms", "p95_ms", "p99_ms", "max_ms", "total_ms"],
+                 "rows": [[at.format(&Rfc3339).unwrap(), "shop", "4242", 100, 2.0, 40.0, 90.0, 120.0, 900.0]]}]
+        });
+        assert_eq!(app.push(&c, &bytes(&latency), "identity").status, 200);
+        let page = b.get(&format!("/console/servers/{id}/queries/4242?range=15m"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Latency from the server log"), "{}", page.body);
     }
 
     /// A user acknowledges a firing alert and silences it from the alerts page; the API
