@@ -317,7 +317,13 @@ fn scenario(cluster: &LocalCluster, classifier: &Arc<Classifier>, explain: bool)
     drop(held);
 
     // A backend killed with SIGKILL: the postmaster resets every session and recovers.
-    let mut victim = connect(&url);
+    // (The closed sessions' slots free up once their backends have exited.)
+    let mut victim = None;
+    wait_for("a free connection slot", || {
+        victim = PgConnection::establish(&url).ok();
+        victim.is_some()
+    });
+    let mut victim = victim.unwrap();
     #[derive(diesel::QueryableByName)]
     struct Pid {
         #[diesel(sql_type = diesel::sql_types::Integer)]
