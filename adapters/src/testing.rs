@@ -122,3 +122,15 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// Waits until `ok` holds, polling, and fails the test with `what` after `limit`.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

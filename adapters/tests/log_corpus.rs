@@ -14,13 +14,14 @@ use pganalytics_adapters::logs::read_from_start;
 use pganalytics_adapters::test_clusters::{
     generated_locale, monitored_cluster_with, release_binaries, standby_of,
 };
+use pganalytics_adapters::testing::wait_until;
 use pganalytics_domain::logs::{
     Classifier, English, LogEvent, LogFormat, LogParser, Redaction, Zones,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PREFIX: &str = "%m [%p] %q%u@%d %Q ";
 
@@ -118,12 +119,8 @@ fn settings(lc_messages: &str) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(60), ok);
 }
 
 fn connect(url: &str) -> PgConnection {

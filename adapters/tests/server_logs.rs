@@ -6,6 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use pganalytics_adapters::logs::read_from_start;
 use pganalytics_adapters::test_clusters::{monitored_cluster, release_binaries};
+use pganalytics_adapters::testing::wait_until;
 use pganalytics_domain::logs::{LogEvent, LogFormat, LogParser};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,15 +32,8 @@ fn settings() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Waits (up to 20 s) until `ok` holds.
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(20), ok);
 }
 
 /// The server's log files with `suffix`, and whether any of them holds `text`.

@@ -12,6 +12,7 @@ pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod fleet;
+pub mod hash;
 pub mod logs;
 pub mod rates;
 pub mod redact;

@@ -194,9 +194,7 @@ pub fn due(
         return true;
     }
     // FNV-1a: a phase that stays the same across restarts and versions.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = crate::hash::fnv1a(name.as_bytes());
     let phase = i64::try_from(hash % period.unsigned_abs()).unwrap_or(0);
     let slot = |t: OffsetDateTime| (t.unix_timestamp() + phase).div_euclid(period);
     slot(now) != slot(last)

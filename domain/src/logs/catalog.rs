@@ -134,14 +134,9 @@ fn translate_all(word: &str, catalog: &dyn Translations) -> Vec<String> {
     out
 }
 
-/// FNV-1a: an id that stays the same across releases of the agent.
+/// The template-id hash (FNV-1a).
 pub(super) fn fnv(text: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::hash::fnv1a(text.as_bytes())
 }
 
 impl Classifier {

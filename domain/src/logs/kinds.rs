@@ -1812,11 +1812,10 @@ pub static SQLSTATE_CLASSES: &[(&str, &str)] = &[
 pub fn category_of_class(class: &str) -> Category {
     match class {
         "08" | "28" => Category::Connection,
-        "40" => Category::Lock,
+        "40" | "55" => Category::Lock,
         "53" | "58" => Category::Resource,
         "57" => Category::Server,
         "F0" => Category::Config,
-        "55" => Category::Lock,
         _ => Category::Application,
     }
 }

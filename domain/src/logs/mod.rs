@@ -409,7 +409,12 @@ impl LogParser {
 
     fn continuation(&mut self, line: &str) {
         // The server puts a tab before each further line of a message.
-        let line = line.strip_prefix('\t').unwrap_or(line);
+        self.append(line.strip_prefix('\t').unwrap_or(line), "\n");
+    }
+
+    /// Adds `text` to the pending entry's message (or to its DETAIL line), after
+    /// `separator`; bounded. Text of other secondary lines is dropped.
+    fn append(&mut self, text: &str, separator: &str) {
         let Some(p) = self.pending.as_mut() else {
             return;
         };
@@ -422,10 +427,10 @@ impl LogParser {
             Some(_) => return,
         };
         if target.len() < MAX_MESSAGE_BYTES {
-            target.push('\n');
-            target.push_str(line);
-            let text = std::mem::take(target);
-            *target = truncated(text, MAX_MESSAGE_BYTES);
+            target.push_str(separator);
+            target.push_str(text);
+            let joined = std::mem::take(target);
+            *target = truncated(joined, MAX_MESSAGE_BYTES);
         }
     }
 
@@ -482,14 +487,7 @@ impl LogParser {
                     return self.push_stderr(&body);
                 }
                 // The server cut one long line: no line break between the chunks.
-                if let Some(p) = self.pending.as_mut()
-                    && self.in_secondary.is_none()
-                    && p.message.len() < MAX_MESSAGE_BYTES
-                {
-                    p.message.push_str(&body);
-                    let text = std::mem::take(&mut p.message);
-                    p.message = truncated(text, MAX_MESSAGE_BYTES);
-                }
+                self.append(&body, "");
                 None
             }
             sequence => {
@@ -532,11 +530,19 @@ fn starts_csv_record(line: &str) -> bool {
         && b[16] == b':'
 }
 
-/// `WORD:  message` (a severity or a secondary label, translated or not); French puts a
-/// space before the colon (`CONTEXTE :  `).
+/// `WORD:  message` for a severity or a secondary line's label in any language: a word
+/// without lower-case letters (`LOG`, `FEHLER`, `DÉTAIL`; French puts a space before the
+/// colon, `CONTEXTE :  `).
 fn split_severity(rest: &str) -> Option<(&str, &str)> {
     let (word, message) = rest.split_once(":  ")?;
-    (!word.is_empty() && word.len() <= 24).then_some((word.trim_end(), message))
+    let word = word.trim_end();
+    let plausible = !word.is_empty()
+        && word.chars().count() <= 24
+        && !word.starts_with(' ')
+        && word
+            .chars()
+            .all(|c| !c.is_lowercase() && !matches!(c, '[' | ']' | '@' | ':'));
+    plausible.then_some((word, message))
 }
 
 /// csvlog columns (13–18): 0 log_time, 1 user_name, 2 database_name, 3 process_id,

@@ -134,7 +134,7 @@ impl Prefix {
             // A line of a process without a session ends the prefix at %q; try that first
             // when what follows is already a severity.
             if let Some(after) = self.walk(&self.parts[..q], line, &mut fields)
-                && starts_with_severity(after)
+                && super::split_severity(after).is_some()
             {
                 return Some((fields, after));
             }
@@ -183,19 +183,6 @@ impl Prefix {
         }
         Some(rest)
     }
-}
-
-/// Whether `s` starts with `WORD:  ` for a word without lower-case letters: a severity or
-/// a secondary line's label, in any language (`LOG`, `FEHLER`, `DÉTAIL`, `CONTEXTE :`).
-fn starts_with_severity(s: &str) -> bool {
-    s.split_once(":  ").is_some_and(|(w, _)| {
-        let w = w.trim_end();
-        !w.is_empty()
-            && w.chars().count() <= 24
-            && !w.starts_with(' ')
-            && w.chars()
-                .all(|c| !c.is_lowercase() && !matches!(c, '[' | ']' | '@' | ':'))
-    })
 }
 
 /// Where a field ends: before `next`. A time contains spaces and colons
