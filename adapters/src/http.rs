@@ -219,12 +219,23 @@ impl CollectorClient {
 
     /// `GET /health`.
     fn health(&self) -> Result<(), TransportError> {
-        let (status, body) = answer(self.agent.get(&format!("{}/health", self.base)).call())?;
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(error_of(status, &body))
-        }
+        health_of(&self.agent, &self.base)
+    }
+}
+
+/// `GET /api/v1/health` of the server at `server_url`, trusting only `ca_pem` and showing no client
+/// certificate: the server's own `health` command (a container's health check).
+pub fn server_health(server_url: &str, ca_pem: &str) -> Result<(), TransportError> {
+    let base = format!("{}/api/v1", server_url.trim_end_matches('/'));
+    health_of(&agent_trusting(ca_pem)?, &base)
+}
+
+fn health_of(agent: &ureq::Agent, base: &str) -> Result<(), TransportError> {
+    let (status, body) = answer(agent.get(&format!("{base}/health")).call())?;
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(error_of(status, &body))
     }
 }
 

@@ -33,6 +33,8 @@ pub mod postgres;
 pub mod secrets;
 #[cfg(feature = "spool")]
 pub mod spool;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod test_clusters;
 #[cfg(feature = "testing")]

@@ -336,4 +336,96 @@ mod tests {
             Ok(())
         });
     }
+
+    /// The package's configuration file (apps/agent/debian), every setting in it commented
+    /// out as `#key = value`.
+    const EXAMPLE: &str = include_str!("../debian/pganalytics-agent.toml");
+
+    fn uncommented(example: &str) -> String {
+        example
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `table.key` paths of every key, through tables and arrays of tables.
+    fn paths(prefix: &str, t: &toml::Table, out: &mut std::collections::BTreeSet<String>) {
+        for (k, v) in t {
+            let path = format!("{prefix}{k}");
+            match v {
+                toml::Value::Table(inner) => paths(&format!("{path}."), inner, out),
+                toml::Value::Array(items) => {
+                    for item in items {
+                        if let toml::Value::Table(inner) = item {
+                            paths(&format!("{path}."), inner, out);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            out.insert(path);
+        }
+    }
+
+    #[test]
+    fn the_packaged_configuration_lists_every_setting_and_each_example_is_valid() {
+        let mut listed = std::collections::BTreeSet::new();
+        paths(
+            "",
+            &toml::from_str(&uncommented(EXAMPLE)).unwrap(),
+            &mut listed,
+        );
+        let mut full = AgentConfig {
+            dsn: Some(SecretString::from("x")),
+            ..AgentConfig::default()
+        };
+        full.targets.push(Target {
+            name: "main".into(),
+            dsn: SecretString::from("x"),
+            log: Some(TargetLog {
+                path: "/var/log/postgresql".into(),
+                format: LogFormat::Stderr,
+                line_prefix: Some(String::new()),
+                catalog: Some("/x.mo".into()),
+            }),
+        });
+        full.pgbouncers.push(PgbouncerLog {
+            name: "pool".into(),
+            log: "/x.log".into(),
+        });
+        let mut every = std::collections::BTreeSet::new();
+        paths("", &toml::Table::try_from(&full).unwrap(), &mut every);
+        for key in [
+            "server_url",
+            "spool_dir",
+            "host_instance",
+            "prometheus_listen",
+            "log_format",
+        ] {
+            every.insert(key.to_string());
+        }
+        let missing: Vec<_> = every.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "not in the packaged configuration: {missing:?}"
+        );
+
+        Jail::expect_with(|jail| {
+            jail.create_file("all.toml", &uncommented(EXAMPLE))?;
+            let c = AgentConfig::load(Some(Path::new("all.toml"))).unwrap();
+            assert_eq!(c.pgbouncers.len(), 1);
+            jail.create_file("shipped.toml", EXAMPLE)?;
+            let c = AgentConfig::load(Some(Path::new("shipped.toml"))).unwrap();
+            assert_eq!(c.state_dir, Path::new("/var/lib/pganalytics-agent"));
+            assert_eq!(c.targets.len(), 1);
+            assert_eq!(c.intervals.tables, Intervals::default().tables);
+            Ok(())
+        });
+    }
 }

@@ -7,6 +7,7 @@
 mod check;
 mod collect;
 mod config;
+mod health;
 mod identity;
 mod logging;
 mod logs;
@@ -54,6 +55,9 @@ enum Command {
     Collect(collect::Args),
     /// Check every target, collector, the server and the spool; print the fixes.
     Check,
+    /// Exit 0 while the daemon on this state directory is alive (its heartbeat is under a
+    /// minute old): a container's health check.
+    Health,
     /// Renew the client certificate now (the daemon does it by itself when a third of its
     /// life is left).
     Renew,
@@ -90,6 +94,7 @@ fn dispatch(cli: Cli, process: &Process) -> anyhow::Result<bool> {
         Command::Collect(args) => collect::run(&config, &args, process).map(|()| true),
         Command::Renew => renew_now(&config).map(|()| true),
         Command::Check => check::run(&config, process),
+        Command::Health => health::run(&config.state_dir, process.clock.now()),
     }
 }
 

@@ -179,9 +179,22 @@ impl Daemon {
         }
         let mut cycle = self.cycle();
         self.start_tailers();
+        // Type=notify units: identity, spool and sender are up; collection starts.
+        if let Err(e) = pganalytics_adapters::systemd::ready() {
+            warn!(self.log, "could not notify systemd"; "error" => %e);
+        }
         let mut next_config_poll = Duration::ZERO;
         let mut next_renewal_check = Duration::ZERO;
+        let mut heartbeat_failing = false;
         loop {
+            match crate::health::beat(&self.config.state_dir, self.process.clock.now()) {
+                Err(e) if !heartbeat_failing => {
+                    warn!(self.log, "could not write the heartbeat (health checks fail)"; "error" => %e);
+                    heartbeat_failing = true;
+                }
+                Err(_) => {}
+                Ok(()) => heartbeat_failing = false,
+            }
             if self.started.elapsed() >= next_renewal_check {
                 next_renewal_check = self.started.elapsed() + self.renew_if_due();
             }
@@ -225,6 +238,7 @@ impl Daemon {
                 .store(cycle.skipped_ticks(), Ordering::Relaxed);
             self.spool_report(report, at);
         }
+        pganalytics_adapters::systemd::stopping().ok();
         info!(
             self.log,
             "stopping: the cycle is spooled; the sender finishes its push"

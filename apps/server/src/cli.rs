@@ -62,6 +62,9 @@ pub enum Command {
     },
     /// Serve, and print a registration token, an API token and how to use them.
     Demo,
+    /// Ask the running server's /health over HTTPS (trusting its CA) and exit 0 when it
+    /// answers 200: a container's or a load balancer's health check.
+    Health,
     /// Print the OpenAPI 3.1 document of the API (the one served at /api/v1/openapi.json).
     Openapi,
     /// Check and test alert rule files (no server or database needed).
@@ -204,6 +207,9 @@ pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()>
         println!("{}", crate::openapi::json());
         return Ok(());
     }
+    if let Command::Health = command {
+        return health(&settings).await;
+    }
     if let Command::Rules { action } = &command {
         let (failed, what) = match action {
             RulesAction::Check { files } => (crate::rules_cli::check(files), "problems"),
@@ -220,7 +226,7 @@ pub async fn run(cli: Cli, settings: Settings, p: Process) -> anyhow::Result<()>
     match command {
         Command::Serve => serve(&backend, &settings, p.log, None).await,
         Command::Demo => serve(&backend, &settings, p.log, Some(&uc)).await,
-        Command::Openapi | Command::Rules { .. } => Ok(()),
+        Command::Openapi | Command::Rules { .. } | Command::Health => Ok(()),
         Command::Migrate => {
             eprintln!("migrations are up to date");
             Ok(())
@@ -337,6 +343,30 @@ async fn user(action: UserAction, users: &UserAdmin) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `GET /health` of the server these settings describe, on a loopback address its
+/// certificate names (`server_names` must hold `localhost` or `127.0.0.1`, as by default).
+async fn health(settings: &Settings) -> anyhow::Result<()> {
+    let port = settings.listen.port();
+    let host = ["127.0.0.1", "localhost", "::1"]
+        .into_iter()
+        .find(|h| settings.server_names.iter().any(|n| n == h))
+        .context("server_names holds no loopback name (127.0.0.1, localhost or ::1) to ask")?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let ca_file = settings.data_dir.join("ca.pem");
+    let ca = std::fs::read_to_string(&ca_file)
+        .with_context(|| format!("reading the server's CA certificate {}", ca_file.display()))?;
+    let url = format!("https://{host}:{port}");
+    tokio::task::spawn_blocking(move || pganalytics_adapters::http::server_health(&url, &ca))
+        .await?
+        .context("the server is not healthy")?;
+    eprintln!("healthy");
+    Ok(())
+}
+
 /// Serves until stopped; the demo (given its use cases) also starts an agent on this server's
 /// own PostgreSQL and prints how to use it.
 async fn serve(
@@ -347,6 +377,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let running = app::start(backend.backend(), settings, log.clone()).await?;
     info!(log, "the CA certificate agents and clients trust"; "ca_file" => %settings.data_dir.join("ca.pem").display());
+    // Type=notify units: the server is listening and its database migrated.
+    if let Err(e) = pganalytics_adapters::systemd::ready() {
+        slog::warn!(log, "could not notify systemd"; "error" => %e);
+    }
     let Some(uc) = demo else {
         running.server.await?;
         return Ok(());

@@ -274,3 +274,49 @@ impl Settings {
         Ok(settings)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The package's configuration file (apps/server/debian), every setting in it commented
+    /// out as `#key = value`.
+    const EXAMPLE: &str = include_str!("../debian/pganalytics-server.toml");
+
+    fn uncommented(example: &str) -> String {
+        example
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_packaged_configuration_lists_every_setting_and_each_example_is_valid() {
+        let all: toml::Table = toml::from_str(&uncommented(EXAMPLE)).unwrap();
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        for key in defaults.keys().map(String::as_str).chain(ENV_KEYS) {
+            assert!(
+                all.contains_key(key),
+                "{key} is not in the packaged configuration"
+            );
+        }
+        assert!(all.contains_key("retention"));
+        // Every example value is accepted (unknown keys are refused).
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("all.toml");
+        std::fs::write(&file, uncommented(EXAMPLE)).unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        assert_eq!(s.retention["pg_statement"].raw_days, 7);
+        // As shipped, it sets the data directory and leaves the rest at the defaults.
+        std::fs::write(&file, EXAMPLE).unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        assert_eq!(s.data_dir, Path::new("/var/lib/pganalytics"));
+        assert_eq!(s.listen, Settings::default().listen);
+    }
+}
