@@ -142,7 +142,7 @@ fn images_build_and_the_compose_stack_runs_and_keeps_data_across_a_server_restar
     };
     eprintln!(
         "compose: Grafana is not started — no image registry is reachable on this machine; \
-         its provisioning is checked by grafana_dashboards (adapters)"
+         its dashboards are checked by apps/agent/tests/grafana.rs"
     );
     stack.compose("up -d --no-build postgres server");
     stack.wait_healthy("server");
