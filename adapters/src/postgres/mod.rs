@@ -155,17 +155,33 @@ impl ConnectionPools for PgStore {
     }
 }
 
-/// Runs pending migrations on `url`. Blocking: call it from `spawn_blocking` or a plain thread.
+/// The advisory lock migrations run under, so that servers started together (an upgrade
+/// behind a load balancer) apply them one at a time: the second finds nothing left to do.
+const MIGRATION_LOCK: i64 = 0x7067_616e_6d69_6772; // "pganmigr"
+
+/// Runs pending migrations on `url`, holding [`MIGRATION_LOCK`]. Blocking: call it from
+/// `spawn_blocking` or a plain thread.
 pub fn migrate(url: &str) -> Result<usize, PgSetupError> {
     use diesel::Connection as _;
+    let lock = |conn: &mut _, f: &str| {
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("SELECT {f}({MIGRATION_LOCK})")),
+            conn,
+        )
+    };
     let mut conn = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
         AsyncPgConnection,
     >::establish(url)
     .map_err(|e| PgSetupError::Connect(e.to_string()))?;
+    lock(&mut conn, "pg_advisory_lock")
+        .map_err(|e| PgSetupError::Migrate(format!("waiting for the migration lock: {e}")))?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| PgSetupError::Migrate(e.to_string()))?;
-    Ok(applied.len())
+        .map(|a| a.len())
+        .map_err(|e| PgSetupError::Migrate(e.to_string()));
+    // Also released when the connection closes, which it does next.
+    let _ = lock(&mut conn, "pg_advisory_unlock");
+    applied
 }
 
 /// Creates `database` on the server at `admin_url` unless it exists (optionally as a copy of
