@@ -7,14 +7,18 @@ fn concurrent_migrations_apply_each_migration_once() {
     let db = TestDatabase::create();
     let admin = db.url.replace(&format!("///{}?", db.name), "///postgres?");
     let name = format!("{}_empty", db.name);
-    let url = db.url.replace(&format!("///{}?", db.name), &format!("///{name}?"));
+    let url = db
+        .url
+        .replace(&format!("///{}?", db.name), &format!("///{name}?"));
     let (a, n) = (admin, name);
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(pganalytics_adapters::postgres::ensure_database(&a, &n, None))
+            .block_on(pganalytics_adapters::postgres::ensure_database(
+                &a, &n, None,
+            ))
             .unwrap();
     })
     .join()
