@@ -50,3 +50,15 @@ bench-log-search events="2000000":
 bench-abuse:
     cargo build --release -p pganalytics-server -p pganalytics-loadgen
     ./target/release/abuse
+
+# Debian packages of the server and the agent into target/debian/ (see docs/deployment.md).
+debs:
+    bash docker/debian/build.sh
+
+# The packages' and images' tests in Docker (needs a running engine, debootstrap, docker-compose).
+test-deploy:
+    PGANALYTICS_CONTAINER_TESTS=1 cargo test -p pganalytics-server --test deploy -- --nocapture
+
+# Rewrite grafana/dashboards/*.json from grafana/generate.py.
+dashboards:
+    python3 grafana/generate.py
