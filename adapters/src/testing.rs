@@ -134,3 +134,17 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut ok: impl FnMut() -
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A commented example configuration (every setting as `#key = value` or `#[table]`, prose
+/// as `# text`) with its settings uncommented: what the packages' configuration files are
+/// checked with.
+pub fn uncommented(example: &str) -> String {
+    example
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

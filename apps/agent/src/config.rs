@@ -341,19 +341,6 @@ mod tests {
     /// out as `#key = value`.
     const EXAMPLE: &str = include_str!("../debian/pganalytics-agent.toml");
 
-    fn uncommented(example: &str) -> String {
-        example
-            .lines()
-            .map(|l| match l.strip_prefix('#') {
-                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => {
-                    rest
-                }
-                _ => l,
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     /// `table.key` paths of every key, through tables and arrays of tables.
     fn paths(prefix: &str, t: &toml::Table, out: &mut std::collections::BTreeSet<String>) {
         for (k, v) in t {
@@ -378,7 +365,7 @@ mod tests {
         let mut listed = std::collections::BTreeSet::new();
         paths(
             "",
-            &toml::from_str(&uncommented(EXAMPLE)).unwrap(),
+            &toml::from_str(&pganalytics_adapters::testing::uncommented(EXAMPLE)).unwrap(),
             &mut listed,
         );
         let mut full = AgentConfig {
@@ -417,7 +404,10 @@ mod tests {
         );
 
         Jail::expect_with(|jail| {
-            jail.create_file("all.toml", &uncommented(EXAMPLE))?;
+            jail.create_file(
+                "all.toml",
+                &pganalytics_adapters::testing::uncommented(EXAMPLE),
+            )?;
             let c = AgentConfig::load(Some(Path::new("all.toml"))).unwrap();
             assert_eq!(c.pgbouncers.len(), 1);
             jail.create_file("shipped.toml", EXAMPLE)?;

@@ -433,8 +433,22 @@ threshold = 0
         uc.evaluate_alerts.run_once().await.unwrap();
         uc.notify.run_once().await.unwrap();
     });
-    // A few more readings after the last event, so that every rate has a predecessor.
-    std::thread::sleep(Duration::from_secs(3));
+    // A few more readings of both servers after the last event, so that every rate has a
+    // predecessor.
+    let mark = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    wait_for(
+        "three more readings of each server",
+        Duration::from_secs(30),
+        || {
+            stored(
+                &db,
+                &format!(
+                    "SELECT server_id FROM metrics.pg_database WHERE time > '{mark}' \
+                 GROUP BY server_id HAVING count(DISTINCT time) >= 3"
+                ),
+            ) == 2
+        },
+    );
 
     // Roll up as maintenance would a day later (at most 24 hours per family and pass).
     let now = OffsetDateTime::now_utc();

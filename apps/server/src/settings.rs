@@ -283,22 +283,10 @@ mod tests {
     /// out as `#key = value`.
     const EXAMPLE: &str = include_str!("../debian/pganalytics-server.toml");
 
-    fn uncommented(example: &str) -> String {
-        example
-            .lines()
-            .map(|l| match l.strip_prefix('#') {
-                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => {
-                    rest
-                }
-                _ => l,
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     #[test]
     fn the_packaged_configuration_lists_every_setting_and_each_example_is_valid() {
-        let all: toml::Table = toml::from_str(&uncommented(EXAMPLE)).unwrap();
+        let all: toml::Table =
+            toml::from_str(&pganalytics_adapters::testing::uncommented(EXAMPLE)).unwrap();
         let defaults = toml::Table::try_from(Settings::default()).unwrap();
         for key in defaults.keys().map(String::as_str).chain(ENV_KEYS) {
             assert!(
@@ -310,7 +298,7 @@ mod tests {
         // Every example value is accepted (unknown keys are refused).
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("all.toml");
-        std::fs::write(&file, uncommented(EXAMPLE)).unwrap();
+        std::fs::write(&file, pganalytics_adapters::testing::uncommented(EXAMPLE)).unwrap();
         let s = Settings::load(Some(&file)).unwrap();
         assert_eq!(s.retention["pg_statement"].raw_days, 7);
         // As shipped, it sets the data directory and leaves the rest at the defaults.

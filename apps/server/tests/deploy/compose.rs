@@ -1,7 +1,8 @@
 //! The container images and the compose stack, as docs/deployment.md runs them.
 
 use crate::docker::{
-    build_image, docker, enabled, free_port, packages, sh, sh_status, spooled_batch_ids, wait_for,
+    all_spooled_ingested, build_image, docker, enabled, free_port, packages, sh, sh_status,
+    spooled_batch_ids, wait_for,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -67,15 +68,7 @@ impl Stack {
     }
 
     fn all_spooled_ingested(&self) -> usize {
-        wait_for(
-            "every batch the agent spooled to be ingested",
-            Duration::from_secs(120),
-            || {
-                let spooled = self.spooled();
-                let missing = spooled.difference(&self.ingested()).count();
-                (missing == 0 && !spooled.is_empty()).then_some(spooled.len())
-            },
-        )
+        all_spooled_ingested(|| self.spooled(), || self.ingested())
     }
 }
 

@@ -148,3 +148,20 @@ pub fn spooled_batch_ids(log: &str) -> std::collections::BTreeSet<String> {
         .map(|v| v["batch_id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Waits until every batch the agent logged as spooled is among those the server ingested;
+/// returns how many the agent spooled.
+pub fn all_spooled_ingested(
+    spooled: impl Fn() -> std::collections::BTreeSet<String>,
+    ingested: impl Fn() -> std::collections::BTreeSet<String>,
+) -> usize {
+    wait_for(
+        "every batch the agent spooled to be ingested",
+        Duration::from_secs(120),
+        || {
+            let spooled = spooled();
+            let missing = spooled.difference(&ingested()).count();
+            (missing == 0 && !spooled.is_empty()).then_some(spooled.len())
+        },
+    )
+}

@@ -1,7 +1,8 @@
 //! The Debian packages in a Debian container booted with systemd, as an operator uses them.
 
 use crate::docker::{
-    build_image, docker, enabled, packages, sh, sh_status, spooled_batch_ids, wait_for,
+    all_spooled_ingested, build_image, docker, enabled, packages, sh, sh_status, spooled_batch_ids,
+    wait_for,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -68,18 +69,9 @@ impl Host {
         spooled_batch_ids(&self.run("journalctl -u pganalytics-agent -o cat --no-pager"))
     }
 
-    /// Waits until every batch the agent spooled is in the server's database; returns how
-    /// many there are.
+    /// Waits until every batch the agent spooled is in the server's database.
     fn all_spooled_ingested(&self) -> usize {
-        wait_for(
-            "every batch the agent spooled to be ingested",
-            Duration::from_secs(120),
-            || {
-                let spooled = self.spooled();
-                let missing: Vec<_> = spooled.difference(&self.ingested()).cloned().collect();
-                (missing.is_empty() && !spooled.is_empty()).then_some(spooled.len())
-            },
-        )
+        all_spooled_ingested(|| self.spooled(), || self.ingested())
     }
 
     fn api(&self, token: &str, path: &str) -> serde_json::Value {
