@@ -274,6 +274,37 @@ def per_db(family, inner, outer, **kw):
     return tiered(family, ["datname"], inner, outer, metric="datname", has_db=True, **kw)
 
 
+ACTIVITY_SERIES = ["datname", "state", "wait_event_type"]
+LOG_SERIES = ["severity", "category", "sqlstate", "datname", "username", "application_name", "kind"]
+
+
+def top10(family, key, order):
+    """A condition keeping the ten `key`s of the selected databases highest by `order` in the range."""
+    return (f"{key} IN (SELECT {key} FROM metrics.{family} WHERE server_id = $server AND datname IN ($database) "
+            f"AND $__timeFilter(time) GROUP BY {key} ORDER BY {order} DESC NULLS LAST LIMIT 10)")
+
+
+# Panels on more than one dashboard.
+
+
+def cache_hit_panel(b):
+    b.ts("Cache hit ratio", per_db("pg_database",
+         {"hit": rate("blks_hit"), "rd": rate("blks_read")},
+         [("value", "100.0 * sum(hit) / NULLIF(sum(hit) + sum(rd), 0)")]),
+         "Buffer hits against all block requests in each interval (not since the statistics reset).", "percent")
+
+
+def sessions_by_state_panel(b):
+    b.ts("Sessions by state", tiered("pg_activity", ACTIVITY_SERIES,
+         {"n": avg("sessions")}, [("value", "sum(n)")], metric="coalesce(state, 'background')", has_db=True),
+         "Sessions of the selected databases by state.", "short", stack=True)
+
+
+def database_size_panel(b):
+    b.ts("Database size", per_db("pg_database", {"v": avg("size_bytes")}, [("value", "sum(v)")]),
+         "Size of each database.", "bytes")
+
+
 # --- the dashboards -----------------------------------------------------------------------
 
 
@@ -295,15 +326,9 @@ WHERE server_id = $server AND $__timeFilter(time) AND severity IN ('ERROR', 'FAT
          {"c": rate("xact_commit"), "r": rate("xact_rollback")},
          [("commits", "sum(c)"), ("rollbacks", "sum(r)")]),
          "Commits and rollbacks per second, per database, over the panel's interval.", "ops")
-    b.ts("Cache hit ratio", per_db("pg_database",
-         {"hit": rate("blks_hit"), "rd": rate("blks_read")},
-         [("value", "100.0 * sum(hit) / NULLIF(sum(hit) + sum(rd), 0)")]),
-         "Buffer hits against all block requests in each interval (not since the statistics reset).", "percent")
-    b.ts("Sessions by state", tiered("pg_activity", ["datname", "state", "wait_event_type"],
-         {"n": avg("sessions")}, [("value", "sum(n)")], metric="coalesce(state, 'background')", has_db=True),
-         "Sessions of the selected databases by state.", "short", stack=True)
-    b.ts("Database size", per_db("pg_database", {"v": avg("size_bytes")}, [("value", "sum(v)")]),
-         "Size of each database.", "bytes")
+    cache_hit_panel(b)
+    sessions_by_state_panel(b)
+    database_size_panel(b)
     b.ts("Rows per second", per_db("pg_database",
          {"f": rate("tup_fetched"), "i": rate("tup_inserted"), "u": rate("tup_updated"), "d": rate("tup_deleted")},
          [("fetched", "sum(f)"), ("inserted", "sum(i)"), ("updated", "sum(u)"), ("deleted", "sum(d)")]),
@@ -361,10 +386,7 @@ ORDER BY s.total_ms DESC NULLS LAST LIMIT 25""",
          [("p50 (worst statement)", "max(p50)"), ("p95 (worst statement)", "max(p95)"), ("p99 (worst statement)", "max(p99)")],
          has_db=True),
          "The log's duration lines (log_min_duration_statement): the worst statement's quantiles per interval.", "ms")
-    b.ts("Cache hit ratio", per_db("pg_database",
-         {"hit": rate("blks_hit"), "rd": rate("blks_read")},
-         [("value", "100.0 * sum(hit) / NULLIF(sum(hit) + sum(rd), 0)")]),
-         "Buffer hits against all block requests in each interval.", "percent")
+    cache_hit_panel(b)
     b.ts("Time reading and writing blocks", per_db("pg_database",
          {"r": rate("blk_read_time_us"), "w": rate("blk_write_time_us")},
          [("read", "sum(r) / 1000.0"), ("write", "sum(w) / 1000.0")]),
@@ -471,8 +493,7 @@ GROUP BY mountpoint ORDER BY days_until_full NULLS LAST, used_pct DESC""",
     b.ts("Inodes used", tiered("disk_usage", ["mountpoint"],
          {"u": avg("inodes_used"), "t": avg("inodes_total")}, [("value", "100.0 * sum(u) / NULLIF(sum(t), 0)")],
          metric="mountpoint"), "Used inodes per file system.", "percent")
-    b.ts("Database size", per_db("pg_database", {"v": avg("size_bytes")}, [("value", "sum(v)")]),
-         "Size of each database.", "bytes")
+    database_size_panel(b)
     b.table("Largest tables", latest("pg_table", "datname, schemaname, relname",
             "datname, schemaname, relname, table_size_bytes, indexes_size_bytes, toast_size_bytes, "
             "table_size_bytes + coalesce(indexes_size_bytes, 0) + coalesce(toast_size_bytes, 0) AS total_bytes, n_live_tup",
@@ -481,8 +502,7 @@ GROUP BY mountpoint ORDER BY days_until_full NULLS LAST, used_pct DESC""",
     b.ts("Largest tables over time", tiered("pg_table", ["datname", "schemaname", "relname"],
          {"t": avg("table_size_bytes"), "i": avg("indexes_size_bytes")},
          [("value", "sum(t) + coalesce(sum(i), 0)")], metric="schemaname || '.' || relname", has_db=True,
-         where="relname IN (SELECT relname FROM metrics.pg_table WHERE server_id = $server AND datname IN ($database) "
-               "AND $__timeFilter(time) GROUP BY relname ORDER BY max(table_size_bytes) DESC NULLS LAST LIMIT 10)"),
+         where=top10("pg_table", "relname", "max(table_size_bytes)")),
          "Heap and index size of the ten largest tables.", "bytes", w=24)
     return b
 
@@ -492,20 +512,21 @@ def tables():
               "How tables are read and written, sequential scans, unused indexes and heap cache hits.", ["tables", "indexes"])
     t = ["datname", "schemaname", "relname"]
     name = "schemaname || '.' || relname"
-    top = ("relname IN (SELECT relname FROM metrics.pg_table WHERE server_id = $server AND datname IN ($database) "
-           "AND $__timeFilter(time) GROUP BY relname ORDER BY max({c}) - min({c}) DESC NULLS LAST LIMIT 10)")
+    def top(c):
+        return top10("pg_table", "relname", f"max({c}) - min({c})")
+
     b.ts("Sequential scans per second (top 10)", tiered("pg_table", t, {"s": rate("seq_scan")}, [("value", "sum(s)")],
-         metric=name, has_db=True, where=top.format(c="seq_scan")),
+         metric=name, has_db=True, where=top("seq_scan")),
          "Tables scanned sequentially most often in the range.", "ops")
     b.ts("Rows read by sequential scans (top 10)", tiered("pg_table", t, {"s": rate("seq_tup_read")}, [("value", "sum(s)")],
-         metric=name, has_db=True, where=top.format(c="seq_tup_read")),
+         metric=name, has_db=True, where=top("seq_tup_read")),
          "Rows read by sequential scans per second: a missing index shows here.", "rowsps")
     b.ts("Rows written per second (top 10)", tiered("pg_table", t,
          {"i": rate("n_tup_ins"), "u": rate("n_tup_upd"), "d": rate("n_tup_del")},
-         [("value", "sum(i) + sum(u) + sum(d)")], metric=name, has_db=True, where=top.format(c="n_tup_ins + n_tup_upd + n_tup_del")),
+         [("value", "sum(i) + sum(u) + sum(d)")], metric=name, has_db=True, where=top("n_tup_ins + n_tup_upd + n_tup_del")),
          "Inserted, updated and deleted rows per second.", "rowsps")
     b.ts("Index scans per second (top 10)", tiered("pg_table", t, {"s": rate("idx_scan")}, [("value", "sum(s)")],
-         metric=name, has_db=True, where=top.format(c="idx_scan")),
+         metric=name, has_db=True, where=top("idx_scan")),
          "Index scans per table.", "ops")
     b.table("Tables: scans and writes in the range", """SELECT datname, schemaname, relname,
        max(seq_scan) - min(seq_scan) AS seq_scans, max(seq_tup_read) - min(seq_tup_read) AS seq_rows_read,
@@ -533,8 +554,7 @@ ORDER BY size_bytes DESC NULLS LAST LIMIT 25""",
             "Indexes by validity (0: a failed CREATE INDEX CONCURRENTLY left it behind), the invalid first.", w=12)
     b.ts("Index sizes (top 10)", tiered("pg_index", ["datname", "schemaname", "relname", "indexrelname"],
          {"s": avg("size_bytes")}, [("value", "sum(s)")], metric="indexrelname", has_db=True,
-         where="indexrelname IN (SELECT indexrelname FROM metrics.pg_index WHERE server_id = $server AND datname IN ($database) "
-               "AND $__timeFilter(time) GROUP BY indexrelname ORDER BY max(size_bytes) DESC NULLS LAST LIMIT 10)"),
+         where=top10("pg_index", "indexrelname", "max(size_bytes)")),
          "The ten largest indexes.", "bytes", w=24)
     return b
 
@@ -542,20 +562,18 @@ ORDER BY size_bytes DESC NULLS LAST LIMIT 25""",
 def sessions():
     b = Board("pganalytics-sessions", "pgAnalytics — Sessions, locks and wait events",
               "Who is connected, what they wait for, and who blocks whom.", ["sessions", "locks"])
-    b.ts("Sessions by state", tiered("pg_activity", ["datname", "state", "wait_event_type"],
-         {"n": avg("sessions")}, [("value", "sum(n)")], metric="coalesce(state, 'background')", has_db=True),
-         "Sessions of the selected databases by state.", "short", stack=True)
-    b.ts("Sessions by wait event type", tiered("pg_activity", ["datname", "state", "wait_event_type"],
+    sessions_by_state_panel(b)
+    b.ts("Sessions by wait event type", tiered("pg_activity", ACTIVITY_SERIES,
          {"n": avg("sessions")}, [("value", "sum(n)")], metric="coalesce(wait_event_type, 'running (no wait)')",
          has_db=True), "What sessions were waiting on (Lock, LWLock, IO, Client, …).", "short", stack=True)
     b.ts("Connections against the limit", tiered("pg_server", [],
          {"c": avg("connections"), "m": avg("max_connections"), "r": avg("reserved_connections")},
          [("client sessions", "sum(c)"), ("available to clients", "sum(m) - sum(r)")]),
          "Client sessions and the slots max_connections leaves them.", "short")
-    b.ts("Blocked sessions", tiered("pg_activity", ["datname", "state", "wait_event_type"],
+    b.ts("Blocked sessions", tiered("pg_activity", ACTIVITY_SERIES,
          {"b": peak("blocked_sessions")}, [("value", "sum(b)")], metric="datname", has_db=True),
          "Sessions waiting for a lock another session holds.", "short")
-    b.ts("Longest transaction, query and idle in transaction", tiered("pg_activity", ["datname", "state", "wait_event_type"],
+    b.ts("Longest transaction, query and idle in transaction", tiered("pg_activity", ACTIVITY_SERIES,
          {"x": peak("longest_xact_seconds"), "q": peak("longest_query_seconds"), "i": peak("longest_idle_in_xact_seconds")},
          [("transaction", "max(x)"), ("query", "max(q)"), ("idle in transaction", "max(i)")], has_db=True),
          "The oldest open transaction holds back vacuum; idle in transaction holds its locks.", "s")
@@ -658,10 +676,10 @@ ORDER BY time DESC LIMIT 50""",
 def logs():
     b = Board("pganalytics-logs", "pgAnalytics — Log events",
               "The server log as events: severities, categories, kinds, slow statements and errors.", ["logs"])
-    b.ts("Events by severity", tiered("pg_log_event", ["severity", "category", "sqlstate", "datname", "username", "application_name", "kind"],
+    b.ts("Events by severity", tiered("pg_log_event", LOG_SERIES,
          {"n": count_rows()}, [("value", "sum(n)")], metric="severity"),
          "Log events per interval by severity.", "short", stack=True)
-    b.ts("Events by category", tiered("pg_log_event", ["severity", "category", "sqlstate", "datname", "username", "application_name", "kind"],
+    b.ts("Events by category", tiered("pg_log_event", LOG_SERIES,
          {"n": count_rows()}, [("value", "sum(n)")], metric="coalesce(category, 'other')"),
          "Log events per interval by category (docs/log-events.md).", "short", stack=True)
     b.table("Kinds in the range", """SELECT kind, category, max(severity) AS severity, count(*) AS events, max(time) AS last_seen,
@@ -677,11 +695,11 @@ WHERE server_id = $server AND $__timeFilter(time) AND severity IN ('ERROR', 'FAT
 ORDER BY time DESC LIMIT 100""",
             "ERROR, FATAL and PANIC events, newest first.")
     b.ts("Slow statements (from duration lines)", tiered("pg_log_event",
-         ["severity", "category", "sqlstate", "datname", "username", "application_name", "kind"],
+         LOG_SERIES,
          {"d": peak("duration_ms"), "n": count_rows()}, [("longest", "max(d)")], metric="datname",
          where="kind IN ('duration', 'slow_statement')", has_db=True),
          "The longest statement per interval that log_min_duration_statement logged.", "ms")
-    b.ts("Temporary files", tiered("pg_log_event", ["severity", "category", "sqlstate", "datname", "username", "application_name", "kind"],
+    b.ts("Temporary files", tiered("pg_log_event", LOG_SERIES,
          {"n": count_rows()}, [("value", "sum(n)")], metric="datname", where="kind = 'temp_file'", has_db=True),
          "Temporary files logged per interval (log_temp_files).", "short")
     b.table("Connections refused and authentication failures", """SELECT time, kind, datname, username, auth_method, message

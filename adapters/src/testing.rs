@@ -124,13 +124,24 @@ impl Drop for TestDatabase {
 }
 
 /// Waits until `ok` holds, polling, and fails the test with `what` after `limit`.
-pub fn wait_until(what: &str, limit: std::time::Duration, mut ok: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, limit: std::time::Duration, ok: impl FnMut() -> bool) {
+    assert!(
+        poll_until(limit, ok),
+        "timed out after {limit:?} waiting for {what}"
+    );
+}
+
+/// Polls `ok` until it holds (true) or `limit` has passed (false): for a test that says
+/// more than [`wait_until`] when it gives up.
+pub fn poll_until(limit: std::time::Duration, mut ok: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + limit;
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+    loop {
+        if ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

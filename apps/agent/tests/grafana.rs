@@ -413,20 +413,16 @@ threshold = 0
         ),
         ("I/O", "SELECT 1 FROM metrics.pg_io"),
     ] {
-        let deadline = std::time::Instant::now() + Duration::from_secs(90);
-        while !has(sql) {
-            if std::time::Instant::now() > deadline {
-                let mut conn = PgConnection::establish(&db).unwrap();
-                let kinds: Vec<Name> = diesel::sql_query(
-                    "SELECT coalesce(kind, '?') || ' ' || count(*) AS name \
-                     FROM metrics.pg_log_event GROUP BY kind ORDER BY 1",
-                )
-                .load(&mut conn)
-                .unwrap();
-                let kinds: Vec<String> = kinds.into_iter().map(|k| k.name).collect();
-                panic!("timed out waiting for {what}; log events by kind: {kinds:?}");
-            }
-            std::thread::sleep(Duration::from_millis(500));
+        if !pganalytics_adapters::testing::poll_until(Duration::from_secs(90), || has(sql)) {
+            let mut conn = PgConnection::establish(&db).unwrap();
+            let kinds: Vec<Name> = diesel::sql_query(
+                "SELECT coalesce(kind, '?') || ' ' || count(*) AS name \
+                 FROM metrics.pg_log_event GROUP BY kind ORDER BY 1",
+            )
+            .load(&mut conn)
+            .unwrap();
+            let kinds: Vec<String> = kinds.into_iter().map(|k| k.name).collect();
+            panic!("timed out waiting for {what}; log events by kind: {kinds:?}");
         }
     }
     server.run(|uc, _| async move {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether the container suites run; otherwise the test prints why not.
 pub fn enabled(test: &str) -> bool {
@@ -58,19 +58,14 @@ pub fn docker() -> &'static str {
     }
 }
 
-/// Waits for `f` to give a value, polling every 500 ms until `within`; panics with `what`.
+/// Waits for `f` to give a value, polling until `within`; panics with `what`.
 pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let mut found = None;
+    pganalytics_adapters::testing::wait_until(what, within, || {
+        found = f();
+        found.is_some()
+    });
+    found.expect("wait_until returned, so the value is there")
 }
 
 /// The Debian 12 base image, made once per machine with debootstrap (no registry needed).

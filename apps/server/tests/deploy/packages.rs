@@ -33,25 +33,19 @@ impl Host {
         host
     }
 
-    /// `bash -c script` inside, as root; panics with the output unless it succeeds.
-    fn run(&self, script: &str) -> String {
+    /// The `docker exec` command line running `bash -c script` inside, as root.
+    fn exec(&self, script: &str) -> String {
         let quoted = script.replace('\'', "'\\''");
-        sh(&format!(
-            "{} exec {} bash -c '{quoted}'",
-            docker(),
-            self.name
-        ))
+        format!("{} exec {} bash -c '{quoted}'", docker(), self.name)
+    }
+
+    /// Runs `script` inside; panics with the output unless it succeeds.
+    fn run(&self, script: &str) -> String {
+        sh(&self.exec(script))
     }
 
     fn succeeds(&self, script: &str) -> bool {
-        let quoted = script.replace('\'', "'\\''");
-        sh_status(&format!(
-            "{} exec {} bash -c '{quoted}'",
-            docker(),
-            self.name
-        ))
-        .status
-        .success()
+        sh_status(&self.exec(script)).status.success()
     }
 
     /// The batch ids the server has ingested (its private cluster, through its socket).
