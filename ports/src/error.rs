@@ -29,4 +29,27 @@ impl StoreError {
     pub fn unavailable(e: impl Into<BoxError>) -> Self {
         Self::Unavailable(e.into())
     }
+
+    /// The same error once more, for another caller that shares its cause (the batches of
+    /// a group that failed together); a boxed cause is kept as its message chain.
+    #[must_use]
+    pub fn share(&self) -> Self {
+        fn chain(e: &BoxError) -> BoxError {
+            let mut text = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text.into()
+        }
+        match self {
+            Self::Conflict { entity } => Self::Conflict { entity },
+            Self::NotFound { entity } => Self::NotFound { entity },
+            Self::Invalid(m) => Self::Invalid(m.clone()),
+            Self::Unavailable(e) => Self::Unavailable(chain(e)),
+            Self::Unknown(e) => Self::Unknown(chain(e)),
+        }
+    }
 }

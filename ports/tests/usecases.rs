@@ -6,7 +6,8 @@ use pganalytics_ports::crypto::{MockCertificateAuthority, MockTokenSigner};
 use pganalytics_ports::env::{MockClock, MockIdSource};
 use pganalytics_ports::store::{MockCollectorStore, MockMetricStore, MockRegistrationTokenStore};
 use pganalytics_ports::usecases::{
-    IngestBatch, IngestError, RegisterCollector, RegisterError, RegisterRequest,
+    CollectorPresence, GroupCommitSettings, IngestBatch, IngestError, RegisterCollector,
+    RegisterError, RegisterRequest,
 };
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -87,31 +88,189 @@ fn an_expired_or_used_up_registration_token_is_refused_before_any_signing() {
     ));
 }
 
+fn ingest_uc(
+    metrics: MockMetricStore,
+    collectors: MockCollectorStore,
+    settings: GroupCommitSettings,
+) -> Arc<IngestBatch> {
+    let presence = Arc::new(CollectorPresence::new(
+        Arc::new(collectors),
+        Arc::new(clock()),
+        std::time::Duration::from_secs(5),
+    ));
+    Arc::new(IngestBatch::new(
+        Arc::new(metrics),
+        presence,
+        Arc::new(clock()),
+        Default::default(),
+        settings,
+    ))
+}
+
+fn empty_batch(collector: &pganalytics_domain::collector::Collector) -> Vec<u8> {
+    serde_json::json!({
+        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": collector.id, "agent_version": "t",
+        "collected_at": "2027-01-15T08:00:00Z", "metrics": []
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn an_unavailable_metric_store_is_reported_as_unavailable_not_as_bad_input() {
     let mut metrics = MockMetricStore::new();
-    metrics.expect_ingest().returning(|_, _| {
-        Err(StoreError::unavailable(std::io::Error::other(
-            "connection refused",
-        )))
+    metrics.expect_ingest_group().returning(|batches, _| {
+        batches
+            .iter()
+            .map(|_| {
+                Err(StoreError::unavailable(std::io::Error::other(
+                    "connection refused",
+                )))
+            })
+            .collect()
     });
     let mut collectors = MockCollectorStore::new();
     collectors.expect_check_in().never();
-    let uc = IngestBatch {
-        metrics: Arc::new(metrics),
-        collectors: Arc::new(collectors),
-        clock: Arc::new(clock()),
-        limits: Default::default(),
-    };
+    let uc = ingest_uc(metrics, collectors, GroupCommitSettings::default());
     let collector = pganalytics_ports::contract::collector("db1");
-    let body = serde_json::json!({
-        "version": 1, "batch_id": uuid::Uuid::new_v4(), "collector_id": collector.id, "agent_version": "t",
-        "collected_at": "2027-01-15T08:00:00Z", "metrics": []
-    });
-    let err = block_on(uc.execute(&collector, body.to_string().as_bytes())).unwrap_err();
+    let rt = runtime();
+    for c in uc.take_committers() {
+        rt.spawn(c);
+    }
+    let err = rt
+        .block_on(uc.execute(&collector, &empty_batch(&collector)))
+        .unwrap_err();
     assert!(
         matches!(err, IngestError::Store(StoreError::Unavailable(_))),
         "{err:?}"
+    );
+}
+
+#[test]
+fn a_push_is_refused_as_unavailable_when_no_committer_runs() {
+    let mut metrics = MockMetricStore::new();
+    metrics.expect_ingest_group().never();
+    let uc = ingest_uc(
+        metrics,
+        MockCollectorStore::new(),
+        GroupCommitSettings::default(),
+    );
+    let collector = pganalytics_ports::contract::collector("db1");
+    let err = runtime()
+        .block_on(uc.execute(&collector, &empty_batch(&collector)))
+        .unwrap_err();
+    assert!(
+        matches!(err, IngestError::Store(StoreError::Unavailable(_))),
+        "{err:?}"
+    );
+}
+
+/// Pushes that arrive while a group commits form the next group, one `ingest_group` call;
+/// each push is answered with its own result, and only once its group's call returned.
+#[test]
+fn pushes_waiting_for_a_commit_are_stored_together_and_each_gets_its_own_answer() {
+    use pganalytics_ports::store::{IngestCounts, IngestOutcome};
+    use std::sync::Mutex;
+    let groups: Arc<Mutex<Vec<Vec<uuid::Uuid>>>> = Arc::default();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let hold = Mutex::new(hold);
+    let bad: Arc<Mutex<Option<uuid::Uuid>>> = Arc::default();
+    let mut metrics = MockMetricStore::new();
+    let (seen, rejected) = (groups.clone(), bad.clone());
+    metrics.expect_ingest_group().returning(move |batches, _| {
+        let first = seen.lock().unwrap().is_empty();
+        seen.lock()
+            .unwrap()
+            .push(batches.iter().map(|b| b.batch_id).collect());
+        if first {
+            // The first group's transaction lasts until the test lets it commit.
+            hold.lock().unwrap().recv().unwrap();
+        }
+        let bad = *rejected.lock().unwrap();
+        batches
+            .iter()
+            .map(|b| {
+                if Some(b.batch_id) == bad {
+                    Err(StoreError::Invalid("rejected by the database".into()))
+                } else {
+                    Ok(IngestOutcome::Inserted(IngestCounts::default()))
+                }
+            })
+            .collect()
+    });
+    let mut collectors = MockCollectorStore::new();
+    collectors
+        .expect_check_in()
+        .returning(|_, _, _| Ok(Default::default()));
+    collectors
+        .expect_check_in_many()
+        .returning(|_| Ok(Default::default()));
+    let settings = GroupCommitSettings {
+        committers: 1,
+        max_wait: std::time::Duration::ZERO,
+        ..GroupCommitSettings::default()
+    };
+    let uc = ingest_uc(metrics, collectors, settings);
+    let rt = runtime();
+    for c in uc.take_committers() {
+        rt.spawn(c);
+    }
+    let collector = Arc::new(pganalytics_ports::contract::collector("db1"));
+    let push = |body: Vec<u8>| {
+        let (uc, c) = (uc.clone(), collector.clone());
+        rt.spawn(async move { uc.execute(&c, &body).await })
+    };
+    let first = push(empty_batch(&collector));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while groups.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first group never started"
+        );
+        std::thread::yield_now();
+    }
+    let bodies: Vec<Vec<u8>> = (0..3).map(|_| empty_batch(&collector)).collect();
+    let id = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b).unwrap()["batch_id"]
+            .as_str()
+            .unwrap()
+            .parse::<uuid::Uuid>()
+            .unwrap()
+    };
+    *bad.lock().unwrap() = Some(id(&bodies[1]));
+    let later: Vec<_> = bodies.iter().map(|b| push(b.clone())).collect();
+    while uc.waiting() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pushes never queued"
+        );
+        std::thread::yield_now();
+    }
+    assert!(!first.is_finished(), "answered before its group committed");
+    release.send(()).unwrap();
+    let results: Vec<_> = later.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    assert!(rt.block_on(first).unwrap().is_ok());
+    assert_eq!(
+        groups.lock().unwrap().len(),
+        2,
+        "{:?}",
+        groups.lock().unwrap()
+    );
+    assert_eq!(
+        groups.lock().unwrap()[1],
+        bodies.iter().map(|b| id(b)).collect::<Vec<_>>()
+    );
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(
+        matches!(&results[1], Err(IngestError::Store(StoreError::Invalid(_)))),
+        "{results:?}"
     );
 }
 
@@ -246,7 +405,11 @@ mod authorize {
                 clock: Arc::new(clock()),
             },
             collectors: Arc::new(AuthenticateCollector {
-                collectors: Arc::new(pganalytics_ports::store::MockCollectorStore::new()),
+                presence: Arc::new(pganalytics_ports::usecases::CollectorPresence::new(
+                    Arc::new(pganalytics_ports::store::MockCollectorStore::new()),
+                    Arc::new(clock()),
+                    std::time::Duration::from_secs(5),
+                )),
                 signer: Arc::new(MockTokenSigner::new()),
                 clock: Arc::new(clock()),
             }),

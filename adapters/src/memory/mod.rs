@@ -14,8 +14,8 @@ use pganalytics_domain::rates::Point;
 use pganalytics_domain::users::{RefreshRecord, Session, User};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
-    CollectorStore, ConnectionPools, EnrollError, IngestCounts, IngestOutcome, MaintenanceReport,
-    MetricStore, PoolUsage, RawSeries, RegistrationTokenStore, SeriesQuery,
+    CheckIn, CollectorStore, ConnectionPools, EnrollError, IngestCounts, IngestOutcome,
+    MaintenanceReport, MetricStore, PoolUsage, RawSeries, RegistrationTokenStore, SeriesQuery,
 };
 use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +54,68 @@ struct State {
 }
 
 impl State {
+    /// Stores one batch exactly once (the caller holds the lock).
+    fn ingest(&mut self, batch: &ValidatedBatch, now: OffsetDateTime) -> IngestOutcome {
+        let key = (batch.collector_id, batch.batch_id);
+        if let Some(counts) = self.batches.get(&key) {
+            return IngestOutcome::Replayed(counts.clone());
+        }
+        for block in &batch.blocks {
+            let server_id = self.server_for(batch.collector_id, &block.instance, now);
+            for (r, time) in block.time.iter().enumerate() {
+                self.tiers.next_id += 1;
+                let mut row = Row {
+                    server_id,
+                    family: block.family.name,
+                    time: *time,
+                    labels: BTreeMap::new(),
+                    values: HashMap::new(),
+                    texts: HashMap::new(),
+                    times: HashMap::new(),
+                    id: self.tiers.next_id,
+                };
+                let hour = pganalytics_domain::rollup::Tier::Hourly.bucket_start(*time);
+                if hour < pganalytics_domain::rollup::Tier::Hourly.bucket_start(now) {
+                    self.tiers.late.insert((server_id, block.family.name, hour));
+                }
+                for (spec, values) in block.family.columns.iter().zip(&block.columns) {
+                    match (spec.kind, values) {
+                        (ColumnKind::Label, ColumnValues::Text(v)) => {
+                            row.labels.insert(spec.name.to_owned(), v[r].clone());
+                        }
+                        (_, ColumnValues::Text(v)) => {
+                            if let Some(t) = &v[r] {
+                                row.texts.insert(spec.name, t.clone());
+                            }
+                        }
+                        (_, ColumnValues::Int(v)) => {
+                            if let Some(x) = v[r] {
+                                row.values.insert(spec.name, x as f64);
+                            }
+                        }
+                        (_, ColumnValues::Float(v)) => {
+                            if let Some(x) = v[r] {
+                                row.values.insert(spec.name, x);
+                            }
+                        }
+                        // Alert rules read timestamps as seconds since the epoch.
+                        (_, ColumnValues::Time(v)) => {
+                            if let Some(t) = v[r] {
+                                row.values
+                                    .insert(spec.name, t.unix_timestamp_nanos() as f64 / 1e9);
+                                row.times.insert(spec.name, t);
+                            }
+                        }
+                    }
+                }
+                self.rows.push(row);
+            }
+        }
+        let counts = IngestCounts::of(batch);
+        self.batches.insert(key, counts.clone());
+        IngestOutcome::Inserted(counts)
+    }
+
     /// Appends an audit entry; called only once the change it describes has been applied.
     fn audit(&mut self, entry: &AuditEntry) {
         let id = self.audit.last().map_or(1, |e| e.id + 1);
@@ -246,6 +308,23 @@ impl CollectorStore for MemoryStore {
         Ok(s.configs.get(&id).cloned().unwrap_or_default())
     }
 
+    async fn check_in_many(
+        &self,
+        seen: &[CheckIn],
+    ) -> Result<BTreeMap<CollectorId, CollectorConfig>, StoreError> {
+        let mut configs = BTreeMap::new();
+        for c in seen {
+            match self.check_in(c.id, c.at, c.agent_version.as_deref()).await {
+                Ok(config) => {
+                    configs.insert(c.id, config);
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(configs)
+    }
+
     async fn set_collector_config(
         &self,
         id: CollectorId,
@@ -321,65 +400,17 @@ impl MetricStore for MemoryStore {
         batch: &ValidatedBatch,
         now: OffsetDateTime,
     ) -> Result<IngestOutcome, StoreError> {
+        Ok(self.lock().ingest(batch, now))
+    }
+
+    async fn ingest_group(
+        &self,
+        batches: &[ValidatedBatch],
+        now: OffsetDateTime,
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
+        // One lock for the group: its batches land together, as in one transaction.
         let mut s = self.lock();
-        let key = (batch.collector_id, batch.batch_id);
-        if let Some(counts) = s.batches.get(&key) {
-            return Ok(IngestOutcome::Replayed(counts.clone()));
-        }
-        for block in &batch.blocks {
-            let server_id = s.server_for(batch.collector_id, &block.instance, now);
-            for (r, time) in block.time.iter().enumerate() {
-                s.tiers.next_id += 1;
-                let mut row = Row {
-                    server_id,
-                    family: block.family.name,
-                    time: *time,
-                    labels: BTreeMap::new(),
-                    values: HashMap::new(),
-                    texts: HashMap::new(),
-                    times: HashMap::new(),
-                    id: s.tiers.next_id,
-                };
-                let hour = pganalytics_domain::rollup::Tier::Hourly.bucket_start(*time);
-                if hour < pganalytics_domain::rollup::Tier::Hourly.bucket_start(now) {
-                    s.tiers.late.insert((server_id, block.family.name, hour));
-                }
-                for (spec, values) in block.family.columns.iter().zip(&block.columns) {
-                    match (spec.kind, values) {
-                        (ColumnKind::Label, ColumnValues::Text(v)) => {
-                            row.labels.insert(spec.name.to_owned(), v[r].clone());
-                        }
-                        (_, ColumnValues::Text(v)) => {
-                            if let Some(t) = &v[r] {
-                                row.texts.insert(spec.name, t.clone());
-                            }
-                        }
-                        (_, ColumnValues::Int(v)) => {
-                            if let Some(x) = v[r] {
-                                row.values.insert(spec.name, x as f64);
-                            }
-                        }
-                        (_, ColumnValues::Float(v)) => {
-                            if let Some(x) = v[r] {
-                                row.values.insert(spec.name, x);
-                            }
-                        }
-                        // Alert rules read timestamps as seconds since the epoch.
-                        (_, ColumnValues::Time(v)) => {
-                            if let Some(t) = v[r] {
-                                row.values
-                                    .insert(spec.name, t.unix_timestamp_nanos() as f64 / 1e9);
-                                row.times.insert(spec.name, t);
-                            }
-                        }
-                    }
-                }
-                s.rows.push(row);
-            }
-        }
-        let counts = IngestCounts::of(batch);
-        s.batches.insert(key, counts.clone());
-        Ok(IngestOutcome::Inserted(counts))
+        batches.iter().map(|b| Ok(s.ingest(b, now))).collect()
     }
 
     async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError> {

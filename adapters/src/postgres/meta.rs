@@ -12,9 +12,9 @@ use pganalytics_domain::config::{CollectorConfig, Intervals};
 use pganalytics_domain::credentials::{ApiToken, Fingerprint, RegistrationToken, TokenHash};
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{
-    ApiTokenStore, CollectorStore, EnrollError, RegistrationTokenStore,
+    ApiTokenStore, CheckIn, CollectorStore, EnrollError, RegistrationTokenStore,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -348,6 +348,53 @@ impl CollectorStore for PgStore {
         row.decode()
     }
 
+    async fn check_in_many(
+        &self,
+        seen: &[CheckIn],
+    ) -> Result<BTreeMap<CollectorId, CollectorConfig>, StoreError> {
+        // One row per collector (its latest sighting), in id order so that two servers
+        // flushing at once lock the rows in the same order.
+        let mut latest: BTreeMap<Uuid, (OffsetDateTime, Option<&str>)> = BTreeMap::new();
+        for c in seen {
+            let e = latest.entry(c.id.as_uuid()).or_insert((c.at, None));
+            e.0 = e.0.max(c.at);
+            if c.agent_version.is_some() {
+                e.1 = c.agent_version.as_deref();
+            }
+        }
+        if latest.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let (mut ids, mut ats, mut versions) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, (at, version)) in latest {
+            ids.push(id);
+            ats.push(at);
+            versions.push(version);
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<CheckedIn> = diesel::sql_query(
+            "UPDATE collectors c SET last_seen = GREATEST(c.last_seen, s.at), \
+             agent_version = COALESCE(s.version, c.agent_version) \
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS s(id, at, version) \
+             WHERE c.id = s.id \
+             RETURNING c.id, (SELECT cc.config FROM collector_configs cc WHERE cc.collector_id = c.id) AS config",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Timestamptz>, _>(ats)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>, _>(
+            versions,
+        )
+        .load(&mut conn)
+        .await
+        .map_err(|e| store_error(e, "collector"))?;
+        rows.into_iter()
+            .map(|r| {
+                let id = CollectorId::from_uuid(r.id);
+                Ok((id, StoredConfig { config: r.config }.decode()?))
+            })
+            .collect()
+    }
+
     async fn set_collector_config(
         &self,
         id: CollectorId,
@@ -429,6 +476,14 @@ impl CollectorStore for PgStore {
 
 /// A collector's stored configuration, NULL when it has none (then the default applies).
 /// The query finds no row at all for an unknown collector, which becomes `NotFound`.
+#[derive(QueryableByName)]
+struct CheckedIn {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+    config: Option<serde_json::Value>,
+}
+
 #[derive(QueryableByName)]
 struct StoredConfig {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]

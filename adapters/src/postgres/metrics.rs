@@ -72,6 +72,18 @@ fn utc_day(t: OffsetDateTime) -> Date {
 impl PgStore {
     /// Creates any missing partitions for `needed`, under an advisory lock so that
     /// concurrent creators (other requests, other server processes) do not collide.
+    async fn ingest_group_of(
+        &self,
+        batches: &[&ValidatedBatch],
+        now: OffsetDateTime,
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
+        let days = batches.iter().flat_map(|b| partition_days(b)).collect();
+        if let Err(e) = self.ensure_partitions(days).await {
+            return batches.iter().map(|_| Err(e.share())).collect();
+        }
+        super::ingest::ingest_group(&self.ingest_pool, batches, now).await
+    }
+
     pub(crate) async fn ensure_partitions(
         &self,
         needed: BTreeSet<PartitionKey>,
@@ -170,8 +182,19 @@ impl MetricStore for PgStore {
         batch: &ValidatedBatch,
         now: OffsetDateTime,
     ) -> Result<IngestOutcome, StoreError> {
-        self.ensure_partitions(partition_days(batch)).await?;
-        super::ingest::ingest(&self.ingest_pool, batch, now).await
+        self.ingest_group_of(&[batch], now)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::unknown("no outcome for the batch")))
+    }
+
+    async fn ingest_group(
+        &self,
+        batches: &[ValidatedBatch],
+        now: OffsetDateTime,
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
+        self.ingest_group_of(&batches.iter().collect::<Vec<_>>(), now)
+            .await
     }
 
     async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError> {

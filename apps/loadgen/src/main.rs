@@ -45,6 +45,12 @@ struct Args {
     /// Batches each flood worker pushes.
     #[arg(long, default_value_t = 300)]
     flood_batches: usize,
+    /// The server's `ingest_committers` (group-commit transactions at once).
+    #[arg(long, default_value_t = Settings::default().ingest_committers)]
+    committers: usize,
+    /// The server's `ingest_group_wait_ms`.
+    #[arg(long, default_value_t = Settings::default().ingest_group_wait_ms)]
+    group_wait_ms: u64,
     /// Where the cluster and server data go (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -76,6 +82,8 @@ fn main() -> anyhow::Result<()> {
         database_url: Some(SecretString::from(db_url.clone())),
         workers: 2,
         pool_size: 16,
+        ingest_committers: args.committers,
+        ingest_group_wait_ms: args.group_wait_ms,
         // The benchmark measures ingest, not the rate limits.
         rate_ingest_per_second: 1_000_000,
         rate_ingest_burst: 1_000_000,
@@ -105,8 +113,8 @@ fn main() -> anyhow::Result<()> {
     let flood_rate = flood_phase(&base, flood, &args, postmaster)?;
     let copy_rate = copy_phase(&db_url, &args, postmaster)?;
     println!(
-        "\nend-to-end flood ingest is {:.0} % of raw binary COPY ({flood_rate:.0} vs {copy_rate:.0} rows/s)",
-        100.0 * flood_rate / copy_rate
+        "\nend-to-end flood ingest / raw binary COPY = {:.2} ({flood_rate:.0} vs {copy_rate:.0} rows/s; target >= 0.85)",
+        flood_rate / copy_rate
     );
     drop(cluster);
     Ok(())

@@ -43,8 +43,12 @@ pub async fn start(
     settings: &Settings,
     log: Logger,
 ) -> anyhow::Result<RunningServer> {
+    let limits = Limits {
+        group_commit: settings.group_commit(),
+        ..Limits::default()
+    };
     let uc = Arc::new(
-        ServerUseCases::new(backend, Limits::default())
+        ServerUseCases::new(backend, limits)
             .with_retention_settings(settings.retention_settings()?)
             .with_columnar_after(
                 settings
@@ -52,6 +56,19 @@ pub async fn start(
                     .map(|d| time::Duration::days(i64::from(d))),
             ),
     );
+    // Each committer on a thread of its own: encoding a group's COPY is CPU work that
+    // should not share the HTTP workers' threads. A committer's thread ends with it,
+    // once the use cases are dropped and the pushes queued before are stored.
+    for committer in uc.ingest.take_committers() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting an ingest committer's runtime")?;
+        std::thread::Builder::new()
+            .name("ingest-commit".into())
+            .spawn(move || runtime.block_on(committer))
+            .context("starting an ingest committer")?;
+    }
     let first = uc.maintenance.run_if_leader().await?;
     if let Some(r) = &first {
         info!(log, "maintenance done"; "partitions_created" => r.partitions_created,
@@ -196,6 +213,14 @@ fn spawn_background(state: web::Data<AppState>, settings: &Settings, log: Logger
             }
         },
     );
+    // Check-ins gathered from pushes reach the database within the presence's staleness.
+    let presence = state.clone();
+    every(Duration::from_secs(2), move || {
+        let s = presence.clone();
+        async move {
+            let _ = s.uc.ingest.presence.flush().await;
+        }
+    });
     let pruned = state.clone();
     every(Duration::from_secs(60), move || {
         let s = pruned.clone();

@@ -32,6 +32,12 @@ pub struct Settings {
     pub pool_size: usize,
     /// HTTP worker threads (0: one per core). Env: `PGANALYTICS_WORKERS`.
     pub workers: usize,
+    /// Group-commit transactions storing pushes at once, each on its own connection and
+    /// thread. Env: `PGANALYTICS_INGEST_COMMITTERS`.
+    pub ingest_committers: usize,
+    /// How long a group of pushes stays open for more after its first, in milliseconds
+    /// (0: only those already waiting). Env: `PGANALYTICS_INGEST_GROUP_WAIT_MS`.
+    pub ingest_group_wait_ms: u64,
     /// Largest compressed request body accepted on the push endpoint.
     pub max_body_bytes: usize,
     /// Largest decompressed batch accepted.
@@ -110,6 +116,8 @@ impl Default for Settings {
             server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             pg_bindir: None,
             pool_size: 16,
+            ingest_committers: 2,
+            ingest_group_wait_ms: 2,
             workers: 0,
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_bytes: 64 * 1024 * 1024,
@@ -140,7 +148,7 @@ impl Default for Settings {
     }
 }
 
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 33] = [
     "listen",
     "data_dir",
     "database_url",
@@ -148,6 +156,8 @@ const ENV_KEYS: [&str; 31] = [
     "pg_bindir",
     "pool_size",
     "workers",
+    "ingest_committers",
+    "ingest_group_wait_ms",
     "max_body_bytes",
     "max_batch_bytes",
     "log_format",
@@ -185,6 +195,15 @@ pub fn parse_duration(v: &str) -> Option<time::Duration> {
 
 impl Settings {
     /// Where and how the PostgreSQL backend keeps the server's data.
+    /// How pushes are stored together.
+    pub fn group_commit(&self) -> pganalytics_ports::usecases::GroupCommitSettings {
+        pganalytics_ports::usecases::GroupCommitSettings {
+            committers: self.ingest_committers,
+            max_wait: std::time::Duration::from_millis(self.ingest_group_wait_ms),
+            ..Default::default()
+        }
+    }
+
     /// HTTP workers to run: `workers`, or one per core when it is 0.
     pub fn worker_count(&self) -> usize {
         match self.workers {
@@ -244,6 +263,18 @@ impl Settings {
         }
         if settings.pool_size == 0 {
             return Err(SettingsError("pool_size must be at least 1".into()));
+        }
+        if settings.ingest_committers == 0 || settings.ingest_committers > settings.pool_size {
+            return Err(SettingsError(format!(
+                "ingest_committers must be between 1 and pool_size ({})",
+                settings.pool_size
+            )));
+        }
+        if settings.ingest_group_wait_ms > 1000 {
+            return Err(SettingsError(
+                "ingest_group_wait_ms must be at most 1000: every push waits up to that long"
+                    .into(),
+            ));
         }
         if !(4..=31).contains(&settings.bcrypt_cost)
             || (settings.bcrypt_cost < 12 && !settings.allow_weak_bcrypt)

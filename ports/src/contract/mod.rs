@@ -89,7 +89,7 @@ async fn uses_left<S: Stores>(s: &S, secret: &RegistrationSecret) -> u32 {
 }
 
 /// A registered collector to ingest for.
-pub(crate) async fn registered<S: Stores>(s: &S) -> CollectorId {
+pub async fn registered<S: Stores>(s: &S) -> CollectorId {
     let secret = token(s, 1, Duration::hours(1)).await;
     let c = collector(&format!("c{}", Uuid::new_v4().simple()));
     s.enroll(&secret.hash(), &c, now(), &audit("collector.register"))
@@ -596,6 +596,138 @@ pub async fn concurrent_copies_of_one_batch_are_written_once<S: Stores>(s: S) {
     assert_eq!(count_rows(s.as_ref(), at).await, 4);
 }
 
+/// Group commit: each batch of a group is answered as `ingest` would answer it alone — a
+/// copy inside the group and a batch stored by an earlier group are replays — and a later
+/// group replaying any of them writes nothing.
+pub async fn a_group_stores_each_batch_once_and_answers_each_in_order<S: Stores>(s: S) {
+    let (c, d) = (registered(&s).await, registered(&s).await);
+    let at = now();
+    let (a, b, earlier) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let IngestOutcome::Inserted(first) = s
+        .ingest(&database_batch(c, earlier, at, 1), at)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh batch was not inserted")
+    };
+    let group = [
+        database_batch(c, a, at, 2),
+        database_batch(d, b, at, 3),
+        database_batch(c, a, at, 5),
+        database_batch(c, earlier, at, 4),
+        // The same id from another collector is another batch.
+        database_batch(d, a, at, 1),
+    ];
+    let results: Vec<IngestOutcome> = s
+        .ingest_group(&group, at)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let counts =
+        |n| IngestOutcome::Inserted(crate::store::IngestCounts::of(&database_batch(c, a, at, n)));
+    assert_eq!(
+        results,
+        vec![
+            counts(2),
+            counts(3),
+            IngestOutcome::Replayed(counts(2).counts().clone()),
+            IngestOutcome::Replayed(first),
+            counts(1),
+        ]
+    );
+    assert_eq!(count_rows(&s, at).await, 1 + 2 + 3 + 1);
+    let again = s.ingest_group(&group[..2], at).await;
+    assert!(
+        again
+            .iter()
+            .all(|r| matches!(r, Ok(IngestOutcome::Replayed(_)))),
+        "{again:?}"
+    );
+    assert_eq!(count_rows(&s, at).await, 7);
+    assert!(s.ingest_group(&[], at).await.is_empty());
+}
+
+/// Groups running at once that share batches (in opposite orders) store each batch once,
+/// and neither waits for the other forever.
+pub async fn concurrent_groups_sharing_batches_store_each_once<S: Stores>(s: S) {
+    let c = registered(&s).await;
+    let s = Arc::new(s);
+    let at = now();
+    let shared: Vec<ValidatedBatch> = (0..4)
+        .map(|_| database_batch(c, Uuid::new_v4(), at, 2))
+        .collect();
+    let tasks: Vec<_> = (0..4)
+        .map(|g| {
+            let s = s.clone();
+            let mut group = shared.clone();
+            if g % 2 == 1 {
+                group.reverse();
+            }
+            group.push(database_batch(c, Uuid::new_v4(), at, 1));
+            tokio::spawn(async move { s.ingest_group(&group, at).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for t in tasks {
+        for r in t.await.unwrap() {
+            if let IngestOutcome::Inserted(_) = r.unwrap() {
+                inserted += 1;
+            }
+        }
+    }
+    assert_eq!(
+        inserted,
+        4 + 4,
+        "each shared batch once, each group's own once"
+    );
+    assert_eq!(count_rows(s.as_ref(), at).await, 4 * 2 + 4);
+}
+
+/// The check-ins a server gathered in memory are written in one step, as `check_in` would.
+pub async fn check_ins_of_many_collectors_are_written_together<S: Stores>(s: S) {
+    let (a, b) = (registered(&s).await, registered(&s).await);
+    let unknown = CollectorId::from_uuid(Uuid::new_v4());
+    let t = now() + Duration::seconds(30);
+    let seen = |id, at, v: Option<&str>| crate::store::CheckIn {
+        id,
+        at,
+        agent_version: v.map(str::to_owned),
+    };
+    let configs = s
+        .check_in_many(&[
+            seen(a, t, Some("2.0.0")),
+            seen(b, t - Duration::seconds(5), None),
+            seen(unknown, t, None),
+            seen(a, t - Duration::seconds(9), None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(configs.keys().copied().collect::<Vec<_>>(), {
+        let mut ids = vec![a, b];
+        ids.sort();
+        ids
+    });
+    assert_eq!(configs[&a], s.collector_config(a).await.unwrap());
+    let (ra, rb) = (
+        s.get_collector(a).await.unwrap(),
+        s.get_collector(b).await.unwrap(),
+    );
+    assert_eq!(
+        ra.last_seen,
+        Some(t),
+        "never moved backwards by an older sighting"
+    );
+    assert_eq!(ra.agent_version.as_deref(), Some("2.0.0"));
+    assert_eq!(rb.last_seen, Some(t - Duration::seconds(5)));
+    assert!(s.check_in_many(&[]).await.unwrap().is_empty());
+    // Older than what is stored: last_seen stays.
+    s.check_in_many(&[seen(a, t - Duration::minutes(1), None)])
+        .await
+        .unwrap();
+    assert_eq!(s.get_collector(a).await.unwrap().last_seen, Some(t));
+}
+
 pub async fn maintenance_drops_rows_past_retention<S: Stores>(s: S) {
     let c = registered(&s).await;
     let at = now();
@@ -658,6 +790,9 @@ macro_rules! store_contract_tests {
             a_replayed_batch_writes_nothing_and_returns_the_original_counts,
             a_batch_id_another_collector_used_is_stored_for_each,
             concurrent_copies_of_one_batch_are_written_once,
+            a_group_stores_each_batch_once_and_answers_each_in_order,
+            concurrent_groups_sharing_batches_store_each_once,
+            check_ins_of_many_collectors_are_written_together,
             maintenance_drops_rows_past_retention,
             every_mutation_writes_its_audit_entry_and_a_failed_one_writes_none,
             the_audit_log_filters_and_pages_newest_first,

@@ -62,6 +62,14 @@ pub trait RegistrationTokenStore: Send + Sync {
     ) -> Result<RegistrationToken, StoreError>;
 }
 
+/// A collector seen at `at`, running `agent_version` when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckIn {
+    pub id: CollectorId,
+    pub at: OffsetDateTime,
+    pub agent_version: Option<String>,
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CollectorStore: Send + Sync {
@@ -125,6 +133,14 @@ pub trait CollectorStore: Send + Sync {
         now: OffsetDateTime,
         agent_version: Option<&'a str>,
     ) -> Result<CollectorConfig, StoreError>;
+
+    /// [`check_in`](Self::check_in) for many collectors in one step (what the server does
+    /// with the check-ins it gathered in memory): the configuration of each that exists,
+    /// by id; unknown ids are left out.
+    async fn check_in_many(
+        &self,
+        seen: &[CheckIn],
+    ) -> Result<BTreeMap<CollectorId, CollectorConfig>, StoreError>;
 
     /// Every collector's configuration (the stored one, or the default), by id.
     async fn list_collector_configs(
@@ -209,6 +225,15 @@ pub enum IngestOutcome {
     Inserted(IngestCounts),
     /// The batch id was ingested before; nothing was written. Carries the original counts.
     Replayed(IngestCounts),
+}
+
+impl IngestOutcome {
+    /// Rows stored for the batch (for a replay: when it was first stored).
+    pub fn counts(&self) -> &IngestCounts {
+        match self {
+            Self::Inserted(c) | Self::Replayed(c) => c,
+        }
+    }
 }
 
 /// A request for the raw readings of some columns of one family on one server.
@@ -319,6 +344,22 @@ pub trait MetricStore: Send + Sync {
         batch: &ValidatedBatch,
         now: OffsetDateTime,
     ) -> Result<IngestOutcome, StoreError>;
+
+    /// Stores several batches together (group commit): as few transactions as it can,
+    /// one when nothing fails. The answer has one result per batch, in order, each what
+    /// [`ingest`](Self::ingest) would answer for it alone; a result is only given once the
+    /// transaction holding its rows has committed.
+    ///
+    /// # Errors
+    /// Per batch, as [`ingest`](Self::ingest): a batch the database rejects fails alone,
+    /// writing nothing, and never fails the others; a batch id that appears twice (same
+    /// collector) is stored once, the later copies answering `Replayed`; `Unavailable` for
+    /// every batch when the database cannot be reached.
+    async fn ingest_group(
+        &self,
+        batches: &[ValidatedBatch],
+        now: OffsetDateTime,
+    ) -> Vec<Result<IngestOutcome, StoreError>>;
 
     /// Every monitored server, by id.
     async fn list_servers(&self) -> Result<Vec<MonitoredServer>, StoreError>;

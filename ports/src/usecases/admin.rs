@@ -15,6 +15,7 @@ use crate::env::{Clock, IdSource};
 use crate::store::{
     ApiTokenStore, CollectorStore, ConnectionPools, MetricStore, PoolUsage, RegistrationTokenStore,
 };
+use crate::usecases::presence::CollectorPresence;
 
 /// A registration token just created: the secret is shown once and never stored.
 #[derive(Debug)]
@@ -174,6 +175,8 @@ pub struct CollectorCounts {
 /// Listing, reading and revoking collectors.
 pub struct CollectorAdmin {
     pub collectors: Arc<dyn CollectorStore>,
+    /// Forgets a revoked collector at once, so this server refuses its next push.
+    pub presence: Arc<CollectorPresence>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -213,7 +216,9 @@ impl CollectorAdmin {
     ) -> Result<Collector, StoreError> {
         let now = self.clock.now();
         let audit = ctx.entry("collector.revoke", Some(format!("collector:{id}")), now);
-        self.collectors.revoke_collector(id, now, &audit).await
+        let revoked = self.collectors.revoke_collector(id, now, &audit).await;
+        self.presence.forget(id);
+        revoked
     }
 }
 
@@ -239,6 +244,8 @@ pub enum ConfigUpdateError {
 /// announces the new version) without a restart.
 pub struct UpdateCollectorConfig {
     pub collectors: Arc<dyn CollectorStore>,
+    /// Forgets the old configuration, so the next push's answer announces the new one.
+    pub presence: Arc<CollectorPresence>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -276,10 +283,12 @@ impl UpdateCollectorConfig {
                     .collect::<Vec<_>>()
                     .join(","),
             );
-        Ok(self
+        let config = self
             .collectors
             .set_collector_config(id, intervals, enabled_families, now, &audit)
-            .await?)
+            .await;
+        self.presence.forget(id);
+        Ok(config?)
     }
 }
 

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::crypto::{TokenError, TokenSigner};
 use crate::env::{Clock, IdSource};
-use crate::store::CollectorStore;
+use crate::usecases::presence::CollectorPresence;
 
 /// A signed collector token and when it expires.
 #[derive(Clone)]
@@ -58,7 +58,7 @@ pub enum AuthError {
 /// Authenticates a collector by both factors: its client certificate's fingerprint must be
 /// the one registered, and its bearer token must be a valid token for the same collector.
 pub struct AuthenticateCollector {
-    pub collectors: Arc<dyn CollectorStore>,
+    pub presence: Arc<CollectorPresence>,
     pub signer: Arc<dyn TokenSigner>,
     pub clock: Arc<dyn Clock>,
 }
@@ -85,13 +85,12 @@ impl AuthenticateCollector {
         id: CollectorId,
         cert: &Fingerprint,
     ) -> Result<Collector, AuthError> {
-        let collector = match self.collectors.get_collector(id).await {
-            Ok(c) => c,
-            // A valid signature for an id we do not know: treat it as a certificate mismatch,
-            // without telling the caller whether the id exists.
-            Err(StoreError::NotFound { .. }) => return Err(AuthError::CertificateMismatch),
-            Err(e) => return Err(AuthError::Store(e)),
-        };
+        let mut collector = self.read(id, false).await?;
+        // Remembered for a few seconds: what would refuse the push is read again first (a
+        // certificate renewed, or a revocation undone, through another server).
+        if &collector.certificate.fingerprint != cert || !collector.is_active() {
+            collector = self.read(id, true).await?;
+        }
         if &collector.certificate.fingerprint != cert {
             return Err(AuthError::CertificateMismatch);
         }
@@ -99,6 +98,18 @@ impl AuthenticateCollector {
             return Err(AuthError::Revoked);
         }
         Ok(collector)
+    }
+}
+
+impl AuthenticateCollector {
+    async fn read(&self, id: CollectorId, fresh: bool) -> Result<Collector, AuthError> {
+        match self.presence.collector(id, fresh).await {
+            Ok(c) => Ok(c),
+            // A valid signature for an id we do not know: treat it as a certificate mismatch,
+            // without telling the caller whether the id exists.
+            Err(StoreError::NotFound { .. }) => Err(AuthError::CertificateMismatch),
+            Err(e) => Err(AuthError::Store(e)),
+        }
     }
 }
 

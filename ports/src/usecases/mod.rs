@@ -10,6 +10,7 @@ mod console;
 mod deliver;
 mod fleet;
 mod ingest;
+mod presence;
 mod query;
 mod register;
 mod renew;
@@ -31,7 +32,10 @@ pub use console::{
 };
 pub use deliver::{DEAD_LETTER_STALL, DeliverBatches, Delivery, PollConfig, SPOOL_STALL};
 pub use fleet::FleetOverview;
-pub use ingest::{IngestBatch, IngestError, IngestReport, IngestStatus};
+pub use ingest::{
+    Committer, GroupCommitSettings, IngestBatch, IngestError, IngestReport, IngestStatus,
+};
+pub use presence::CollectorPresence;
 pub use query::{QueryError, QueryMetrics, Series, SeriesReply, SeriesRequest};
 pub use register::{RegisterCollector, RegisterError, RegisterRequest, Registration};
 pub use renew::{CurrentCertificate, RenewCollectorCertificate, RenewError, Renewal};

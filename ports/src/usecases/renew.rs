@@ -83,6 +83,7 @@ impl RenewCollectorCertificate {
                 StoreError::Conflict { .. } => RenewError::Superseded,
                 other => RenewError::Store(other),
             })?;
+        self.auth.presence.forget(collector.id);
         Ok(Renewal {
             certificate: renewed.certificate,
             ca_certificate_pem: self.ca.ca_certificate_pem(),

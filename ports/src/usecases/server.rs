@@ -12,11 +12,12 @@ use crate::usecases::alerts::{
     AlertAdmin, ChannelAdmin, DeliverNotifications, EvaluateAlerts, RuleAdmin,
 };
 use crate::usecases::{
-    AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin, CreateApiToken,
-    CreateRegistrationToken, CurrentCertificate, FleetOverview, GetCollectorConfig, Health,
-    IngestBatch, Login, Logout, Maintenance, QueryMetrics, QueryStatements, RefreshCollectorToken,
-    RefreshSession, RegisterCollector, RenewCollectorCertificate, RetentionAdmin, SearchLogEvents,
-    Secrets, ServerCatalog, UpdateCollectorConfig, UserAdmin,
+    AuditLog, AuthenticateCollector, AuthenticatePerson, Authorize, CollectorAdmin,
+    CollectorPresence, CreateApiToken, CreateRegistrationToken, CurrentCertificate, FleetOverview,
+    GetCollectorConfig, GroupCommitSettings, Health, IngestBatch, Login, Logout, Maintenance,
+    QueryMetrics, QueryStatements, RefreshCollectorToken, RefreshSession, RegisterCollector,
+    RenewCollectorCertificate, RetentionAdmin, SearchLogEvents, Secrets, ServerCatalog,
+    UpdateCollectorConfig, UserAdmin,
 };
 
 /// Bounds the use cases enforce.
@@ -35,6 +36,11 @@ pub struct Limits {
     pub alert_rule_timeout: std::time::Duration,
     /// Rows one alert rule may read.
     pub alert_rows: usize,
+    /// How pushes are stored together.
+    pub group_commit: GroupCommitSettings,
+    /// How old what a push learns about its collector from memory may be (see
+    /// [`CollectorPresence`]).
+    pub presence_staleness: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -47,6 +53,8 @@ impl Default for Limits {
             query_answer_points: 500_000,
             alert_rule_timeout: std::time::Duration::from_secs(10),
             alert_rows: 500_000,
+            group_commit: GroupCommitSettings::default(),
+            presence_staleness: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -86,8 +94,13 @@ pub struct ServerUseCases {
 
 impl ServerUseCases {
     pub fn new(b: &Backend, limits: Limits) -> Self {
+        let presence = Arc::new(CollectorPresence::new(
+            b.collectors.clone(),
+            b.clock.clone(),
+            limits.presence_staleness,
+        ));
         let auth_collector = Arc::new(AuthenticateCollector {
-            collectors: b.collectors.clone(),
+            presence: presence.clone(),
             signer: b.signer.clone(),
             clock: b.clock.clone(),
         });
@@ -126,17 +139,19 @@ impl ServerUseCases {
             current_certificate: CurrentCertificate {
                 collectors: b.collectors.clone(),
             },
-            ingest: IngestBatch {
-                metrics: b.metrics.clone(),
-                collectors: b.collectors.clone(),
-                clock: b.clock.clone(),
-                limits: limits.batch,
-            },
+            ingest: IngestBatch::new(
+                b.metrics.clone(),
+                presence.clone(),
+                b.clock.clone(),
+                limits.batch,
+                limits.group_commit,
+            ),
             config: GetCollectorConfig {
                 collectors: b.collectors.clone(),
             },
             update_config: UpdateCollectorConfig {
                 collectors: b.collectors.clone(),
+                presence: presence.clone(),
                 clock: b.clock.clone(),
             },
             query: QueryMetrics {
@@ -150,6 +165,7 @@ impl ServerUseCases {
             },
             collectors: CollectorAdmin {
                 collectors: b.collectors.clone(),
+                presence,
                 clock: b.clock.clone(),
             },
             servers: ServerCatalog {

@@ -388,6 +388,48 @@ pub fn sql_i64(url: &str, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// Runs `sql` (one statement, nothing returned) on the database at `url`.
+pub fn sql_exec(url: &str, sql: &str) {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+}
+
+/// A session on `url` holding advisory lock `key` until the returned sender is dropped.
+pub fn hold_advisory_lock(url: &str, key: i64) -> std::sync::mpsc::Sender<()> {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = std::sync::mpsc::channel();
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(format!("SELECT pg_advisory_lock({key})"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            held.send(()).unwrap();
+            let _ = wait.recv();
+            drop(conn);
+        })
+    });
+    is_held.recv().unwrap();
+    release
+}
+
 /// One value of `sql`, as text, on the database at `url`.
 pub fn sql_text(url: &str, sql: &str) -> String {
     #[derive(diesel::QueryableByName)]

@@ -13,7 +13,7 @@ pub struct Process {
     pub child: Child,
     url: String,
     client: ureq::Agent,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Process {
@@ -29,13 +29,28 @@ pub const KEYS: &str = "k1=4a1f0c9b7e2d3a5f6c8b9e0d1a2b3c4d5e6f708192a3b4c5d6e7f
 /// evaluated every second, and `env` on top.
 pub fn start(db_url: &str, env: &[(&str, &str)]) -> Process {
     let dir = tempfile::tempdir().unwrap();
+    let mut env = env.to_vec();
+    env.push(("PGANALYTICS_SECRETS_KEYS", KEYS));
+    let mut p = start_in(dir.path(), db_url, &env);
+    p._dir = Some(dir);
+    p
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+/// [`start`] with the data directory (CA, signing key, key ring) of another server, so
+/// that its collectors' certificates and tokens are good here too.
+pub fn start_in(dir: &std::path::Path, db_url: &str, env: &[(&str, &str)]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pganalytics-server"))
         .arg("serve")
-        .env("PGANALYTICS_DATA_DIR", dir.path())
+        .env("PGANALYTICS_DATA_DIR", dir)
         .env("PGANALYTICS_DATABASE_URL", db_url)
         .env("PGANALYTICS_LISTEN", "127.0.0.1:0")
         .env("PGANALYTICS_LOG_FORMAT", "json")
-        .env("PGANALYTICS_SECRETS_KEYS", KEYS)
         .env("PGANALYTICS_ADMIN_PASSWORD", "leader-test-password-1")
         .env("PGANALYTICS_BCRYPT_COST", "4")
         .env("PGANALYTICS_ALLOW_WEAK_BCRYPT", "true")
@@ -71,7 +86,7 @@ pub fn start(db_url: &str, env: &[(&str, &str)]) -> Process {
             break v["url"].as_str().unwrap().to_owned();
         }
     };
-    let ca = Certificate::from_pem(&std::fs::read(dir.path().join("ca.pem")).unwrap()).unwrap();
+    let ca = Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
     let tls = TlsConfig::builder()
         .provider(TlsProvider::NativeTls)
         .root_certs(RootCerts::new_with_certs(&[ca]))
@@ -85,7 +100,7 @@ pub fn start(db_url: &str, env: &[(&str, &str)]) -> Process {
         child,
         url,
         client,
-        _dir: dir,
+        _dir: None,
     }
 }
 
