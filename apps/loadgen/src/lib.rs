@@ -39,7 +39,7 @@ pub fn cpu_now(postmaster: i32) -> Cpu {
             .as_deref()
             .and_then(ticks_of)
         {
-            if comm.starts_with("actix") {
+            if comm.starts_with("actix") || comm.starts_with("ingest-commit") {
                 cpu.server += secs
             } else {
                 cpu.client += secs

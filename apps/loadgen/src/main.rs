@@ -205,13 +205,25 @@ fn table_batch(collector: &str, rows: usize, seq: u64) -> Vec<u8> {
     zstd::encode_all(&serde_json::to_vec(&batch).unwrap_or_default()[..], 3).unwrap_or_default()
 }
 
+/// Pushes whose connection failed (most often one the server had closed, idle past its
+/// keep-alive) and were sent again on a new one, as an agent does from its spool.
+static RESENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn push(base: &str, c: &Collector, body: &[u8]) -> anyhow::Result<()> {
-    let mut res = c
-        .agent
-        .post(&format!("{base}/api/v1/metrics/push"))
-        .header("Authorization", &format!("Bearer {}", c.token))
-        .header("Content-Encoding", "zstd")
-        .send(body)?;
+    let send = || {
+        c.agent
+            .post(&format!("{base}/api/v1/metrics/push"))
+            .header("Authorization", &format!("Bearer {}", c.token))
+            .header("Content-Encoding", "zstd")
+            .send(body)
+    };
+    let mut res = match send() {
+        Err(e) if !matches!(e, ureq::Error::StatusCode(_)) => {
+            RESENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            send()?
+        }
+        other => other?,
+    };
     // Reading the acknowledgement to the end is also what lets ureq keep the connection
     // (unread, it is closed and the next push pays a full TLS handshake).
     let ack = res.body_mut().read_to_string()?;
@@ -264,12 +276,13 @@ fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow
     let elapsed = start.elapsed().as_secs_f64();
     lat.sort();
     println!(
-        "paced: {} collectors x {} rows every {} s for {} s: {} pushes, {:.0} rows/s, latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "paced: {} collectors x {} rows every {} s for {} s: {} pushes ({} sent again on a new connection), {:.0} rows/s, latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         collectors.len(),
         args.rows,
         args.interval,
         args.seconds,
         lat.len(),
+        RESENT.load(std::sync::atomic::Ordering::Relaxed),
         (lat.len() * args.rows) as f64 / elapsed,
         percentile(&lat, 0.50),
         percentile(&lat, 0.95),
