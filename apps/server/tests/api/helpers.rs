@@ -388,16 +388,30 @@ pub fn sql_i64(url: &str, sql: &str) -> i64 {
         .unwrap()
 }
 
-/// Runs `sql` (one statement, nothing returned) on the database at `url`.
-pub fn sql_exec(url: &str, sql: &str) {
-    let (url, sql) = (url.to_owned(), sql.to_owned());
+/// Runs `work` on a fresh connection to `url`, on a thread and runtime of its own: the
+/// synchronous tests' way to the database. Returns the thread, which ends with `work`.
+fn on_connection<T: Send + 'static>(
+    url: &str,
+    work: impl FnOnce(AsyncPgConnection) -> futures_util::future::BoxFuture<'static, T> + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let url = url.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            let conn = AsyncPgConnection::establish(&url).await.unwrap();
+            work(conn).await
+        })
+    })
+}
+
+/// Runs `sql` (one statement, nothing returned) on the database at `url`.
+pub fn sql_exec(url: &str, sql: &str) {
+    let sql = sql.to_owned();
+    on_connection(url, move |mut conn| {
+        Box::pin(async move {
             diesel::sql_query(sql).execute(&mut conn).await.unwrap();
         })
     })
@@ -409,21 +423,14 @@ pub fn sql_exec(url: &str, sql: &str) {
 pub fn hold_advisory_lock(url: &str, key: i64) -> std::sync::mpsc::Sender<()> {
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let (held, is_held) = std::sync::mpsc::channel();
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    on_connection(url, move |mut conn| {
+        Box::pin(async move {
             diesel::sql_query(format!("SELECT pg_advisory_lock({key})"))
                 .execute(&mut conn)
                 .await
                 .unwrap();
             held.send(()).unwrap();
             let _ = wait.recv();
-            drop(conn);
         })
     });
     is_held.recv().unwrap();
@@ -437,14 +444,9 @@ pub fn sql_text(url: &str, sql: &str) -> String {
         #[diesel(sql_type = diesel::sql_types::Text)]
         t: String,
     }
-    let (url, sql) = (url.to_owned(), format!("SELECT ({sql})::text AS t"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let sql = format!("SELECT ({sql})::text AS t");
+    on_connection(url, move |mut conn| {
+        Box::pin(async move {
             diesel::sql_query(sql)
                 .get_result::<T>(&mut conn)
                 .await
