@@ -279,8 +279,10 @@ LOG_SERIES = ["severity", "category", "sqlstate", "datname", "username", "applic
 
 
 def top10(family, key, order):
-    """A condition keeping the ten `key`s of the selected databases highest by `order` in the range."""
+    """A condition keeping the ten `key`s of the selected databases highest by `order` in the range
+    (not the "(other)" row of a large catalog: the relations not sent in detail, summed)."""
     return (f"{key} IN (SELECT {key} FROM metrics.{family} WHERE server_id = $server AND datname IN ($database) "
+            f"AND {key} <> '(other)' "
             f"AND $__timeFilter(time) GROUP BY {key} ORDER BY {order} DESC NULLS LAST LIMIT 10)")
 
 
@@ -496,9 +498,11 @@ GROUP BY mountpoint ORDER BY days_until_full NULLS LAST, used_pct DESC""",
     database_size_panel(b)
     b.table("Largest tables", latest("pg_table", "datname, schemaname, relname",
             "datname, schemaname, relname, table_size_bytes, indexes_size_bytes, toast_size_bytes, "
-            "table_size_bytes + coalesce(indexes_size_bytes, 0) + coalesce(toast_size_bytes, 0) AS total_bytes, n_live_tup",
+            "table_size_bytes + coalesce(indexes_size_bytes, 0) + coalesce(toast_size_bytes, 0) AS total_bytes, n_live_tup, "
+            "relations, partitions",
             has_db=True, order="total_bytes DESC NULLS LAST"),
-            "The latest sizes of the largest tables (heap, indexes, TOAST).")
+            "The latest sizes of the largest tables (heap, indexes, TOAST); a partitioned table is one row with its "
+            "partitions summed, and (other) sums the tables a large catalog did not send in detail.")
     b.ts("Largest tables over time", tiered("pg_table", ["datname", "schemaname", "relname"],
          {"t": avg("table_size_bytes"), "i": avg("indexes_size_bytes")},
          [("value", "sum(t) + coalesce(sum(i), 0)")], metric="schemaname || '.' || relname", has_db=True,
@@ -543,14 +547,14 @@ ORDER BY seq_rows_read DESC NULLS LAST LIMIT 25""",
     b.table("Unused indexes", """SELECT datname, schemaname, relname, indexrelname,
        max(size_bytes) AS size_bytes, max(idx_scan) - min(idx_scan) AS scans_in_range, bool_or(is_unique > 0) AS is_unique
 FROM metrics.pg_index
-WHERE server_id = $server AND datname IN ($database) AND $__timeFilter(time)
+WHERE server_id = $server AND datname IN ($database) AND $__timeFilter(time) AND indexrelname <> '(other)'
 GROUP BY 1, 2, 3, 4
 HAVING max(idx_scan) - min(idx_scan) = 0
 ORDER BY size_bytes DESC NULLS LAST LIMIT 25""",
             "Indexes not scanned once in the range, largest first (unique indexes enforce constraints: keep them).", w=12)
     b.table("Invalid indexes", latest("pg_index", "datname, schemaname, relname, indexrelname",
             "datname, schemaname, relname, indexrelname, size_bytes, is_valid, time",
-            has_db=True, order="is_valid, size_bytes DESC NULLS LAST"),
+            where="indexrelname <> '(other)'", has_db=True, order="is_valid, size_bytes DESC NULLS LAST"),
             "Indexes by validity (0: a failed CREATE INDEX CONCURRENTLY left it behind), the invalid first.", w=12)
     b.ts("Index sizes (top 10)", tiered("pg_index", ["datname", "schemaname", "relname", "indexrelname"],
          {"s": avg("size_bytes")}, [("value", "sum(s)")], metric="indexrelname", has_db=True,

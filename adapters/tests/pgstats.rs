@@ -143,7 +143,9 @@ fn check_release(major: u32) {
         let columns = pgstats::describe(&mut admin, &sql)
             .unwrap_or_else(|e| panic!("PostgreSQL {major}, {family}: {e}"));
         assert!(!columns.is_empty());
-        for (name, ty) in columns {
+        // Columns named `_…` steer the collector (the catalog collectors' page cursor) and
+        // are not sent.
+        for (name, ty) in columns.into_iter().filter(|(n, _)| !n.starts_with('_')) {
             let (_, col) = spec
                 .column(&name)
                 .unwrap_or_else(|| panic!("{family}.{name} is not in the catalog"));

@@ -215,7 +215,7 @@ pub static FAMILIES: &[FamilySpec] = &[
             c("idx_blks_read"), c("idx_blks_hit"), c("toast_blks_read"), c("toast_blks_hit"),
             g("table_size_bytes"), g("indexes_size_bytes"), g("toast_size_bytes"),
             g("relfrozenxid_age"), ts("last_vacuum"), ts("last_autovacuum"),
-            ts("last_analyze"), ts("last_autoanalyze"),
+            ts("last_analyze"), ts("last_autoanalyze"), g("relations"), g("partitions"),
         ],
     },
     FamilySpec {
@@ -225,7 +225,7 @@ pub static FAMILIES: &[FamilySpec] = &[
         columns: &[
             l("datname"), l("schemaname"), l("relname"), l("indexrelname"), c("idx_scan"),
             c("idx_tup_read"), c("idx_tup_fetch"), c("idx_blks_read"), c("idx_blks_hit"),
-            g("size_bytes"), g("is_valid"), g("is_unique"),
+            g("size_bytes"), g("is_valid"), g("is_unique"), g("relations"), g("partitions"),
         ],
     },
     FamilySpec {

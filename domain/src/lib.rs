@@ -16,6 +16,7 @@ pub mod hash;
 pub mod logs;
 pub mod rates;
 pub mod redact;
+pub mod relations;
 pub mod rollup;
 pub mod schedule;
 pub mod statements;

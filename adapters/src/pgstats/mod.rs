@@ -14,12 +14,11 @@
 /// are not asked for (a size takes an `AccessShareLock` and would queue behind it).
 macro_rules! locked_relations_cte {
     () => {
-        "WITH locked AS (
+        "locked AS (
     SELECT DISTINCT relation FROM pg_locks
     WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-)
-"
+)"
     };
 }
 
@@ -34,6 +33,7 @@ mod locks;
 mod log_settings;
 mod query;
 mod readiness;
+mod relations;
 mod replication;
 mod server;
 mod slots;
@@ -54,6 +54,7 @@ use std::time::Duration;
 
 pub use log_settings::{LogSettings, log_settings};
 pub use readiness::{Readiness, readiness};
+pub use relations::CatalogOptions;
 pub use statements::StatementsOptions;
 
 /// PostgreSQL 14: `pg_stat_wal`.
@@ -156,6 +157,7 @@ pub struct PgTarget {
     limits: SessionLimits,
     conn: Option<(PgConnection, i32)>,
     statements: statements::StatementsState,
+    catalog: relations::CatalogState,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -177,6 +179,7 @@ struct Ctx<'a> {
     dsn: &'a str,
     limits: &'a SessionLimits,
     statements: &'a mut statements::StatementsState,
+    catalog: &'a mut relations::CatalogState,
 }
 
 /// Every PostgreSQL collector, named after the family it produces; the catalog says which
@@ -223,7 +226,15 @@ impl PgTarget {
             limits,
             conn: None,
             statements: statements::StatementsState::new(statements),
+            catalog: relations::CatalogState::default(),
         }
+    }
+
+    /// How the table and index collectors summarise large catalogs.
+    #[must_use]
+    pub fn with_catalog(mut self, opts: CatalogOptions) -> Self {
+        self.catalog = relations::CatalogState::new(opts);
+        self
     }
 
     /// The open session, connecting first if there is none.
@@ -254,6 +265,7 @@ impl PgTarget {
             dsn,
             limits,
             statements,
+            catalog,
             ..
         } = self;
         let (conn, version) = conn.as_mut().expect("session() connected");
@@ -263,6 +275,7 @@ impl PgTarget {
             dsn: dsn.expose_secret(),
             limits,
             statements,
+            catalog,
         };
         let result = collect(&mut ctx);
         if result.is_err() && self.connection_lost() {
@@ -356,21 +369,24 @@ struct DatabaseName {
     datname: String,
 }
 
-/// Runs `per_database` on each database of the instance in turn, one connection at a time.
-/// A database that cannot be read is reported and skipped; the others still count.
+/// Runs `per_database` on each database of the instance in turn (given its name), one
+/// connection at a time. A database that cannot be read is reported and skipped; the others
+/// still count.
 fn each_database(
-    ctx: &mut Ctx<'_>,
+    conn: &mut PgConnection,
+    dsn: &str,
+    limits: &SessionLimits,
     family: &'static str,
-    per_database: impl Fn(&mut PgConnection) -> Result<CollectedRows, PgStatsError>,
+    mut per_database: impl FnMut(&str, &mut PgConnection) -> Result<CollectedRows, PgStatsError>,
 ) -> Result<Vec<CollectedRows>, PgStatsError> {
     let databases: Vec<DatabaseName> = diesel::sql_query(DATABASES_SQL)
-        .load(ctx.conn)
+        .load(conn)
         .map_err(|e| PgStatsError::query(family, &e))?;
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for db in databases {
-        let read = connect(&dsn::with_dbname(ctx.dsn, &db.datname), ctx.limits)
-            .and_then(|mut conn| per_database(&mut conn));
+        let read = connect(&dsn::with_dbname(dsn, &db.datname), limits)
+            .and_then(|mut conn| per_database(&db.datname, &mut conn));
         match read {
             Ok(rows) => out.push(rows),
             Err(e) => failures.push(format!("{}: {e}", db.datname)),
@@ -419,8 +435,14 @@ pub fn all_sql(version: i32) -> Vec<(&'static str, std::borrow::Cow<'static, str
         ("pg_replication", replication::SQL.into()),
         ("pg_replication_slot", slots::SQL.into()),
         ("pg_wal_receiver", wal_receiver::SQL.into()),
-        ("pg_table", tables::SQL.into()),
-        ("pg_index", indexes::SQL.into()),
+        (
+            "pg_table",
+            tables::sql(&CatalogOptions::default(), 0).into(),
+        ),
+        (
+            "pg_index",
+            indexes::sql(&CatalogOptions::default(), 0).into(),
+        ),
     ];
     out.extend(wal::sql(version).map(|s| ("pg_wal", s.into())));
     out.extend(io::sql(version).map(|s| ("pg_io", s.into())));

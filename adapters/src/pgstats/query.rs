@@ -41,42 +41,106 @@ pub(super) fn family_rows(
     family: &'static str,
     sql: &str,
 ) -> Result<CollectedRows, PgStatsError> {
+    family_rows_with(conn, family, sql, |_| Disposition::Keep).map(|(rows, _)| rows)
+}
+
+/// A row as a collector's [`family_rows_with`] callback sees it: the values of the family's
+/// columns, which it may rewrite, and the meta columns (named `_…`, int8) that steer it but
+/// are not sent.
+pub(super) struct RowView<'a> {
+    pub names: &'a [&'static str],
+    pub kinds: &'a [ColumnKind],
+    pub values: &'a mut [Value],
+    pub meta: &'a [Option<i64>],
+}
+
+/// What becomes of a row after the callback saw it.
+pub(super) enum Disposition {
+    /// Encoded now.
+    Keep,
+    /// Handed back to the caller, to finish once every other row was seen.
+    Defer,
+}
+
+/// [`family_rows`] with a say on every row; returns the rows kept and those deferred.
+pub(super) fn family_rows_with(
+    conn: &mut PgConnection,
+    family: &'static str,
+    sql: &str,
+    mut each: impl FnMut(RowView<'_>) -> Disposition,
+) -> Result<(CollectedRows, Vec<Vec<Value>>), PgStatsError> {
     let spec = spec(family);
     let failed = |e: &dyn std::fmt::Display| PgStatsError::query(family, e);
     // Row by row: libpq never holds the whole result (10,000 tables' rows) at once.
     let cursor = LoadConnection::<PgRowByRowLoadingMode>::load(conn, diesel::sql_query(sql))
         .map_err(|e| failed(&e))?;
-    let mut out: Option<(CollectedRows, Vec<ColumnKind>)> = None;
+    let mut out: Option<(CollectedRows, Vec<Option<ColumnKind>>, Vec<ColumnKind>)> = None;
+    let mut deferred = Vec::new();
     for row in cursor {
         let row = row.map_err(|e| failed(&e))?;
         if out.is_none() {
             out = Some(columns(spec, &row)?);
         }
-        let Some((rows, kinds)) = out.as_mut() else {
+        let Some((rows, slots, kinds)) = out.as_mut() else {
             unreachable!()
         };
         let mut values = Vec::with_capacity(kinds.len());
-        for (i, kind) in kinds.iter().enumerate() {
+        let mut meta = Vec::new();
+        for (i, slot) in slots.iter().enumerate() {
             let field = row
                 .get(i)
                 .ok_or_else(|| failed(&"row shorter than its columns"))?;
-            values.push(decode(*kind, field.value()).map_err(|e| failed(&e))?);
+            match slot {
+                Some(kind) => values.push(decode(*kind, field.value()).map_err(|e| failed(&e))?),
+                None => meta.push(decode_meta(field.value()).map_err(|e| failed(&e))?),
+            }
         }
-        rows.push(values);
+        let view = RowView {
+            names: &rows.columns,
+            kinds,
+            values: &mut values,
+            meta: &meta,
+        };
+        match each(view) {
+            Disposition::Keep => rows.push(values),
+            Disposition::Defer => deferred.push(values),
+        }
     }
-    Ok(out.map_or_else(|| CollectedRows::new(family, &[]), |(rows, _)| rows))
+    Ok(match out {
+        Some((rows, _, _)) => (rows, deferred),
+        None => (CollectedRows::new(family, &[]), deferred),
+    })
 }
 
-/// The result's columns, each a column of the family, in result order.
-fn columns<'a>(
-    spec: &'static FamilySpec,
-    row: &impl Row<'a, Pg>,
-) -> Result<(CollectedRows, Vec<ColumnKind>), PgStatsError> {
+fn decode_meta(value: Option<PgValue<'_>>) -> diesel::deserialize::Result<Option<i64>> {
+    value
+        .map(|v| {
+            if v.get_oid().get() != INT8_OID {
+                return Err(
+                    format!("meta column of type oid {}, expected int8", v.get_oid()).into(),
+                );
+            }
+            <i64 as FromSql<sql_types::BigInt, Pg>>::from_sql(v)
+        })
+        .transpose()
+}
+
+/// The result's columns, each a column of the family or a meta column (`_…`), in result
+/// order: the family's rows, each result column's kind (`None` for meta) and the kinds of
+/// the family's columns.
+type Columns = (CollectedRows, Vec<Option<ColumnKind>>, Vec<ColumnKind>);
+
+fn columns<'a>(spec: &'static FamilySpec, row: &impl Row<'a, Pg>) -> Result<Columns, PgStatsError> {
     let mut names = Vec::with_capacity(row.field_count());
     let mut kinds = Vec::with_capacity(row.field_count());
+    let mut slots = Vec::with_capacity(row.field_count());
     for i in 0..row.field_count() {
         let field = row.get(i).expect("index below field_count");
         let name = field.field_name().unwrap_or("?");
+        if name.starts_with('_') {
+            slots.push(None);
+            continue;
+        }
         let Some((_, col)) = spec.column(name) else {
             return Err(PgStatsError::query(
                 spec.name,
@@ -88,8 +152,9 @@ fn columns<'a>(
         }
         names.push(col.name);
         kinds.push(col.kind);
+        slots.push(Some(col.kind));
     }
-    Ok((CollectedRows::new(spec.name, &names), kinds))
+    Ok((CollectedRows::new(spec.name, &names), slots, kinds))
 }
 
 fn check_type(

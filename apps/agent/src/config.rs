@@ -24,6 +24,9 @@ pub struct Target {
     /// this host with the logging collector on.
     #[serde(default)]
     pub log: Option<TargetLog>,
+    /// Roll partitions up into their root for this target; default: `catalog.rollup_partitions`.
+    #[serde(default)]
+    pub rollup_partitions: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +116,30 @@ impl Default for Statements {
     }
 }
 
+/// How the table and index collectors summarise large catalogs (docs/agent.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Catalog {
+    /// Trees sent in full detail every cycle, per database: half the largest, half the
+    /// most active.
+    pub top_n: u32,
+    /// Further trees sent in detail per cycle, in turn, so every one is seen.
+    pub page_size: u32,
+    /// Roll partitions and inheritance children (TimescaleDB chunks) up into their root.
+    pub rollup_partitions: bool,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        let d = pganalytics_adapters::pgstats::CatalogOptions::default();
+        Self {
+            top_n: d.top_n,
+            page_size: d.page_size,
+            rollup_partitions: d.rollup_partitions,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
@@ -134,6 +161,7 @@ pub struct AgentConfig {
     pub statement_timeout_ms: u64,
     pub lock_timeout_ms: u64,
     pub statements: Statements,
+    pub catalog: Catalog,
     /// Serve the agent's own metrics as Prometheus text here (loopback only).
     pub prometheus_listen: Option<SocketAddr>,
     /// `json` or `text`; default: text on a terminal, JSON otherwise.
@@ -183,6 +211,7 @@ impl Default for AgentConfig {
             statement_timeout_ms: 10_000,
             lock_timeout_ms: 1_000,
             statements: Statements::default(),
+            catalog: Catalog::default(),
             prometheus_listen: None,
             log_format: None,
             tail_logs: true,
@@ -225,6 +254,7 @@ impl AgentConfig {
                 name: "main".into(),
                 dsn,
                 log: None,
+                rollup_partitions: None,
             });
         }
         config.validate()?;
@@ -381,6 +411,7 @@ mod tests {
                 line_prefix: Some(String::new()),
                 catalog: Some("/x.mo".into()),
             }),
+            rollup_partitions: Some(true),
         });
         full.pgbouncers.push(PgbouncerLog {
             name: "pool".into(),

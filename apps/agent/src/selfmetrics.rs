@@ -153,12 +153,18 @@ impl SelfMetrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let per_collector: [(&str, &str, &str, Figure); 2] = [
+        let per_collector: [(&str, &str, &str, Figure); 3] = [
             (
                 "pganalytics_agent_collector_duration_seconds",
                 "gauge",
                 "How long the collector's last run took.",
                 |f| f.duration_ms / 1000.0,
+            ),
+            (
+                "pganalytics_agent_collector_rows",
+                "gauge",
+                "How many rows the collector's last run sent.",
+                |f| f.rows as f64,
             ),
             (
                 "pganalytics_agent_collector_errors_total",
@@ -245,6 +251,7 @@ mod tests {
             "# TYPE pganalytics_agent_collector_duration_seconds gauge",
             r#"pganalytics_agent_collector_duration_seconds{instance="db \"main\"",collector="pg_table"} 1.5"#,
             r#"pganalytics_agent_collector_errors_total{instance="db \"main\"",collector="pg_table"} 1"#,
+            r#"pganalytics_agent_collector_rows{instance="db \"main\"",collector="pg_table"} 7"#,
             "pganalytics_agent_spool_bytes 4096",
             "pganalytics_agent_spool_records 3",
             "pganalytics_agent_push_retries_total 2",
@@ -255,6 +262,6 @@ mod tests {
                 "{line} missing from:\n{text}"
             );
         }
-        assert_eq!(text.matches("# HELP ").count(), 2 + SCALARS.len());
+        assert_eq!(text.matches("# HELP ").count(), 3 + SCALARS.len());
     }
 }

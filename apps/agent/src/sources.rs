@@ -2,7 +2,7 @@
 //! and the host.
 
 use pganalytics_adapters::host::{DiskRole, ProcHost};
-use pganalytics_adapters::pgstats::{PgTarget, SessionLimits, StatementsOptions};
+use pganalytics_adapters::pgstats::{CatalogOptions, PgTarget, SessionLimits, StatementsOptions};
 use pganalytics_ports::sources::Source;
 use std::time::Duration;
 
@@ -22,7 +22,15 @@ pub fn targets(config: &AgentConfig) -> Vec<PgTarget> {
         .targets
         .iter()
         .map(|t| {
+            let catalog = CatalogOptions {
+                top_n: config.catalog.top_n,
+                page_size: config.catalog.page_size,
+                rollup_partitions: t
+                    .rollup_partitions
+                    .unwrap_or(config.catalog.rollup_partitions),
+            };
             PgTarget::with_statements(&t.name, t.dsn.clone(), limits.clone(), statements.clone())
+                .with_catalog(catalog)
         })
         .collect()
 }

@@ -156,7 +156,9 @@ impl TablesPage {
                     invalid: value(r, 2) == Some(0.0),
                 }
             })
-            .filter(|i| i.unused || i.invalid)
+            // The other row of a large catalog sums indexes not sent in detail: no index to
+            // drop or rebuild by that name.
+            .filter(|i| i.name != crate::relations::OTHER && (i.unused || i.invalid))
             .collect();
         flagged.sort_by(|a, b| {
             b.bytes
@@ -171,5 +173,34 @@ impl TablesPage {
             flagged_indexes: flagged,
             index_count: indexes.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(name: &str, scans: f64, valid: f64) -> Row {
+        Row {
+            server_id: 1,
+            time: OffsetDateTime::UNIX_EPOCH,
+            labels: ["app", "public", "t", name]
+                .iter()
+                .map(|l| Some((*l).to_owned()))
+                .collect(),
+            values: vec![Some(scans), Some(8192.0), Some(valid), Some(0.0)],
+        }
+    }
+
+    #[test]
+    fn the_other_row_of_a_large_catalog_is_never_flagged_as_an_index() {
+        let other = crate::relations::OTHER;
+        let page = TablesPage::new(&[], &[], &[index("t_at", 0.0, 1.0), index(other, 0.0, 0.0)]);
+        let names: Vec<&str> = page
+            .flagged_indexes
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["t_at"]);
     }
 }

@@ -46,6 +46,24 @@ struct Args {
     /// Only the log phase.
     #[arg(long)]
     only_logs: bool,
+    /// Partitioned tables to create besides `--tables`, each with `--partitions` partitions
+    /// and a primary key (so 2 × (partitions + 1) relations each).
+    #[arg(long, default_value_t = 0)]
+    partitioned: usize,
+    #[arg(long, default_value_t = 1_000)]
+    partitions: usize,
+    /// Only the catalog: the agent with every group every 60 s (its table and index
+    /// collectors' SQL time, rows and peak RSS, and the in-process server's peak RSS), no
+    /// exporter and no log phase.
+    #[arg(long)]
+    catalog_only: bool,
+    /// Keep partitions as rows of their own (`[catalog] rollup_partitions = false`).
+    #[arg(long)]
+    no_rollup: bool,
+    /// With `--catalog-only`: measure a database built before (by this benchmark or the
+    /// same statements) instead of building one; the server's database goes next to it.
+    #[arg(long)]
+    existing: Option<String>,
 }
 
 const PREFIX: &str = "%m [%p] %q%u@%d ";
@@ -53,6 +71,15 @@ const PREFIX: &str = "%m [%p] %q%u@%d ";
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (_tmp, dir) = scratch_dir("pganalytics-budget", args.data_dir.as_deref())?;
+    if let Some(url) = &args.existing {
+        anyhow::ensure!(args.catalog_only, "--existing goes with --catalog-only");
+        let agent_bin = std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("pganalytics-agent");
+        println!("agent-budget: the catalog of {url}");
+        return agent_phase(&dir, url, &agent_bin, true, args.no_rollup);
+    }
     let agent_bin = match &args.agent {
         Some(a) => a.clone(),
         None => std::env::current_exe()?
@@ -86,15 +113,23 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     create_tables(&url, if args.only_logs { 2 } else { args.tables })?;
     let tables = if args.only_logs { 2 } else { args.tables };
+    if !args.only_logs {
+        create_partitioned(&url, args.partitioned, args.partitions)?;
+    }
+    let relations = 3 * tables + 2 * args.partitioned * (args.partitions + 1);
     println!(
-        "agent-budget: {tables} tables and {} indexes created in {:.0} s (PostgreSQL {})",
-        2 * tables,
+        "agent-budget: {tables} tables and {} partitioned tables × {} partitions, {relations} relations with their indexes, created in {:.0} s (PostgreSQL {})",
+        args.partitioned,
+        args.partitions,
         started.elapsed().as_secs_f64(),
         cluster.data_dir().display()
     );
 
+    if args.catalog_only {
+        return agent_phase(&dir, &url, &agent_bin, true, args.no_rollup);
+    }
     if !args.only_logs {
-        agent_phase(&dir, &url, &agent_bin)?;
+        agent_phase(&dir, &url, &agent_bin, false, args.no_rollup)?;
         exporter_phase(&url, args.tables)?;
     }
     if args.log_lines > 0 {
@@ -123,6 +158,40 @@ fn create_tables(url: &str, tables: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `count` partitioned tables of `partitions` partitions each, every one with a primary key
+/// (a partitioned index and one index per partition), a few rows in each partition.
+fn create_partitioned(url: &str, count: usize, partitions: usize) -> anyhow::Result<()> {
+    for p in 0..count {
+        // A session per table: one that created 200,000 relations spends most of its time
+        // on its own cache (a table took a minute instead of 3 s).
+        let mut conn = PgConnection::establish(url)?;
+        // One DO block per table, committing every 100 partitions (within the lock table);
+        // a statement of its own, as a COMMIT inside a multi-statement string cannot be.
+        conn.batch_execute(&format!(
+            "CREATE TABLE m{p} (id bigint PRIMARY KEY, at timestamptz, v int) \
+             PARTITION BY RANGE (id)"
+        ))?;
+        conn.batch_execute(&format!(
+            "DO $$ BEGIN
+               FOR i IN 0..{last} LOOP
+                 EXECUTE format('CREATE TABLE m{p}_%s PARTITION OF m{p} \
+                                 FOR VALUES FROM (%s) TO (%s)', i, i * 1000, (i + 1) * 1000);
+                 IF i % 100 = 99 THEN COMMIT; END IF;
+               END LOOP;
+             END $$",
+            last = partitions.saturating_sub(1),
+        ))?;
+        conn.batch_execute(&format!(
+            "INSERT INTO m{p} SELECT g, now(), 1 FROM generate_series(0, {rows}, 97) g",
+            rows = partitions * 1000 - 1,
+        ))?;
+    }
+    if count > 0 {
+        PgConnection::establish(url)?.batch_execute("ANALYZE")?;
+    }
+    Ok(())
+}
+
 /// (CPU seconds, peak RSS bytes, current RSS bytes) of a process.
 fn usage(pid: u32) -> Option<(f64, u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -141,7 +210,13 @@ fn usage(pid: u32) -> Option<(f64, u64, u64)> {
     Some((cpu, kb("VmHWM:")?, kb("VmRSS:")?))
 }
 
-fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
+fn agent_phase(
+    dir: &Path,
+    url: &str,
+    agent_bin: &Path,
+    catalog_only: bool,
+    no_rollup: bool,
+) -> anyhow::Result<()> {
     let settings = Settings {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.join("server"),
@@ -168,7 +243,12 @@ fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
         .args(["register", "--server", &server.url("")])
         .arg("--ca-file")
         .arg(settings.data_dir.join("ca.pem"))
-        .args(["--name", "budget", "--state-dir"])
+        // Named after this run: a database measured before (--existing) keeps the last one.
+        .args([
+            "--name",
+            &format!("budget-{}", std::process::id()),
+            "--state-dir",
+        ])
         .arg(&state)
         .env("PGANALYTICS_AGENT_REGISTRATION_TOKEN", token)
         .output()?;
@@ -178,11 +258,35 @@ fn agent_phase(dir: &Path, url: &str, agent_bin: &Path) -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    let extra: Vec<(String, String)> = if no_rollup {
+        vec![(
+            "PGANALYTICS_AGENT_CATALOG__ROLLUP_PARTITIONS".into(),
+            "false".into(),
+        )]
+    } else {
+        Vec::new()
+    };
     // Default intervals: the minute measured holds activity four times and database,
     // replication and host once (tables, indexes, statements and disk run every 5 minutes,
     // at start). Then the worst case: every group every minute.
-    measure(agent_bin, &state, url, None, "default intervals")?;
-    measure(agent_bin, &state, url, Some("60"), "every group every 60 s")?;
+    if !catalog_only {
+        measure(agent_bin, &state, url, None, &extra, "default intervals")?;
+    }
+    let server_peak = usage(std::process::id()).map_or(0, |(_, peak, _)| peak);
+    measure(
+        agent_bin,
+        &state,
+        url,
+        Some("60"),
+        &extra,
+        "every group every 60 s",
+    )?;
+    let after = usage(std::process::id()).map_or(0, |(_, peak, _)| peak);
+    println!(
+        "  the server (in this process): peak RSS {:.1} MB, {:+.1} MB while the agent ran",
+        after as f64 / 1e6,
+        (after as f64 - server_peak as f64) / 1e6
+    );
     Ok(())
 }
 
@@ -191,6 +295,7 @@ fn measure(
     state: &Path,
     url: &str,
     every: Option<&str>,
+    extra: &[(String, String)],
     label: &str,
 ) -> anyhow::Result<()> {
     let intervals: Vec<(String, String)> = every
@@ -215,6 +320,7 @@ fn measure(
         .env("PGANALYTICS_AGENT_PROMETHEUS_LISTEN", "127.0.0.1:19187")
         .env("PGANALYTICS_AGENT_LOG_FORMAT", "json")
         .envs(intervals)
+        .envs(extra.iter().cloned())
         .stderr(Stdio::null())
         .spawn()?;
     let pid = agent.id();
@@ -238,23 +344,29 @@ fn measure(
     if every.is_none() {
         return Ok(());
     }
-    println!("  SQL time per collector (last run):");
-    for line in metrics
+    println!("  SQL time and rows per collector (last run):");
+    let figure = |name: &str, collector: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .find(|l| l.contains(&format!("collector=\"{collector}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mut collectors: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("pganalytics_agent_collector_duration_seconds{"))
-    {
-        let collector = line
-            .split("collector=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next());
-        let secs: f64 = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        if let Some(c) = collector.filter(|c| c.starts_with("pg_")) {
-            println!("    {c:<22} {:>8.1} ms", secs * 1000.0);
-        }
+        .filter_map(|l| l.split("collector=\"").nth(1)?.split('"').next())
+        .filter(|c| c.starts_with("pg_"))
+        .collect();
+    collectors.dedup();
+    for c in collectors {
+        println!(
+            "    {c:<22} {:>8.1} ms {:>8} rows",
+            figure("pganalytics_agent_collector_duration_seconds", c) * 1000.0,
+            figure("pganalytics_agent_collector_rows", c)
+        );
     }
     Ok(())
 }

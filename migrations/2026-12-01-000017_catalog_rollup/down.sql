@@ -1,0 +1,46 @@
+ALTER TABLE metrics_daily.pg_index
+    DROP COLUMN relations_min,
+    DROP COLUMN relations_max,
+    DROP COLUMN relations_sum,
+    DROP COLUMN relations_count,
+    DROP COLUMN relations_last,
+    DROP COLUMN partitions_min,
+    DROP COLUMN partitions_max,
+    DROP COLUMN partitions_sum,
+    DROP COLUMN partitions_count,
+    DROP COLUMN partitions_last;
+ALTER TABLE metrics_daily.pg_table
+    DROP COLUMN relations_min,
+    DROP COLUMN relations_max,
+    DROP COLUMN relations_sum,
+    DROP COLUMN relations_count,
+    DROP COLUMN relations_last,
+    DROP COLUMN partitions_min,
+    DROP COLUMN partitions_max,
+    DROP COLUMN partitions_sum,
+    DROP COLUMN partitions_count,
+    DROP COLUMN partitions_last;
+ALTER TABLE metrics_hourly.pg_index
+    DROP COLUMN relations_min,
+    DROP COLUMN relations_max,
+    DROP COLUMN relations_sum,
+    DROP COLUMN relations_count,
+    DROP COLUMN relations_last,
+    DROP COLUMN partitions_min,
+    DROP COLUMN partitions_max,
+    DROP COLUMN partitions_sum,
+    DROP COLUMN partitions_count,
+    DROP COLUMN partitions_last;
+ALTER TABLE metrics_hourly.pg_table
+    DROP COLUMN relations_min,
+    DROP COLUMN relations_max,
+    DROP COLUMN relations_sum,
+    DROP COLUMN relations_count,
+    DROP COLUMN relations_last,
+    DROP COLUMN partitions_min,
+    DROP COLUMN partitions_max,
+    DROP COLUMN partitions_sum,
+    DROP COLUMN partitions_count,
+    DROP COLUMN partitions_last;
+ALTER TABLE metrics.pg_index DROP COLUMN relations, DROP COLUMN partitions;
+ALTER TABLE metrics.pg_table DROP COLUMN relations, DROP COLUMN partitions;
