@@ -98,6 +98,6 @@ JOIN pg_namespace n ON n.oid = tc.relnamespace",
 pub(super) fn collect(ctx: &mut Ctx<'_>) -> Result<Vec<CollectedRows>, PgStatsError> {
     let catalog = &mut *ctx.catalog;
     each_database(ctx.conn, ctx.dsn, ctx.limits, FAMILY, |datname, conn| {
-        catalog.read(conn, FAMILY, datname, 4, sql)
+        catalog.read(conn, FAMILY, datname, sql)
     })
 }

@@ -77,11 +77,15 @@ impl CatalogState {
         conn: &mut PgConnection,
         family: &'static str,
         datname: &str,
-        labels: usize,
         sql: impl Fn(&CatalogOptions, u32) -> String,
     ) -> Result<CollectedRows, PgStatsError> {
         let spec = pganalytics_domain::catalog::family(family).expect("a catalog family");
         let width = counters(family).count();
+        let labels = spec
+            .columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Label)
+            .count();
         let key = (family, datname.to_owned());
         let db = self.databases.entry(key).or_insert_with(|| Database {
             counters: RelationCounters::new(width),
@@ -102,7 +106,7 @@ impl CatalogState {
                     last_page = Some((*page, *root));
                 }
                 let key = row_key(&row, labels);
-                let rolled = row_count(&row, "relations") > 1.0;
+                let rolled = relations(&row) > 1.0;
                 let mut counters = counters_of(&row);
                 db.counters.detailed(&key, rolled, &mut counters);
                 write_counters(row, &counters);
@@ -132,7 +136,8 @@ impl CatalogState {
     }
 }
 
-/// The row's labels (the first `labels` columns but the database), joined.
+/// The row's labels (the family's label columns, which come first, but the database),
+/// joined.
 fn row_key(row: &RowView<'_>, labels: usize) -> String {
     let mut key = String::new();
     for v in row.values.iter().take(labels).skip(1) {
@@ -142,11 +147,11 @@ fn row_key(row: &RowView<'_>, labels: usize) -> String {
     key
 }
 
-/// A count column of the row (`relations`, `partitions`).
-fn row_count(row: &RowView<'_>, column: &str) -> f64 {
+/// How many relations the row stands for.
+fn relations(row: &RowView<'_>) -> f64 {
     row.names
         .iter()
-        .position(|n| *n == column)
+        .position(|n| *n == "relations")
         .and_then(|i| row.values[i].as_f64())
         .unwrap_or(1.0)
 }

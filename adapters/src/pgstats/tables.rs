@@ -171,6 +171,6 @@ LEFT JOIN locked l ON l.relation = d.root",
 pub(super) fn collect(ctx: &mut Ctx<'_>) -> Result<Vec<CollectedRows>, PgStatsError> {
     let catalog = &mut *ctx.catalog;
     each_database(ctx.conn, ctx.dsn, ctx.limits, FAMILY, |datname, conn| {
-        catalog.read(conn, FAMILY, datname, 3, sql)
+        catalog.read(conn, FAMILY, datname, sql)
     })
 }
