@@ -3,8 +3,13 @@
 use pganalytics_server::harness::{Store, TestServer};
 use pganalytics_server::settings::Settings;
 
-/// CPU seconds (user + system) used so far by the server's threads, the rest of this
-/// process (the simulated collectors), and every PostgreSQL process of the cluster.
+/// Threads of this process whose names start with one of these are the simulated clients
+/// (collectors pushing, the raw COPY connections); every other thread is the server's: its
+/// HTTP workers, the committers, and the blocking pool that inflates and parses pushes.
+pub const CLIENT_THREADS: [&str; 2] = ["pusher", "copy-client"];
+
+/// CPU seconds (user + system) used so far by the server's threads, the simulated clients'
+/// threads (see [`CLIENT_THREADS`]), and every PostgreSQL process of the cluster.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cpu {
     pub server: f64,
@@ -27,8 +32,26 @@ pub fn ticks_of(stat: &str) -> Option<(String, i32, f64, f64)> {
     Some((comm, ppid, own / 100.0, children / 100.0))
 }
 
+/// CPU microseconds of client threads that have ended (see [`client_thread_done`]).
+static ENDED_CLIENT_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Called by a client thread as its last step: once joined, a thread's CPU time is gone
+/// from `/proc/self/task`, so it is kept here for [`cpu_now`].
+pub fn client_thread_done() {
+    if let Some((_, _, secs, _)) = std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .as_deref()
+        .and_then(ticks_of)
+    {
+        ENDED_CLIENT_MICROS.fetch_add((secs * 1e6) as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub fn cpu_now(postmaster: i32) -> Cpu {
-    let mut cpu = Cpu::default();
+    let mut cpu = Cpu {
+        client: ENDED_CLIENT_MICROS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6,
+        ..Cpu::default()
+    };
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
         .flatten()
@@ -39,10 +62,10 @@ pub fn cpu_now(postmaster: i32) -> Cpu {
             .as_deref()
             .and_then(ticks_of)
         {
-            if comm.starts_with("actix") || comm.starts_with("ingest-commit") {
-                cpu.server += secs
-            } else {
+            if CLIENT_THREADS.iter().any(|c| comm.starts_with(c)) {
                 cpu.client += secs
+            } else {
+                cpu.server += secs
             }
         }
     }

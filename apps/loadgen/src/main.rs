@@ -246,7 +246,7 @@ fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow
         per_collector as usize * collectors.len()
     );
     let start = Instant::now() + Duration::from_secs(1);
-    let handles: Vec<_> = collectors
+    let handles = collectors
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -256,19 +256,22 @@ fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow
                 .collect();
             let offset =
                 Duration::from_millis((i as u64 * interval * 1000) / collectors.len() as u64);
-            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
-                let mut lat = Vec::new();
-                for (k, body) in batches.iter().enumerate() {
-                    let due = start + offset + Duration::from_secs(interval * k as u64);
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    let t = Instant::now();
-                    push(&base, &c, body)?;
-                    lat.push(t.elapsed());
-                }
-                Ok(lat)
-            })
+            std::thread::Builder::new().name("pusher".into()).spawn(
+                move || -> anyhow::Result<Vec<Duration>> {
+                    let mut lat = Vec::new();
+                    for (k, body) in batches.iter().enumerate() {
+                        let due = start + offset + Duration::from_secs(interval * k as u64);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        let t = Instant::now();
+                        push(&base, &c, body)?;
+                        lat.push(t.elapsed());
+                    }
+                    pganalytics_loadgen::client_thread_done();
+                    Ok(lat)
+                },
+            )
         })
-        .collect();
+        .collect::<std::io::Result<Vec<_>>>()?;
     let mut lat: Vec<Duration> = Vec::new();
     for h in handles {
         lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
@@ -309,24 +312,28 @@ fn flood_phase(
                 .collect()
         })
         .collect();
+    eprintln!("flood: pushing {} batches", per_worker * workers.len());
     let cpu_before = cpu_now(postmaster);
     let start = Instant::now();
-    let handles: Vec<_> = workers
+    let handles = workers
         .iter()
         .zip(pool)
         .map(|(c, bodies)| {
             let (c, base) = (c.clone(), base.to_owned());
-            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
-                let mut lat = Vec::with_capacity(bodies.len());
-                for body in &bodies {
-                    let t = Instant::now();
-                    push(&base, &c, body)?;
-                    lat.push(t.elapsed());
-                }
-                Ok(lat)
-            })
+            std::thread::Builder::new().name("pusher".into()).spawn(
+                move || -> anyhow::Result<Vec<Duration>> {
+                    let mut lat = Vec::with_capacity(bodies.len());
+                    for body in &bodies {
+                        let t = Instant::now();
+                        push(&base, &c, body)?;
+                        lat.push(t.elapsed());
+                    }
+                    pganalytics_loadgen::client_thread_done();
+                    Ok(lat)
+                },
+            )
         })
-        .collect();
+        .collect::<std::io::Result<Vec<_>>>()?;
     let mut lat = Vec::new();
     for h in handles {
         lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
@@ -355,6 +362,7 @@ fn copy_phase(db_url: &str, args: &Args, postmaster: i32) -> anyhow::Result<f64>
     let batches_per_conn = args.flood_batches;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("copy-client")
         .enable_all()
         .build()?;
     rt.block_on(async {

@@ -144,8 +144,25 @@ pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec
     Ok(body)
 }
 
+/// How much larger than its compressed body a pushed batch usually is (JSON metric
+/// batches compress 6–10 times with zstd or gzip).
+const INFLATION_HINT: usize = 8;
+
 /// Inflates `raw`, refusing output past `limit` bytes. CPU-bound: run it off the async workers.
 pub fn decompress(encoding: Encoding, raw: Vec<u8>, limit: usize) -> Result<Vec<u8>, ApiError> {
+    // Room for the whole output at once, so inflating is not a series of grow-and-copy
+    // steps: the size a zstd frame declares, else a metric batch's usual ratio; never past
+    // the limit (capacity not yet written costs no memory).
+    let declared = match encoding {
+        Encoding::Zstd => zstd::zstd_safe::get_frame_content_size(&raw)
+            .ok()
+            .flatten()
+            .and_then(|n| usize::try_from(n).ok()),
+        _ => None,
+    };
+    let capacity = declared
+        .unwrap_or_else(|| raw.len().saturating_mul(INFLATION_HINT))
+        .min(limit.saturating_add(1));
     let reader: Box<dyn Read> = match encoding {
         Encoding::Identity => {
             return if raw.len() > limit {
@@ -164,7 +181,7 @@ pub fn decompress(encoding: Encoding, raw: Vec<u8>, limit: usize) -> Result<Vec<
             })?,
         ),
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(capacity);
     let read = reader.take(limit as u64 + 1).read_to_end(&mut out);
     read.map_err(|e| {
         ApiError::bad_request(
