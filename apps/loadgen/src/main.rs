@@ -239,6 +239,43 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+type Pusher = std::thread::JoinHandle<anyhow::Result<Vec<Duration>>>;
+
+/// A simulated collector's thread (named `pusher`, see `CLIENT_THREADS`): pushes `bodies`
+/// in order, the k-th no earlier than `due(k)` when given, and returns each push's latency.
+fn spawn_pusher(
+    base: &str,
+    c: &Arc<Collector>,
+    bodies: Vec<Vec<u8>>,
+    due: impl Fn(usize) -> Option<Instant> + Send + 'static,
+) -> std::io::Result<Pusher> {
+    let (c, base) = (c.clone(), base.to_owned());
+    std::thread::Builder::new()
+        .name("pusher".into())
+        .spawn(move || {
+            let mut lat = Vec::with_capacity(bodies.len());
+            for (k, body) in bodies.iter().enumerate() {
+                if let Some(due) = due(k) {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+                let t = Instant::now();
+                push(&base, &c, body)?;
+                lat.push(t.elapsed());
+            }
+            pganalytics_loadgen::client_thread_done();
+            Ok(lat)
+        })
+}
+
+/// Every push's latency, once all the pushers are done.
+fn latencies(pushers: Vec<Pusher>) -> anyhow::Result<Vec<Duration>> {
+    let mut lat = Vec::new();
+    for p in pushers {
+        lat.extend(p.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
+    }
+    Ok(lat)
+}
+
 fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow::Result<()> {
     let per_collector = (args.seconds / args.interval).max(1);
     eprintln!(
@@ -250,32 +287,18 @@ fn paced_phase(base: &str, collectors: &[Arc<Collector>], args: &Args) -> anyhow
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let (c, base, rows, interval) = (c.clone(), base.to_owned(), args.rows, args.interval);
+            let interval = args.interval;
             let batches: Vec<Vec<u8>> = (0..per_collector)
-                .map(|s| table_batch(&c.id, rows, s))
+                .map(|s| table_batch(&c.id, args.rows, s))
                 .collect();
             let offset =
                 Duration::from_millis((i as u64 * interval * 1000) / collectors.len() as u64);
-            std::thread::Builder::new().name("pusher".into()).spawn(
-                move || -> anyhow::Result<Vec<Duration>> {
-                    let mut lat = Vec::new();
-                    for (k, body) in batches.iter().enumerate() {
-                        let due = start + offset + Duration::from_secs(interval * k as u64);
-                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                        let t = Instant::now();
-                        push(&base, &c, body)?;
-                        lat.push(t.elapsed());
-                    }
-                    pganalytics_loadgen::client_thread_done();
-                    Ok(lat)
-                },
-            )
+            spawn_pusher(base, c, batches, move |k| {
+                Some(start + offset + Duration::from_secs(interval * k as u64))
+            })
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    let mut lat: Vec<Duration> = Vec::new();
-    for h in handles {
-        lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
-    }
+    let mut lat = latencies(handles)?;
     let elapsed = start.elapsed().as_secs_f64();
     lat.sort();
     println!(
@@ -318,26 +341,9 @@ fn flood_phase(
     let handles = workers
         .iter()
         .zip(pool)
-        .map(|(c, bodies)| {
-            let (c, base) = (c.clone(), base.to_owned());
-            std::thread::Builder::new().name("pusher".into()).spawn(
-                move || -> anyhow::Result<Vec<Duration>> {
-                    let mut lat = Vec::with_capacity(bodies.len());
-                    for body in &bodies {
-                        let t = Instant::now();
-                        push(&base, &c, body)?;
-                        lat.push(t.elapsed());
-                    }
-                    pganalytics_loadgen::client_thread_done();
-                    Ok(lat)
-                },
-            )
-        })
+        .map(|(c, bodies)| spawn_pusher(base, c, bodies, |_| None))
         .collect::<std::io::Result<Vec<_>>>()?;
-    let mut lat = Vec::new();
-    for h in handles {
-        lat.extend(h.join().map_err(|_| anyhow::anyhow!("pusher panicked"))??);
-    }
+    let mut lat = latencies(handles)?;
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_after = cpu_now(postmaster);
     lat.sort();
