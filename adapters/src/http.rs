@@ -58,6 +58,10 @@ fn agent_with(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ureq::Agent,
         .tls_config(tls.build())
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
+        // An agent pushes every 15 s by default (its shortest collection interval): its
+        // connection is kept longer than that (ureq's default is 15 s), so that pushes share
+        // one TLS session; the server keeps idle connections `keep_alive_seconds` (30 s).
+        .max_idle_age(Duration::from_secs(25))
         .build()
         .into())
 }

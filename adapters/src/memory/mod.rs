@@ -81,11 +81,12 @@ impl State {
                 for (spec, values) in block.family.columns.iter().zip(&block.columns) {
                     match (spec.kind, values) {
                         (ColumnKind::Label, ColumnValues::Text(v)) => {
-                            row.labels.insert(spec.name.to_owned(), v[r].clone());
+                            row.labels
+                                .insert(spec.name.to_owned(), v.get(r).map(str::to_owned));
                         }
                         (_, ColumnValues::Text(v)) => {
-                            if let Some(t) = &v[r] {
-                                row.texts.insert(spec.name, t.clone());
+                            if let Some(t) = v.get(r) {
+                                row.texts.insert(spec.name, t.to_owned());
                             }
                         }
                         (_, ColumnValues::Int(v)) => {

@@ -6,18 +6,16 @@
 //! batch id, servers, every block's rows, commit — runs on its own small pool of
 //! tokio-postgres connections; everything else stays on Diesel.
 
+use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use futures_util::pin_mut;
+use futures_util::{SinkExt, pin_mut};
 use pganalytics_domain::batch::{ColumnValues, FamilyRows, ValidatedBatch};
-use pganalytics_domain::catalog::ColumnKind;
 use pganalytics_domain::rollup::Tier;
 use pganalytics_ports::StoreError;
 use pganalytics_ports::store::{IngestCounts, IngestOutcome};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use time::OffsetDateTime;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgSetupError, PoolOptions};
 
@@ -172,7 +170,7 @@ async fn one_transaction(
         .collect();
     if !new.is_empty() {
         let servers = upsert_servers(&tx, &new, now).await.map_err(err)?;
-        copy_rows(&tx, &new, &servers).await.map_err(err)?;
+        copy_rows(&tx, &new, &servers).await?;
         mark_late_hours(&tx, &new, &servers, now)
             .await
             .map_err(err)?;
@@ -264,18 +262,9 @@ async fn mark_late_hours(
     Ok(())
 }
 
-fn pg_type(kind: ColumnKind) -> Type {
-    match kind {
-        ColumnKind::Label | ColumnKind::Text => Type::TEXT,
-        ColumnKind::Counter => Type::INT8,
-        ColumnKind::Gauge => Type::FLOAT8,
-        ColumnKind::Timestamp => Type::TIMESTAMPTZ,
-    }
-}
-
 fn has_values(c: &ColumnValues) -> bool {
     match c {
-        ColumnValues::Text(v) => v.iter().any(Option::is_some),
+        ColumnValues::Text(v) => v.iter().any(|v| v.is_some()),
         ColumnValues::Int(v) => v.iter().any(Option::is_some),
         ColumnValues::Float(v) => v.iter().any(Option::is_some),
         ColumnValues::Time(v) => v.iter().any(Option::is_some),
@@ -289,7 +278,7 @@ async fn copy_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     batches: &[&ValidatedBatch],
     servers: &ServerIds,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), StoreError> {
     let mut families: BTreeMap<&str, Vec<(i64, &FamilyRows)>> = BTreeMap::new();
     for b in batches {
         for block in b.blocks.iter().filter(|b| !b.is_empty()) {
@@ -305,46 +294,247 @@ async fn copy_rows(
     Ok(())
 }
 
+/// The rows go out as one CopyData message each time the buffer passes this size (rows may
+/// straddle messages: COPY's message boundaries need not match its rows).
+const COPY_CHUNK: usize = 256 * 1024;
+
 async fn copy_family(
     tx: &deadpool_postgres::Transaction<'_>,
     blocks: &[(i64, &FamilyRows)],
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), StoreError> {
+    let err = |e| pg_error(e, "metric batch");
     let family = blocks[0].1.family;
     let used: Vec<usize> = (0..family.columns.len())
         .filter(|&i| blocks.iter().any(|(_, b)| has_values(&b.columns[i])))
         .collect();
     let mut names = String::from("time, server_id");
-    let mut types = vec![Type::TIMESTAMPTZ, Type::INT8];
     for &i in &used {
-        let spec = &family.columns[i];
         names.push_str(", ");
-        names.push_str(spec.name);
-        types.push(pg_type(spec.kind));
+        names.push_str(family.columns[i].name);
     }
     let sql = format!(
         "COPY metrics.{} ({names}) FROM STDIN (FORMAT binary)",
         family.name
     );
-    let sink = tx.copy_in(&sql).await?;
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    pin_mut!(writer);
-    let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+    let sink = tx.copy_in::<_, Bytes>(&sql).await.map_err(err)?;
+    pin_mut!(sink);
+    let mut copy = copy::Encoder::new(COPY_CHUNK + COPY_CHUNK / 4);
     for (server_id, block) in blocks {
         for r in 0..block.len() {
-            row.clear();
-            row.push(&block.time[r]);
-            row.push(server_id);
-            for &i in &used {
-                row.push(match &block.columns[i] {
-                    ColumnValues::Text(v) => &v[r],
-                    ColumnValues::Int(v) => &v[r],
-                    ColumnValues::Float(v) => &v[r],
-                    ColumnValues::Time(v) => &v[r],
-                });
+            copy.row(*server_id, block, r, &used)
+                .map_err(StoreError::unknown)?;
+            if copy.len() >= COPY_CHUNK {
+                sink.as_mut().send(copy.take()).await.map_err(err)?;
             }
-            writer.as_mut().write(&row).await?;
         }
     }
-    writer.finish().await?;
+    sink.as_mut().send(copy.finish()).await.map_err(err)?;
+    sink.finish().await.map_err(err)?;
     Ok(())
+}
+
+/// PostgreSQL's binary COPY format, written straight into one buffer: the 19-byte header,
+/// then per row a field count and each field as a length (-1 for NULL) and its binary
+/// value (tokio-postgres's own encoders), then the trailer.
+mod copy {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use pganalytics_domain::batch::{ColumnValues, FamilyRows};
+    use postgres_protocol::types;
+    use time::OffsetDateTime;
+
+    const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+    /// A value COPY cannot carry (a timestamp outside PostgreSQL's range, a field over 1 GB):
+    /// validation keeps both out, so this is a defect, not bad input.
+    #[derive(Debug, thiserror::Error)]
+    #[error("binary COPY cannot encode {0}")]
+    pub(super) struct Unencodable(&'static str);
+
+    #[derive(Debug)]
+    pub(super) struct Encoder {
+        buf: BytesMut,
+    }
+
+    impl Encoder {
+        pub(super) fn new(capacity: usize) -> Self {
+            let mut buf = BytesMut::with_capacity(capacity);
+            buf.put_slice(HEADER);
+            Self { buf }
+        }
+
+        pub(super) fn len(&self) -> usize {
+            self.buf.len()
+        }
+
+        /// What is buffered so far (the buffer keeps its capacity).
+        pub(super) fn take(&mut self) -> Bytes {
+            self.buf.split().freeze()
+        }
+
+        /// The rest, with the trailer.
+        pub(super) fn finish(mut self) -> Bytes {
+            self.buf.put_i16(-1);
+            self.buf.freeze()
+        }
+
+        /// Row `r` of `block`: time, server id, then the `used` columns.
+        pub(super) fn row(
+            &mut self,
+            server_id: i64,
+            block: &FamilyRows,
+            r: usize,
+            used: &[usize],
+        ) -> Result<(), Unencodable> {
+            let fields =
+                i16::try_from(used.len() + 2).map_err(|_| Unencodable("that many columns"))?;
+            self.buf.put_i16(fields);
+            self.time(Some(block.time[r]))?;
+            self.buf.put_i32(8);
+            types::int8_to_sql(server_id, &mut self.buf);
+            for &i in used {
+                match &block.columns[i] {
+                    ColumnValues::Text(v) => self.text(v.get(r))?,
+                    ColumnValues::Int(v) => self.fixed(v[r], types::int8_to_sql),
+                    ColumnValues::Float(v) => self.fixed(v[r], types::float8_to_sql),
+                    ColumnValues::Time(v) => self.time(v[r])?,
+                }
+            }
+            Ok(())
+        }
+
+        fn fixed<T>(&mut self, v: Option<T>, put: fn(T, &mut BytesMut)) {
+            match v {
+                Some(v) => {
+                    self.buf.put_i32(8);
+                    put(v, &mut self.buf);
+                }
+                None => self.buf.put_i32(-1),
+            }
+        }
+
+        fn text(&mut self, v: Option<&str>) -> Result<(), Unencodable> {
+            match v {
+                Some(v) => {
+                    let len =
+                        i32::try_from(v.len()).map_err(|_| Unencodable("a text over 2 GB"))?;
+                    self.buf.put_i32(len);
+                    types::text_to_sql(v, &mut self.buf);
+                }
+                None => self.buf.put_i32(-1),
+            }
+            Ok(())
+        }
+
+        /// Microseconds since 2000-01-01 UTC, as tokio-postgres computes them.
+        fn time(&mut self, v: Option<OffsetDateTime>) -> Result<(), Unencodable> {
+            let Some(v) = v else {
+                self.buf.put_i32(-1);
+                return Ok(());
+            };
+            let epoch = OffsetDateTime::from_unix_timestamp(946_684_800)
+                .map_err(|_| Unencodable("the epoch"))?;
+            let micros = i64::try_from((v - epoch).whole_microseconds())
+                .map_err(|_| Unencodable("a timestamp that far out"))?;
+            self.buf.put_i32(8);
+            types::timestamp_to_sql(micros, &mut self.buf);
+            Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use pganalytics_domain::batch::TextValues;
+        use pganalytics_domain::catalog::{ColumnKind, family};
+        use pganalytics_domain::collector::InstanceName;
+        use tokio_postgres::types::{ToSql, Type};
+
+        /// Two pg_table rows, one with a text, a counter, a gauge and a timestamp, one
+        /// with all four NULL: the bytes are PostgreSQL's binary COPY format, and each value
+        /// is what tokio-postgres's `ToSql` writes for its column type.
+        #[test]
+        fn rows_are_binary_copy() {
+            let spec = family("pg_table").expect("pg_table");
+            let at = |name: &str| {
+                spec.columns
+                    .iter()
+                    .position(|c| c.name == name)
+                    .expect(name)
+            };
+            let mut columns: Vec<ColumnValues> = spec
+                .columns
+                .iter()
+                .map(|c| match c.kind {
+                    ColumnKind::Label | ColumnKind::Text => {
+                        ColumnValues::Text(TextValues::nulls(2))
+                    }
+                    ColumnKind::Counter => ColumnValues::Int(vec![None; 2]),
+                    ColumnKind::Gauge => ColumnValues::Float(vec![None; 2]),
+                    ColumnKind::Timestamp => ColumnValues::Time(vec![None; 2]),
+                })
+                .collect();
+            let t0 = OffsetDateTime::from_unix_timestamp(1_764_633_600).expect("time")
+                + time::Duration::microseconds(123_456);
+            let vacuumed = OffsetDateTime::from_unix_timestamp(915_148_800).expect("1999");
+            let used = [
+                at("relname"),
+                at("seq_scan"),
+                at("n_live_tup"),
+                at("last_autovacuum"),
+            ];
+            let ColumnValues::Text(v) = &mut columns[used[0]] else {
+                panic!("relname")
+            };
+            v.set(0, Some("orders ✓"));
+            let ColumnValues::Int(v) = &mut columns[used[1]] else {
+                panic!("seq_scan")
+            };
+            v[0] = Some(-42);
+            let ColumnValues::Float(v) = &mut columns[used[2]] else {
+                panic!("n_live_tup")
+            };
+            v[0] = Some(1.5e9);
+            let ColumnValues::Time(v) = &mut columns[used[3]] else {
+                panic!("last_autovacuum")
+            };
+            v[0] = Some(vacuumed);
+            let block = FamilyRows {
+                family: spec,
+                instance: InstanceName::parse("main").expect("instance"),
+                time: vec![t0, t0],
+                columns,
+            };
+            let mut copy = Encoder::new(16);
+            copy.row(7, &block, 0, &used).expect("row 0");
+            let first = copy.take();
+            copy.row(7, &block, 1, &used).expect("row 1");
+            let mut all = first.to_vec();
+            all.extend_from_slice(&copy.finish());
+
+            let field = |out: &mut Vec<u8>, v: &dyn ToSql, ty: Type| {
+                let mut b = BytesMut::new();
+                v.to_sql_checked(&ty, &mut b).expect("to_sql");
+                out.extend_from_slice(&i32::try_from(b.len()).expect("len").to_be_bytes());
+                out.extend_from_slice(&b);
+            };
+            let null = (-1i32).to_be_bytes();
+            let mut want = b"PGCOPY\n\xff\r\n\0".to_vec();
+            want.extend_from_slice(&[0; 8]);
+            want.extend_from_slice(&6i16.to_be_bytes());
+            field(&mut want, &t0, Type::TIMESTAMPTZ);
+            field(&mut want, &7i64, Type::INT8);
+            field(&mut want, &"orders ✓", Type::TEXT);
+            field(&mut want, &-42i64, Type::INT8);
+            field(&mut want, &1.5e9f64, Type::FLOAT8);
+            field(&mut want, &vacuumed, Type::TIMESTAMPTZ);
+            want.extend_from_slice(&6i16.to_be_bytes());
+            field(&mut want, &t0, Type::TIMESTAMPTZ);
+            field(&mut want, &7i64, Type::INT8);
+            for _ in 0..4 {
+                want.extend_from_slice(&null);
+            }
+            want.extend_from_slice(&(-1i16).to_be_bytes());
+            assert_eq!(all, want);
+        }
+    }
 }

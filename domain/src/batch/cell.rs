@@ -131,7 +131,21 @@ pub(crate) struct RawBlock<'a> {
     pub instance: Cow<'a, str>,
     pub collected_at: Option<OffsetDateTime>,
     pub columns: Vec<Cow<'a, str>>,
-    pub rows: Vec<Vec<Cell<'a>>>,
+    pub rows: Rows<'a>,
+}
+
+/// A block's rows: every cell in one vector, and each row's length (a row per allocation,
+/// grown cell by cell, cost more than parsing the cells).
+#[derive(Debug, Default)]
+pub(crate) struct Rows<'a> {
+    pub cells: Vec<Cell<'a>>,
+    pub lens: Vec<usize>,
+}
+
+impl Rows<'_> {
+    pub(crate) fn len(&self) -> usize {
+        self.lens.len()
+    }
 }
 
 /// What a body may still hold while it is read: every block, column, row and cell is
@@ -388,42 +402,48 @@ impl<'de, 'b> Visitor<'de> for ColumnsSeed<'b> {
 }
 
 struct RowsSeed<'b>(&'b mut Budget);
-seq_seed!(RowsSeed, Vec<Vec<Cell<'de>>>);
+seq_seed!(RowsSeed, Rows<'de>);
 
 impl<'de, 'b> Visitor<'de> for RowsSeed<'b> {
-    type Value = Vec<Vec<Cell<'de>>>;
+    type Value = Rows<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of rows")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut rows = Vec::new();
-        while let Some(row) = seq.next_element_seed(RowSeed(&mut *self.0))? {
+        let mut rows = Rows::default();
+        while let Some(len) = seq.next_element_seed(RowSeed(&mut *self.0, &mut rows.cells))? {
             let b = &mut *self.0;
             let limit = b.limits.max_rows;
             Budget::take(&mut b.exceeded, &mut b.rows, limit, "number of rows")?;
-            rows.push(row);
+            rows.lens.push(len);
         }
         Ok(rows)
     }
 }
 
-struct RowSeed<'b>(&'b mut Budget);
-seq_seed!(RowSeed, Vec<Cell<'de>>);
+/// One row, appended to its block's cells; its value is the row's length.
+struct RowSeed<'b, 'c, 'de>(&'b mut Budget, &'c mut Vec<Cell<'de>>);
 
-impl<'de, 'b> Visitor<'de> for RowSeed<'b> {
-    type Value = Vec<Cell<'de>>;
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, 'de> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, '_, 'de> {
+    type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a row: an array of values")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let b = self.0;
-        let (columns, cells) = (b.limits.max_columns, b.limits.max_cells);
+        let (b, cells) = (self.0, self.1);
+        let (columns, limit) = (b.limits.max_columns, b.limits.max_cells);
         let mut count = 0;
-        let mut row = Vec::new();
         while let Some(cell) = seq.next_element::<Cell<'de>>()? {
             Budget::take(
                 &mut b.exceeded,
@@ -431,10 +451,10 @@ impl<'de, 'b> Visitor<'de> for RowSeed<'b> {
                 columns,
                 "number of values in a row",
             )?;
-            Budget::take(&mut b.exceeded, &mut b.cells, cells, "number of values")?;
-            row.push(cell);
+            Budget::take(&mut b.exceeded, &mut b.cells, limit, "number of values")?;
+            cells.push(cell);
         }
-        Ok(row)
+        Ok(count)
     }
 }
 
@@ -459,11 +479,10 @@ impl<'a> RawBatch<'a> {
                         .iter()
                         .map(|c| Cow::Borrowed(c.as_str()))
                         .collect(),
-                    rows: b
-                        .rows
-                        .iter()
-                        .map(|r| r.iter().map(Cell::from).collect())
-                        .collect(),
+                    rows: Rows {
+                        cells: b.rows.iter().flatten().map(Cell::from).collect(),
+                        lens: b.rows.iter().map(Vec::len).collect(),
+                    },
                 })
                 .collect(),
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-use super::cell::{Budget, Cell, RawBatch, parse_bounded};
+use super::cell::{Budget, Cell, RawBatch, Rows, parse_bounded};
 use super::{
     BatchError, BatchLimits, ColumnValues, FamilyRows, Skipped, ValidatedBatch, WIRE_VERSION,
     WireBatch, shape_error,
@@ -72,11 +72,7 @@ fn validate_raw(wire: RawBatch<'_>, ctx: &ValidationContext) -> Result<Validated
             limit: limits.max_rows,
         });
     }
-    let total_cells: usize = wire
-        .metrics
-        .iter()
-        .flat_map(|b| b.rows.iter().map(Vec::len))
-        .sum();
+    let total_cells: usize = wire.metrics.iter().map(|b| b.rows.cells.len()).sum();
     if total_cells > limits.max_cells {
         return Err(BatchError::LimitExceeded {
             what: "number of values",
@@ -133,7 +129,7 @@ fn validate_block(
     instance: InstanceName,
     default_time: OffsetDateTime,
     columns: Vec<Cow<'_, str>>,
-    rows: Vec<Vec<Cell<'_>>>,
+    rows: Rows<'_>,
     ctx: &ValidationContext,
     skipped: &mut Skipped,
 ) -> Result<FamilyRows, BatchError> {
@@ -175,16 +171,17 @@ fn validate_block(
             .map(|c| ColumnValues::for_kind(c.kind, n))
             .collect(),
     };
-    for (r, row) in rows.into_iter().enumerate() {
-        if row.len() != columns.len() {
+    let mut cells = rows.cells.into_iter();
+    for (r, &len) in rows.lens.iter().enumerate() {
+        if len != columns.len() {
             return Err(BatchError::RowLength {
                 family: family.name.into(),
                 row: r,
                 expected: columns.len(),
-                got: row.len(),
+                got: len,
             });
         }
-        for ((value, target), name) in row.into_iter().zip(&targets).zip(&columns) {
+        for ((value, target), name) in cells.by_ref().take(len).zip(&targets).zip(&columns) {
             let at = At {
                 family,
                 row: r,
@@ -242,7 +239,7 @@ impl At<'_> {
                 } else {
                     self.limits.max_text_len
                 };
-                v[self.row] = self.text(value, limit, kind)?;
+                v.set(self.row, self.text(&value, limit, kind)?);
             }
             ColumnValues::Int(v) => v[self.row] = self.counter(value)?,
             ColumnValues::Float(v) => v[self.row] = self.gauge(value)?,
@@ -251,12 +248,12 @@ impl At<'_> {
         Ok(())
     }
 
-    fn text(
+    fn text<'v>(
         &self,
-        value: Cell<'_>,
+        value: &'v Cell<'_>,
         limit: usize,
         kind: ColumnKind,
-    ) -> Result<Option<String>, BatchError> {
+    ) -> Result<Option<&'v str>, BatchError> {
         match value {
             Cell::Null => Ok(None),
             Cell::Str(s) if s.len() > limit => Err(BatchError::ValueTooLong {
@@ -267,16 +264,16 @@ impl At<'_> {
             }),
             // PostgreSQL text cannot hold NUL; refuse it here rather than fail the insert.
             Cell::Str(s) if s.contains('\0') => {
-                Err(self.wrong("a string without NUL characters", &Cell::Str(s)))
+                Err(self.wrong("a string without NUL characters", value))
             }
             // A label names a series in every query and dashboard: no escape sequences, line
             // breaks or other control characters (issue 11). Free text (a log message) may
             // hold line breaks.
             Cell::Str(s) if kind == ColumnKind::Label && s.chars().any(char::is_control) => {
-                Err(self.wrong("a label without control characters", &Cell::Str(s)))
+                Err(self.wrong("a label without control characters", value))
             }
-            Cell::Str(s) => Ok(Some(s.into_owned())),
-            other => Err(self.wrong("a string", &other)),
+            Cell::Str(s) => Ok(Some(s)),
+            other => Err(self.wrong("a string", other)),
         }
     }
 

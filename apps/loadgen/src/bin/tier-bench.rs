@@ -21,7 +21,7 @@ use pganalytics_adapters::local_postgres::{ClusterOptions, LocalCluster, PgBinar
 use pganalytics_adapters::postgres::{PgStore, PoolOptions};
 use pganalytics_adapters::system::OsRandom;
 use pganalytics_adapters::system::TestClock;
-use pganalytics_domain::batch::{ColumnValues, FamilyRows, Skipped, ValidatedBatch};
+use pganalytics_domain::batch::{ColumnValues, FamilyRows, Skipped, TextValues, ValidatedBatch};
 use pganalytics_domain::catalog::{self, ColumnKind, FamilySpec};
 use pganalytics_domain::collector::{Collector, InstanceName};
 use pganalytics_domain::console::fleet::FleetQuery;
@@ -88,7 +88,9 @@ fn block(
         .columns
         .iter()
         .map(|c| match c.kind {
-            ColumnKind::Label | ColumnKind::Text => ColumnValues::Text(Vec::with_capacity(rows)),
+            ColumnKind::Label | ColumnKind::Text => {
+                ColumnValues::Text(TextValues::with_capacity(rows))
+            }
             ColumnKind::Counter => ColumnValues::Int(Vec::with_capacity(rows)),
             ColumnKind::Gauge => ColumnValues::Float(Vec::with_capacity(rows)),
             ColumnKind::Timestamp => ColumnValues::Time(Vec::with_capacity(rows)),
@@ -100,7 +102,7 @@ fn block(
             let secs = (*t - origin).whole_seconds();
             for (j, (c, values)) in f.columns.iter().zip(columns.iter_mut()).enumerate() {
                 match values {
-                    ColumnValues::Text(v) => v.push(Some(match (f.name, c.name) {
+                    ColumnValues::Text(v) => v.push(Some(&match (f.name, c.name) {
                         (_, "datname") => format!("db{}", i % 2),
                         ("pg_activity", "state") => ["active", "idle"][i % 2].to_owned(),
                         ("disk_usage", "role") => ["data_directory", "wal"][i % 2].to_owned(),
