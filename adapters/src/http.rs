@@ -34,6 +34,12 @@ impl std::fmt::Debug for Enrolment {
     }
 }
 
+/// How long an agent keeps an idle connection to the server. An agent pushes every 15 s by
+/// default (its shortest collection interval): kept longer than that (ureq's default is
+/// 15 s), its pushes share one TLS session; the server keeps idle connections
+/// `keep_alive_seconds` (30 s).
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(25);
+
 /// An HTTPS agent that trusts only `ca_pem`.
 pub fn agent_trusting(ca_pem: &str) -> Result<ureq::Agent, TransportError> {
     agent_with(ca_pem, None)
@@ -58,10 +64,7 @@ fn agent_with(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ureq::Agent,
         .tls_config(tls.build())
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
-        // An agent pushes every 15 s by default (its shortest collection interval): its
-        // connection is kept longer than that (ureq's default is 15 s), so that pushes share
-        // one TLS session; the server keeps idle connections `keep_alive_seconds` (30 s).
-        .max_idle_age(Duration::from_secs(25))
+        .max_idle_age(IDLE_CONNECTION)
         .build()
         .into())
 }

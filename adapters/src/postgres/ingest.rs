@@ -425,15 +425,15 @@ mod copy {
             Ok(())
         }
 
-        /// Microseconds since 2000-01-01 UTC, as tokio-postgres computes them.
+        /// Microseconds since 2000-01-01 UTC (truncated toward zero, as tokio-postgres does).
         fn time(&mut self, v: Option<OffsetDateTime>) -> Result<(), Unencodable> {
+            /// 2000-01-01 UTC in nanoseconds since the Unix epoch.
+            const PG_EPOCH_NANOS: i128 = 946_684_800 * 1_000_000_000;
             let Some(v) = v else {
                 self.buf.put_i32(-1);
                 return Ok(());
             };
-            let epoch = OffsetDateTime::from_unix_timestamp(946_684_800)
-                .map_err(|_| Unencodable("the epoch"))?;
-            let micros = i64::try_from((v - epoch).whole_microseconds())
+            let micros = i64::try_from((v.unix_timestamp_nanos() - PG_EPOCH_NANOS) / 1000)
                 .map_err(|_| Unencodable("a timestamp that far out"))?;
             self.buf.put_i32(8);
             types::timestamp_to_sql(micros, &mut self.buf);

@@ -134,8 +134,8 @@ pub fn tls_agent(
         .tls_config(tls.build())
         .http_status_as_error(settings.status_as_error)
         .timeout_global(Some(settings.timeout))
-        // As the agent keeps its connection (adapters/src/http.rs).
-        .max_idle_age(std::time::Duration::from_secs(25))
+        // As long as an agent keeps its connection.
+        .max_idle_age(pganalytics_adapters::http::IDLE_CONNECTION)
         .build()
         .into())
 }

@@ -253,16 +253,6 @@ impl PartialEq for TextValues {
     }
 }
 
-impl<'a> FromIterator<Option<&'a str>> for TextValues {
-    fn from_iter<I: IntoIterator<Item = Option<&'a str>>>(values: I) -> Self {
-        let mut out = Self::default();
-        for v in values {
-            out.push(v);
-        }
-        out
-    }
-}
-
 /// A validated block: every row has a time, and `columns[i]` holds the values of
 /// `family.columns[i]` (null where the agent did not send the column).
 #[derive(Debug, Clone, PartialEq)]
