@@ -8,6 +8,7 @@
 
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::try_join;
 use futures_util::{SinkExt, pin_mut};
 use pganalytics_domain::batch::{ColumnValues, FamilyRows, ValidatedBatch};
 use pganalytics_domain::rollup::Tier;
@@ -135,14 +136,22 @@ async fn one_transaction(
         .await
         .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
     let tx = client.transaction().await.map_err(err)?;
-    let insert = tx.prepare_cached(INSERT_BATCHES).await.map_err(err)?;
-    let fresh: HashSet<BatchKey> = tx
-        .query(&insert, &[&ids, &collectors, &now, &counts_json])
-        .await
-        .map_err(err)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let (insert, upsert) = try_join(
+        tx.prepare_cached(INSERT_BATCHES),
+        tx.prepare_cached(UPSERT_SERVERS),
+    )
+    .await
+    .map_err(err)?;
+    // The batch ids and the servers go out together (one round trip, pipelined on the
+    // connection): the servers of every batch in the group, replays included, whose
+    // servers exist already and who are, like any push, a sign of life.
+    let (inserted, servers) = try_join(
+        tx.query(&insert, &[&ids, &collectors, &now, &counts_json]),
+        upsert_servers(&tx, &upsert, batches, now),
+    )
+    .await
+    .map_err(err)?;
+    let fresh: HashSet<BatchKey> = inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut replayed: HashMap<BatchKey, IngestCounts> = HashMap::new();
     if fresh.len() < ids.len() {
         let (old_c, old_b): (Vec<_>, Vec<_>) = first
@@ -169,7 +178,6 @@ async fn one_transaction(
         .map(|(_, b)| *b)
         .collect();
     if !new.is_empty() {
-        let servers = upsert_servers(&tx, &new, now).await.map_err(err)?;
         copy_rows(&tx, &new, &servers).await?;
         mark_late_hours(&tx, &new, &servers, now)
             .await
@@ -198,6 +206,7 @@ type ServerIds = HashMap<(uuid::Uuid, String), i64>;
 /// (in key order: two groups lock the same rows in the same order, and never deadlock).
 async fn upsert_servers(
     tx: &deadpool_postgres::Transaction<'_>,
+    upsert: &tokio_postgres::Statement,
     batches: &[&ValidatedBatch],
     now: OffsetDateTime,
 ) -> Result<ServerIds, tokio_postgres::Error> {
@@ -208,9 +217,8 @@ async fn upsert_servers(
         }
     }
     let (collectors, instances): (Vec<uuid::Uuid>, Vec<String>) = wanted.into_iter().unzip();
-    let upsert = tx.prepare_cached(UPSERT_SERVERS).await?;
     Ok(tx
-        .query(&upsert, &[&collectors, &instances, &now])
+        .query(upsert, &[&collectors, &instances, &now])
         .await?
         .iter()
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))

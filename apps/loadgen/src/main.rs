@@ -39,11 +39,14 @@ struct Args {
     /// Rows per batch (pg_table rows, one per table).
     #[arg(long, default_value_t = 1000)]
     rows: usize,
-    /// Concurrent pushers in the flood phase (and COPY connections in the baseline).
-    #[arg(long, default_value_t = 4)]
+    /// Concurrent pushers in the flood phase (and COPY connections in the baseline). Each
+    /// push is acknowledged after its group's commit, so a pusher is idle for a commit per
+    /// push: with few pushers the flood measures that wait, not the server's capacity
+    /// (docs/performance.md, "Group commit").
+    #[arg(long, default_value_t = 32)]
     flood_workers: usize,
     /// Batches each flood worker pushes.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 40)]
     flood_batches: usize,
     /// Flood and raw COPY phases, alternated this many times: the ratio reported is the
     /// median of the rounds' (the raw COPY baseline swings with the disk from run to run).
@@ -58,6 +61,17 @@ struct Args {
     /// Where the cluster and server data go (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// A PostgreSQL setting for the benchmark's cluster, `name=value` (repeatable): to
+    /// measure a tuning against the defaults the product's private cluster runs with.
+    #[arg(long = "pg-setting", value_parser = pg_setting)]
+    pg_settings: Vec<(String, String)>,
+}
+
+fn pg_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("{s:?} is not name=value")),
+    }
 }
 
 /// The collectors' HTTP clients: errors are statuses turned into `Err`.
@@ -71,6 +85,7 @@ fn main() -> anyhow::Result<()> {
     let (_tmp, dir) = scratch_dir("pganalytics-loadgen", args.data_dir.as_deref())?;
     let mut opts = ClusterOptions::new(dir.join("pg"), PgBinaries::locate(None)?);
     opts.max_connections = 100;
+    opts.settings = args.pg_settings.clone();
     let cluster = LocalCluster::start(opts)?;
     let admin_url = cluster.url("postgres");
     let db_url = cluster.url("pganalytics");
