@@ -9,6 +9,9 @@
 //!    the ingest ceiling in rows/s;
 //! 3. raw COPY: the same rows written with binary COPY into the same table by the same
 //!    number of connections: the ceiling of the database itself.
+//!
+//! Flood and raw COPY alternate for `--rounds`, each after a checkpoint and once no
+//! autovacuum worker runs (`settle`).
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -140,7 +143,9 @@ fn main() -> anyhow::Result<()> {
     let mut ratios = Vec::new();
     for round in 1..=args.rounds.max(1) {
         println!("\nround {round}");
+        settle(&db_url)?;
         let flood_rate = flood_phase(&base, flood, &args, postmaster)?;
+        settle(&db_url)?;
         let copy_rate = copy_phase(&db_url, &args, postmaster)?;
         println!(
             "  end-to-end flood ingest / raw binary COPY = {:.2} ({flood_rate:.0} vs {copy_rate:.0} rows/s)",
@@ -161,6 +166,39 @@ fn main() -> anyhow::Result<()> {
     );
     drop(cluster);
     Ok(())
+}
+
+/// Before each timed phase: a checkpoint, then a wait (at most a minute) until no
+/// autovacuum worker runs, so that neither side pays for the rows the phase before it
+/// wrote (the flood came right after the paced phase, and paid for it).
+fn settle(db_url: &str) -> anyhow::Result<()> {
+    const AUTOVACUUM: &str =
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'";
+    rt()?.block_on(async {
+        let (client, conn) = tokio_postgres::connect(db_url, tokio_postgres::NoTls).await?;
+        let conn = tokio::spawn(conn);
+        let start = Instant::now();
+        client.batch_execute("CHECKPOINT").await?;
+        let checkpoint = start.elapsed();
+        let (mut workers, mut running) = (0, 0);
+        while start.elapsed() < Duration::from_secs(60) {
+            running = client.query_one(AUTOVACUUM, &[]).await?.get::<_, i64>(0);
+            if running == 0 {
+                break;
+            }
+            workers = workers.max(running);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!(
+            "  settled in {:.1} s: checkpoint {:.1} s, up to {workers} autovacuum worker(s) waited for{}",
+            start.elapsed().as_secs_f64(),
+            checkpoint.as_secs_f64(),
+            if running > 0 { " (still running after a minute)" } else { "" }
+        );
+        drop(client);
+        conn.await??;
+        anyhow::Ok(())
+    })
 }
 
 fn report_cpu(what: &str, before: Cpu, after: Cpu, batches: usize) {
