@@ -142,9 +142,9 @@ async fn one_transaction(
     )
     .await
     .map_err(err)?;
-    // The batch ids and the servers go out together (one round trip, pipelined on the
-    // connection): the servers of every batch in the group, replays included, whose
-    // servers exist already and who are, like any push, a sign of life.
+    // The batch ids and the servers go out together, pipelined on the connection (one
+    // round trip). The upsert covers every batch, replays too: their servers exist, and a
+    // replay comes from a live agent.
     let (inserted, servers) = try_join(
         tx.query(&insert, &[&ids, &collectors, &now, &counts_json]),
         upsert_servers(&tx, &upsert, batches, now),
